@@ -1,0 +1,1 @@
+"""Analysis plans and runs live here (see the analysis engine issue)."""
