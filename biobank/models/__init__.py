@@ -1,0 +1,30 @@
+"""The sample chain's models, one module per part of the chain."""
+
+from .patients import ClinicalAssessment, FollowUp, Patient, PatientIdentity, Treatment
+from .processing import ExosomeIsolation, ExosomeIsolationBatch, ReverseTranscription, RnaIsolation
+from .qpcr import Assay, QpcrPlate, Well
+from .samples import Aliquot, SerumDraw
+from .storage import Box, Freezer, Rack, StorageEvent, TemperatureExcursion, position_label
+
+__all__ = [
+    "Aliquot",
+    "Assay",
+    "Box",
+    "ClinicalAssessment",
+    "ExosomeIsolation",
+    "ExosomeIsolationBatch",
+    "FollowUp",
+    "Freezer",
+    "Patient",
+    "PatientIdentity",
+    "QpcrPlate",
+    "Rack",
+    "ReverseTranscription",
+    "RnaIsolation",
+    "SerumDraw",
+    "StorageEvent",
+    "TemperatureExcursion",
+    "Treatment",
+    "Well",
+    "position_label",
+]

@@ -1,0 +1,129 @@
+"""Assays, plates and wells. Import and QC build on these fields."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+from simple_history.models import HistoricalRecords
+
+from .processing import ReverseTranscription
+from .storage import position_label
+
+
+class Assay(models.Model):
+    class Role(models.TextChoices):
+        TARGET = "target", "Target miRNA"
+        SPIKE_IN = "spike_in", "Spike-in reference"
+
+    target = models.CharField(max_length=64, unique=True, help_text="e.g. hsa-miR-122-5p")
+    vendor = models.CharField(max_length=64, default="Applied Biosystems TaqMan")
+    vendor_assay_id = models.CharField(max_length=32, blank=True)
+    role = models.CharField(max_length=10, choices=Role.choices)
+
+    history = HistoricalRecords()
+
+    class Meta:
+        ordering = ["role", "target"]
+
+    def __str__(self):
+        return self.target
+
+
+class QpcrPlate(models.Model):
+    class Format(models.IntegerChoices):
+        WELLS_96 = 96, "96 wells (8 x 12)"
+        WELLS_384 = 384, "384 wells (16 x 24)"
+
+    class Status(models.TextChoices):
+        LAYOUT = "layout", "Laid out"
+        IMPORTED = "imported", "Results imported"
+
+    DIMENSIONS = {96: (8, 12), 384: (16, 24)}
+
+    barcode = models.CharField(max_length=64, unique=True)
+    plate_format = models.PositiveSmallIntegerField(choices=Format.choices, default=Format.WELLS_96)
+    instrument = models.CharField(max_length=64, default="Roche LightCycler 480 II")
+    run_at = models.DateTimeField(null=True, blank=True)
+    operator = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.LAYOUT)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    history = HistoricalRecords()
+
+    class Meta:
+        ordering = ["-created_at", "barcode"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(plate_format__in=[96, 384]), name="plate_format_known"
+            ),
+        ]
+
+    def __str__(self):
+        return self.barcode
+
+    @property
+    def dimensions(self) -> tuple[int, int]:
+        return self.DIMENSIONS[self.plate_format]
+
+
+class Well(models.Model):
+    class Kind(models.TextChoices):
+        SAMPLE = "sample", "Sample"
+        NTC = "ntc", "No-template control"
+        CALIBRATOR = "calibrator", "Calibrator"
+
+    plate = models.ForeignKey(QpcrPlate, on_delete=models.CASCADE, related_name="wells")
+    row = models.PositiveSmallIntegerField()
+    column = models.PositiveSmallIntegerField()
+    kind = models.CharField(max_length=10, choices=Kind.choices, default=Kind.SAMPLE)
+    sample = models.ForeignKey(
+        ReverseTranscription, on_delete=models.PROTECT, null=True, blank=True, related_name="wells"
+    )
+    assay = models.ForeignKey(Assay, on_delete=models.PROTECT, related_name="wells")
+    replicate = models.PositiveSmallIntegerField(default=1)
+    cq = models.FloatField(null=True, blank=True, help_text="Empty when undetermined, never 0")
+    excluded = models.BooleanField(
+        null=True, blank=True, help_text="A curator's decision; empty = none"
+    )
+    exclusion_reason = models.CharField(max_length=300, blank=True)
+    excluded_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    excluded_at = models.DateTimeField(null=True, blank=True)
+
+    history = HistoricalRecords()
+
+    class Meta:
+        ordering = ["plate_id", "row", "column"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["plate", "row", "column"], name="one_well_per_position"
+            ),
+            models.CheckConstraint(
+                condition=Q(kind="ntc", sample__isnull=True)
+                | (~Q(kind="ntc") & Q(sample__isnull=False)),
+                name="well_sample_unless_ntc",
+            ),
+            models.CheckConstraint(
+                condition=Q(cq__isnull=True) | (Q(cq__gt=0) & Q(cq__lt=60)),
+                name="well_cq_plausible",
+            ),
+            models.CheckConstraint(
+                condition=Q(row__gte=1, row__lte=16, column__gte=1, column__lte=24),
+                name="well_position_on_a_plate",
+            ),
+            models.CheckConstraint(
+                condition=Q(excluded__isnull=True) | ~Q(exclusion_reason=""),
+                name="well_decision_has_reason",
+            ),
+        ]
+
+    def __str__(self):
+        return f"{self.plate.barcode} {self.position}"
+
+    @property
+    def position(self) -> str:
+        return position_label(self.row, self.column)

@@ -1,0 +1,169 @@
+"""Freezer > Rack > Box > position, and the custody log."""
+
+from __future__ import annotations
+
+import string
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+from simple_history.models import HistoricalRecords
+
+
+class Freezer(models.Model):
+    name = models.CharField(max_length=64, unique=True)
+    location = models.CharField(max_length=200, blank=True)
+    set_point_c = models.FloatField(default=-80.0, help_text="°C")
+    is_active = models.BooleanField(default=True)
+
+    history = HistoricalRecords()
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self):
+        return f"{self.name} ({self.set_point_c:g} °C)"
+
+
+class Rack(models.Model):
+    freezer = models.ForeignKey(Freezer, on_delete=models.PROTECT, related_name="racks")
+    name = models.CharField(max_length=64)
+
+    history = HistoricalRecords()
+
+    class Meta:
+        ordering = ["freezer__name", "name"]
+        constraints = [
+            models.UniqueConstraint(fields=["freezer", "name"], name="rack_name_per_freezer")
+        ]
+
+    def __str__(self):
+        return f"{self.freezer.name} / {self.name}"
+
+
+class Box(models.Model):
+    """A cryobox of rows x columns; positions are (row, column), 1-based, shown as 'A1'."""
+
+    rack = models.ForeignKey(Rack, on_delete=models.PROTECT, related_name="boxes")
+    name = models.CharField(max_length=64)
+    barcode = models.CharField(max_length=64, unique=True)
+    rows = models.PositiveSmallIntegerField(default=9)
+    columns = models.PositiveSmallIntegerField(default=9)
+
+    history = HistoricalRecords()
+
+    class Meta:
+        ordering = ["rack__freezer__name", "rack__name", "name"]
+        verbose_name_plural = "boxes"
+        constraints = [
+            models.UniqueConstraint(fields=["rack", "name"], name="box_name_per_rack"),
+            models.CheckConstraint(
+                condition=Q(rows__gte=1, rows__lte=26, columns__gte=1, columns__lte=26),
+                name="box_dimensions",
+            ),
+        ]
+
+    def __str__(self):
+        return f"{self.rack} / {self.name}"
+
+    @property
+    def capacity(self) -> int:
+        return self.rows * self.columns
+
+    def contains(self, row: int, column: int) -> bool:
+        return 1 <= row <= self.rows and 1 <= column <= self.columns
+
+
+def position_label(row: int | None, column: int | None) -> str:
+    """'A1' for row 1 column 1; '' for no position."""
+    if row is None or column is None:
+        return ""
+    return f"{string.ascii_uppercase[row - 1]}{column}"
+
+
+class StorageEvent(models.Model):
+    """One line of an aliquot's custody log, written only by the services.
+
+    The services write it in the same transaction as the change it records, so
+    bulk operations are logged too (model-save history would miss them).
+    """
+
+    class Kind(models.TextChoices):
+        CHECK_IN = "check_in", "Check-in"
+        CHECK_OUT = "check_out", "Check-out"
+        MOVE = "move", "Move"
+        THAW = "thaw", "Thaw"
+        CONSUME = "consume", "Consumed"
+        DISCARD = "discard", "Discard"
+        EXCURSION = "excursion", "Temperature excursion"
+
+    aliquot = models.ForeignKey("biobank.Aliquot", on_delete=models.PROTECT, related_name="events")
+    kind = models.CharField(max_length=16, choices=Kind.choices)
+    at = models.DateTimeField(db_index=True)
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    from_box = models.ForeignKey(
+        Box, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    from_row = models.PositiveSmallIntegerField(null=True, blank=True)
+    from_column = models.PositiveSmallIntegerField(null=True, blank=True)
+    to_box = models.ForeignKey(
+        Box, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    to_row = models.PositiveSmallIntegerField(null=True, blank=True)
+    to_column = models.PositiveSmallIntegerField(null=True, blank=True)
+    volume_change_ul = models.DecimalField(max_digits=8, decimal_places=1, default=0)
+    reason = models.CharField(max_length=300, blank=True)
+
+    class Meta:
+        ordering = ["aliquot_id", "at", "id"]
+
+    def __str__(self):
+        return f"{self.get_kind_display()} {self.aliquot_id} at {self.at:%Y-%m-%d %H:%M}"
+
+    @property
+    def from_label(self) -> str:
+        return (
+            f"{self.from_box.barcode} {position_label(self.from_row, self.from_column)}"
+            if self.from_box_id
+            else ""
+        )
+
+    @property
+    def to_label(self) -> str:
+        return (
+            f"{self.to_box.barcode} {position_label(self.to_row, self.to_column)}"
+            if self.to_box_id
+            else ""
+        )
+
+
+class TemperatureExcursion(models.Model):
+    """A freezer that left its set point; the aliquots inside at recording time are kept."""
+
+    freezer = models.ForeignKey(Freezer, on_delete=models.PROTECT, related_name="excursions")
+    started_at = models.DateTimeField()
+    ended_at = models.DateTimeField(null=True, blank=True)
+    peak_temperature_c = models.FloatField(help_text="°C")
+    note = models.CharField(max_length=300, blank=True)
+    recorded_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    affected_aliquots = models.ManyToManyField(
+        "biobank.Aliquot", blank=True, related_name="excursions"
+    )
+
+    history = HistoricalRecords(m2m_fields=[])
+
+    class Meta:
+        ordering = ["-started_at"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(ended_at__isnull=True) | Q(ended_at__gte=models.F("started_at")),
+                name="excursion_ends_after_start",
+            )
+        ]
+
+    def __str__(self):
+        return f"{self.freezer.name} {self.started_at:%Y-%m-%d} peak {self.peak_temperature_c:g} °C"

@@ -1,0 +1,107 @@
+"""Registering serum draws."""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.utils import timezone
+
+from biobank.models import SerumDraw, Treatment
+
+from .common import save_validated
+
+
+def post_draw_window() -> tuple[int, int]:
+    return tuple(settings.EXOTRACK["POST_DRAW_WINDOW_DAYS"])
+
+
+def days_after(treatment: Treatment, moment: dt.datetime) -> int:
+    local_day = timezone.localtime(moment).date() if timezone.is_aware(moment) else moment.date()
+    return (local_day - treatment.performed_on).days
+
+
+def check_draw_timing(*, treatment: Treatment, timepoint: str, drawn_at: dt.datetime) -> int:
+    """Refuse a PRE after its TACE or a POST before it; return the day offset."""
+    offset = days_after(treatment, drawn_at)
+    if timepoint == SerumDraw.Timepoint.POST and offset <= 0:
+        raise ValidationError(
+            {"drawn_at": f"A POST draw must be after the TACE of {treatment.performed_on}"}
+        )
+    if timepoint == SerumDraw.Timepoint.PRE and offset > 0:
+        raise ValidationError(
+            {"drawn_at": f"A PRE draw must be on or before the TACE of {treatment.performed_on}"}
+        )
+    return offset
+
+
+def is_outside_window(timepoint: str, offset: int) -> bool:
+    low, high = post_draw_window()
+    return timepoint == SerumDraw.Timepoint.POST and not (low <= offset <= high)
+
+
+@transaction.atomic
+def serum_draw_register(
+    *,
+    treatment: Treatment,
+    timepoint: str,
+    drawn_at: dt.datetime,
+    serum_volume_ul: Decimal | float | int,
+    centrifuged_at: dt.datetime | None = None,
+    frozen_at: dt.datetime | None = None,
+    haemolysis: str = SerumDraw.Haemolysis.NONE,
+    held_cold: bool = False,
+    container: str = SerumDraw.Container.SST,
+    note: str = "",
+) -> SerumDraw:
+    """Register the PRE or POST draw of a treatment (one of each). A POST draw outside
+    the 5-10 day window is accepted and flagged, for the curator to judge."""
+    if timepoint not in SerumDraw.Timepoint.values:
+        raise ValidationError({"timepoint": f"Timepoint must be PRE or POST, not {timepoint!r}"})
+    if SerumDraw.objects.filter(treatment=treatment, timepoint=timepoint).exists():
+        raise ValidationError(
+            {
+                "timepoint": f"{treatment.patient.study_id} already has a {timepoint} draw for this TACE"
+            }
+        )
+    offset = check_draw_timing(treatment=treatment, timepoint=timepoint, drawn_at=drawn_at)
+    if centrifuged_at and centrifuged_at < drawn_at:
+        raise ValidationError({"centrifuged_at": "Centrifugation cannot precede the draw"})
+    if frozen_at and centrifuged_at and frozen_at < centrifuged_at:
+        raise ValidationError({"frozen_at": "Freezing cannot precede centrifugation"})
+    return save_validated(
+        SerumDraw(
+            patient=treatment.patient,
+            treatment=treatment,
+            timepoint=timepoint,
+            drawn_at=drawn_at,
+            centrifuged_at=centrifuged_at,
+            frozen_at=frozen_at,
+            serum_volume_ul=Decimal(str(serum_volume_ul)),
+            haemolysis=haemolysis,
+            held_cold=held_cold,
+            container=container,
+            note=note,
+            days_after_treatment=offset,
+            outside_window=is_outside_window(timepoint, offset),
+        )
+    )
+
+
+@transaction.atomic
+def serum_draw_update(*, draw: SerumDraw, **values) -> SerumDraw:
+    """Correct a draw's times or details; the timing rules and the window flag follow."""
+    for name, value in values.items():
+        if name in {"patient", "days_after_treatment", "outside_window"}:
+            raise ValidationError({name: "This field is derived and cannot be set"})
+        setattr(draw, name, value)
+    draw.patient = draw.treatment.patient
+    offset = check_draw_timing(
+        treatment=draw.treatment, timepoint=draw.timepoint, drawn_at=draw.drawn_at
+    )
+    draw.days_after_treatment = offset
+    draw.outside_window = is_outside_window(draw.timepoint, offset)
+    return save_validated(draw)
