@@ -1,0 +1,1 @@
+"""Reads of the sample chain: every face asks these instead of building its own queries."""
