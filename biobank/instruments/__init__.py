@@ -7,7 +7,7 @@ the bytes, so an upload works whatever the user named the file.
 
 from __future__ import annotations
 
-from . import abi, biorad_cfx, lc480, lc480_sample_info
+from . import abi, biorad_cfx, lc480, lc480_sample_info, rdml
 from .base import ExportParseError, ExportParser, ParsedExport, ParsedWell
 from .positions import normalise_position
 
@@ -15,7 +15,7 @@ from .positions import normalise_position
 # would also accept a Bio-Rad header, and a Sample Information file is not a Cp file).
 FORMATS: dict[str, ExportParser] = {
     module.FORMAT: module  # type: ignore[misc]
-    for module in (lc480_sample_info, lc480, biorad_cfx, abi)
+    for module in (rdml, lc480_sample_info, lc480, biorad_cfx, abi)
 }
 
 __all__ = [
