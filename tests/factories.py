@@ -119,3 +119,63 @@ class AssayFactory(factory.django.DjangoModelFactory):
     target = "hsa-miR-122-5p"
     vendor_assay_id = "002245"
     role = m.Assay.Role.TARGET
+
+
+class ExosomeIsolationBatchFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = m.ExosomeIsolationBatch
+
+    code = factory.Sequence(lambda n: f"EXO-T{n:04d}")
+    performed_on = dt.date(2014, 1, 1)
+    exoquick_lot = "EQ-1"
+    spike_in_lot = "CEL39-1"
+
+
+class ExosomeIsolationFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = m.ExosomeIsolation
+
+    batch = factory.SubFactory(ExosomeIsolationBatchFactory)
+    aliquot = factory.SubFactory(AliquotFactory)
+    serum_volume_ul = Decimal("250")
+
+
+class RnaIsolationFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = m.RnaIsolation
+
+    isolation = factory.SubFactory(ExosomeIsolationFactory)
+    kit_lot = "MV-1"
+    performed_on = dt.date(2014, 1, 2)
+
+
+STUDY_ASSAYS = [
+    ("hsa-miR-122-5p", "002245", m.Assay.Role.TARGET),
+    ("hsa-miR-21-5p", "000397", m.Assay.Role.TARGET),
+    ("cel-miR-39-3p", "000200", m.Assay.Role.SPIKE_IN),
+]
+
+
+def study_assays() -> list[m.Assay]:
+    return [
+        AssayFactory(target=target, vendor_assay_id=vendor_id, role=role)
+        for target, vendor_id, role in STUDY_ASSAYS
+    ]
+
+
+class ReverseTranscriptionFactory(factory.django.DjangoModelFactory):
+    """An RT product primed for the study's three assays."""
+
+    class Meta:
+        model = m.ReverseTranscription
+        skip_postgeneration_save = True
+
+    code = factory.Sequence(lambda n: f"RT-T{n:05d}")
+    rna = factory.SubFactory(RnaIsolationFactory)
+    kit_lot = "RT-1"
+    performed_on = dt.date(2014, 1, 3)
+
+    @factory.post_generation
+    def assays(self, create, extracted, **kwargs):
+        if create:
+            self.assays.set(extracted if extracted is not None else study_assays())

@@ -2,7 +2,7 @@
 
 from .patients import ClinicalAssessment, FollowUp, Patient, PatientIdentity, Treatment
 from .processing import ExosomeIsolation, ExosomeIsolationBatch, ReverseTranscription, RnaIsolation
-from .qpcr import Assay, QpcrPlate, Well
+from .qpcr import Assay, PlateImport, QpcrPlate, Well
 from .samples import Aliquot, SerumDraw
 from .storage import Box, Freezer, Rack, StorageEvent, TemperatureExcursion, position_label
 
@@ -16,6 +16,7 @@ __all__ = [
     "FollowUp",
     "Freezer",
     "Patient",
+    "PlateImport",
     "PatientIdentity",
     "QpcrPlate",
     "Rack",

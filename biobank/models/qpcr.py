@@ -93,6 +93,14 @@ class Well(models.Model):
         settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
     )
     excluded_at = models.DateTimeField(null=True, blank=True)
+    imported_from = models.ForeignKey(
+        "biobank.PlateImport",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="wells",
+        help_text="The export whose Cq this well holds",
+    )
 
     history = HistoricalRecords()
 
@@ -127,3 +135,35 @@ class Well(models.Model):
     @property
     def position(self) -> str:
         return position_label(self.row, self.column)
+
+
+def raw_export_path(instance: PlateImport, filename: str) -> str:
+    """Content-addressed: the same bytes always land at the same name."""
+    return f"raw-exports/{instance.sha256[:2]}/{instance.sha256}"
+
+
+class PlateImport(models.Model):
+    """An instrument export applied to a plate. The raw file is kept byte for byte with
+    its SHA-256; the same file cannot be imported twice."""
+
+    plate = models.ForeignKey(QpcrPlate, on_delete=models.PROTECT, related_name="imports")
+    raw_file = models.FileField(upload_to=raw_export_path, max_length=200)
+    original_name = models.CharField(max_length=255)
+    sha256 = models.CharField(max_length=64, unique=True)
+    size_bytes = models.PositiveIntegerField()
+    format = models.CharField(max_length=32)
+    instrument = models.CharField(max_length=64)
+    run = models.CharField(max_length=200, blank=True)
+    imported_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    imported_at = models.DateTimeField(auto_now_add=True)
+    wells_filled = models.PositiveIntegerField(default=0)
+    wells_changed = models.PositiveIntegerField(default=0)
+    warnings = models.JSONField(default=list, blank=True)
+
+    class Meta:
+        ordering = ["-imported_at"]
+
+    def __str__(self):
+        return f"{self.original_name} -> {self.plate.barcode} ({self.imported_at:%Y-%m-%d %H:%M})"
