@@ -1,0 +1,161 @@
+"""Kaplan-Meier, medians and log-rank against R's survival package on the `aml` data."""
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+from lifelines import KaplanMeierFitter
+
+from analysis.stats.survival import kaplan_meier, logrank, r_style_median, split_at_median
+
+# R: survival::aml (Embury et al., acute myelogenous leukaemia), + = censored
+MAINTAINED = [(9, 1), (13, 1), (13, 0), (18, 1), (23, 1), (28, 0), (31, 1), (34, 1), (45, 0),
+              (48, 1), (161, 0)]
+NONMAINTAINED = [(5, 1), (5, 1), (8, 1), (8, 1), (12, 1), (16, 0), (23, 1), (27, 1), (30, 1),
+                 (33, 1), (43, 1), (45, 1)]
+
+
+@pytest.fixture
+def aml():
+    rows = [(t, e, "Maintained") for t, e in MAINTAINED]
+    rows += [(t, e, "Nonmaintained") for t, e in NONMAINTAINED]
+    return pd.DataFrame(rows, columns=["time", "status", "x"])
+
+
+def test_logrank_matches_r_survdiff(aml):
+    """survdiff(Surv(time, status) ~ x, data = aml): N 11/12, Observed 7/11,
+    Expected 10.69/7.31, Chisq = 3.4 on 1 df, p = 0.0653 (chisq 3.3963...)."""
+    result = logrank(aml, "time", "status", "x")
+    assert result.chisq == pytest.approx(3.3963, abs=1e-4)
+    assert result.df == 1
+    assert result.p == pytest.approx(0.0653, abs=1e-4)
+    groups = result.groups.set_index("group")
+    assert groups.loc["Maintained", ["n", "observed"]].tolist() == [11, 7]
+    assert groups.loc["Nonmaintained", ["n", "observed"]].tolist() == [12, 11]
+    assert groups["expected"].round(2).tolist() == [10.69, 7.31]
+    json.dumps(result.to_dict(), allow_nan=False)
+
+
+def test_km_medians_match_r(aml):
+    """print(survfit(Surv(time, status) ~ x, data = aml)):
+    Maintained median 31 (0.95LCL 18, UCL NA); Nonmaintained 23 (8, NA)."""
+    result = kaplan_meier(aml, "time", "status", group="x", ci_method="log",
+                          median_definition="r")
+    medians = {g.group: g.median for g in result.groups}
+    assert (medians["Maintained"].median, medians["Maintained"].ci_low) == (31.0, 18.0)
+    assert medians["Maintained"].ci_high is None
+    assert (medians["Nonmaintained"].median, medians["Nonmaintained"].ci_low) == (23.0, 8.0)
+    assert medians["Nonmaintained"].ci_high is None
+
+
+def test_km_medians_lifelines_definition(aml):
+    """Same point medians; lifelines' log-log band gives other limits (13 for Maintained)."""
+    result = kaplan_meier(aml, "time", "status", group="x")
+    maintained = result.groups[0]
+    assert maintained.group == "Maintained"
+    kmf = KaplanMeierFitter().fit(
+        [t for t, _ in MAINTAINED], [e for _, e in MAINTAINED]
+    )
+    assert maintained.median.median == kmf.median_survival_time_ == 31.0
+    assert maintained.median.ci_low == 13.0
+    assert maintained.median.ci_high is None
+    assert result.groups[1].median.median == 23.0
+
+
+def test_r_log_confidence_band_matches_r_summary(aml):
+    """summary(survfit(Surv(time, status) ~ x, data = aml)), Maintained stratum (R default
+    conf.type = "log"): survival, lower and upper 95 % CI at the event times."""
+    expected = pd.DataFrame(
+        [
+            (9, 11, 0.909, 0.7541, 1.000),
+            (13, 10, 0.818, 0.6192, 1.000),
+            (18, 8, 0.716, 0.4884, 1.000),
+            (23, 7, 0.614, 0.3769, 0.999),
+            (31, 5, 0.491, 0.2549, 0.946),
+            (34, 4, 0.368, 0.1549, 0.875),
+            (48, 2, 0.184, 0.0359, 0.944),
+        ],
+        columns=["time", "at_risk", "survival", "ci_low", "ci_high"],
+    )
+    result = kaplan_meier(aml, "time", "status", group="x", ci_method="log")
+    curve = result.groups[0].curve.set_index("time").loc[expected["time"]]
+    assert curve["at_risk"].tolist() == expected["at_risk"].tolist()
+    assert curve["survival"].round(3).tolist() == expected["survival"].tolist()
+    assert curve["ci_low"].round(4).tolist() == expected["ci_low"].tolist()
+    assert curve["ci_high"].round(3).tolist() == expected["ci_high"].tolist()
+
+
+def test_log_log_band_is_lifelines_band(aml):
+    maintained = aml[aml["x"] == "Maintained"]
+    kmf = KaplanMeierFitter().fit(maintained["time"], maintained["status"])
+    result = kaplan_meier(maintained, "time", "status")
+    curve = result.groups[0].curve
+    band = kmf.confidence_interval_survival_function_
+    np.testing.assert_allclose(curve["ci_low"], band.iloc[:, 0])
+    np.testing.assert_allclose(curve["ci_high"], band.iloc[:, 1])
+    np.testing.assert_allclose(curve["survival"], kmf.survival_function_.iloc[:, 0])
+    assert result.logrank is None
+
+
+def test_survival_and_numbers_at_risk_at_chosen_times(aml):
+    result = kaplan_meier(aml, "time", "status", group="x", times=[0, 12, 24, 36, 200])
+    at = result.groups[0].at_times.set_index("time")
+    assert at["at_risk"].tolist() == [11, 10, 6, 3, 0]
+    assert at["cumulative_events"].tolist() == [0, 1, 4, 6, 7]
+    assert at.loc[12.0, "survival"] == pytest.approx(10 / 11)
+    assert at.loc[24.0, "survival"] == pytest.approx(10 / 11 * 9 / 10 * 7 / 8 * 6 / 7)
+    assert np.isnan(at.loc[200.0, "survival"])  # beyond the last follow-up (161)
+    json.dumps(result.to_dict(), allow_nan=False)
+
+
+def test_r_median_midpoint_rule_on_a_flat_half():
+    # S = 0.75, 0.5, 0.25, 0 at t = 1..4: R takes the middle of the flat at 0.5 -> 2.5
+    assert r_style_median([1, 2, 3, 4], [1, 1, 1, 1]).median == 2.5
+    result = kaplan_meier(pd.DataFrame({"t": [1, 2, 3, 4], "e": [1, 1, 1, 1]}), "t", "e")
+    assert result.groups[0].median.median == 2.0  # lifelines: first time S <= 0.5
+    # flat at 0.5 up to the end of follow-up: midpoint to the last time
+    assert r_style_median([1, 2, 3, 4], [1, 1, 0, 0]).median == pytest.approx(3.0)
+
+
+def test_median_not_reached_is_none():
+    result = kaplan_meier(pd.DataFrame({"t": [1, 2, 3, 4], "e": [1, 0, 0, 0]}), "t", "e")
+    assert result.groups[0].median.median is None
+    assert r_style_median([1, 2, 3, 4], [1, 0, 0, 0]).median is None
+
+
+def test_split_at_median_puts_ties_low():
+    split = split_at_median(pd.Series([0.5, 0.793, 0.9, 1.2, np.nan, 0.793]))
+    assert split.cutoff == pytest.approx(0.793)
+    assert split.groups.tolist()[:4] == ["low", "low", "high", "high"]
+    assert pd.isna(split.groups.iloc[4])
+    assert split.groups.iloc[5] == "low"
+    assert list(split.groups.cat.categories) == ["low", "high"]
+
+
+def test_median_split_logrank_on_synthetic_cohort():
+    """Fig. 3 style: the low-ratio group dies faster -> small log-rank P."""
+    rng = np.random.default_rng(5)
+    ratio = rng.uniform(0.3, 1.5, 200)
+    hazard = np.where(ratio <= np.median(ratio), 1 / 15, 1 / 60)
+    death = rng.exponential(1 / hazard)
+    censor = rng.uniform(20, 80, 200)
+    df = pd.DataFrame({"months": np.minimum(death, censor), "dead": death <= censor,
+                       "ratio": ratio})
+    df["ratio_group"] = split_at_median(df["ratio"]).groups
+    result = kaplan_meier(df, "months", "dead", group="ratio_group", times=[12, 24, 36])
+    assert [g.group for g in result.groups] == ["low", "high"]
+    assert [g.n for g in result.groups] == [100, 100]
+    assert result.logrank.p < 1e-4
+    low, high = result.groups
+    assert low.median.median < (high.median.median or np.inf)
+
+
+def test_awkward_inputs_do_not_raise():
+    df = pd.DataFrame({"t": [1.0, 2.0, np.nan, 4.0], "e": [0, 0, 1, 0], "g": ["a", "a", "b", "b"]})
+    result = kaplan_meier(df, "t", "e", group="g")
+    assert result.n_dropped == 1 and result.warnings
+    assert result.logrank.p is None and "no events" in result.logrank.warnings[0]
+    single = logrank(df.assign(g="a"), "t", "e", "g")
+    assert single.chisq is None and single.warnings
+    json.dumps(result.to_dict(), allow_nan=False)
