@@ -23,6 +23,7 @@ from .base import EXCLUDED_IN_FILE, UNDETERMINED, ExportParseError, ParsedExport
 from .decoding import MAX_EXPORT_BYTES, NumberStyle, decode_head
 from .positions import (
     PLATE_GEOMETRY,
+    ROW_LETTERS,
     infer_plate_size,
     normalise_position,
     plate_size_for_index,
@@ -40,6 +41,7 @@ _RDML_ROOT = re.compile(r"<(?:[\w.-]+:)?rdml[\s>/]")
 _PLATE_TEXT = re.compile(r"(\d+)\s*-?\s*well", re.IGNORECASE)
 _REACT_NUMBER = re.compile(r"[0-9]{1,6}")
 _NONDETECT_CQ = 40.0
+_MAX_COLUMNS = 100  # rotor-style formats are one row of up to 100 tubes
 _ZIP_ERRORS = (
     zipfile.BadZipFile,
     zipfile.LargeZipFile,
@@ -134,6 +136,10 @@ class _XmlDocument:
                 line=error.lineno,
                 column=error.offset + 1,
             ) from None
+        except ExportParseError:
+            raise
+        except (LookupError, ValueError) as error:  # encoding="..." Python cannot decode
+            raise ExportParseError(f"the XML encoding cannot be read ({error})") from None
         return cls(builder.close(), lines)
 
 
@@ -191,8 +197,8 @@ def _run_format(
     """(plate size, (rows, columns)) from <pcrFormat>; numbered reacts need the geometry."""
     pcr_format = run.find("pcrFormat")
     if pcr_format is not None and pcr_format.find("columns") is not None:  # RDML >= 1.1
-        rows = _small_int(pcr_format.find("rows"), document)
-        columns = _small_int(pcr_format.find("columns"), document)
+        rows = _dimension(pcr_format.find("rows"), len(ROW_LETTERS), document)
+        columns = _dimension(pcr_format.find("columns"), _MAX_COLUMNS, document)
         return rows * columns, (rows, columns)
     text = (pcr_format.text or "") if pcr_format is not None else ""  # RDML 1.0: free text
     match = _PLATE_TEXT.search(text)
@@ -207,11 +213,11 @@ def _run_format(
     return None, None
 
 
-def _small_int(element: ET.Element | None, document: _XmlDocument) -> int:
+def _dimension(element: ET.Element | None, largest: int, document: _XmlDocument) -> int:
     text = (element.text or "").strip() if element is not None else ""
-    if not (_REACT_NUMBER.fullmatch(text) and 1 <= int(text) <= 1000):
+    if not (_REACT_NUMBER.fullmatch(text) and 1 <= int(text) <= largest):
         raise ExportParseError(
-            f"pcrFormat rows/columns {text!r} is not a plate dimension",
+            f"pcrFormat rows/columns {text!r} is not a plate dimension (1-{largest})",
             line=document.line(element) or None,
         )
     return int(text)

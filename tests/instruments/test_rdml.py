@@ -152,6 +152,8 @@ BILLION_LAUGHS = (
         (zipped(BILLION_LAUGHS), "line 2: XML with a DOCTYPE is refused"),
         (b'<rdml version="1.1"><experiment>', "line 1, column 33: not well-formed XML"),
         (b"<rdml version='1.1'><dateMade>x</date></rdml>", "line 1, column 34: not well-formed"),
+        (b'<?xml version="1.0" encoding="TF-8"?><rdml/>', "the XML encoding cannot be read"),
+        (b'<?xml version="1.0" encoding="shift_jis"?><rdml/>', "the XML encoding cannot be"),
         (b"<notrdml/>", "line 1: the XML root element is <notrdml>, not <rdml>"),
         (
             zipped("<rdml/>", "readme.txt"),
@@ -174,7 +176,13 @@ BILLION_LAUGHS = (
             rdml_xml(
                 pcr_format="<pcrFormat><rows>x</rows><columns>12</columns></pcrFormat>"
             ).encode(),
-            "line 7: pcrFormat rows/columns 'x' is not a plate dimension",
+            "line 7: pcrFormat rows/columns 'x' is not a plate dimension (1-16)",
+        ),
+        (
+            rdml_xml(
+                pcr_format="<pcrFormat><rows>32</rows><columns>48</columns></pcrFormat>"
+            ).encode(),
+            "line 7: pcrFormat rows/columns '32' is not a plate dimension (1-16)",
         ),
         (b"", "file is empty"),
     ],
@@ -183,3 +191,10 @@ def test_broken_rdml_raises_located_errors(data, message):
     with pytest.raises(ExportParseError) as caught:
         rdml.parse(data)
     assert str(caught.value).startswith(message)
+
+
+def test_rotor_format_is_one_row_of_tubes():
+    reacts = '<react id="72"><sample id="S"/><data><tar id="miR-21"/><cq>30</cq></data></react>'
+    rotor = "<pcrFormat><rows>1</rows><columns>72</columns></pcrFormat>"
+    export = parse_export(rdml_xml(reacts=reacts, pcr_format=rotor).encode())
+    assert (export.plate_size, export.wells[0].position) == (72, "A72")
