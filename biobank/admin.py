@@ -116,9 +116,20 @@ class SerumDrawForm(forms.ModelForm):
     class Meta:
         model = m.SerumDraw
         fields = (
-            "treatment", "timepoint", "drawn_at", "centrifuged_at", "frozen_at", "held_cold",
-            "container", "centrifugation_g", "centrifugation_minutes", "centrifugation_temperature_c",
-            "storage_temperature_c", "serum_volume_ul", "haemolysis", "note",
+            "treatment",
+            "timepoint",
+            "drawn_at",
+            "centrifuged_at",
+            "frozen_at",
+            "held_cold",
+            "container",
+            "centrifugation_g",
+            "centrifugation_minutes",
+            "centrifugation_temperature_c",
+            "storage_temperature_c",
+            "serum_volume_ul",
+            "haemolysis",
+            "note",
         )
 
     def clean(self):
@@ -462,3 +473,29 @@ class FollowUpAdmin(SimpleHistoryAdmin):
         if not change:
             obj.recorded_by = request.user
         super().save_model(request, obj, form, change)
+
+
+@admin.register(m.PlateImport)
+class PlateImportAdmin(admin.ModelAdmin):
+    """Imports are made through the preview-and-confirm service; here they are read."""
+
+    list_display = (
+        "plate",
+        "original_name",
+        "format",
+        "instrument",
+        "imported_by",
+        "imported_at",
+        "wells_filled",
+        "wells_changed",
+    )
+    list_filter = ("format", "instrument")
+    search_fields = ("plate__barcode", "original_name", "sha256")
+    list_select_related = ("plate", "imported_by")
+    date_hierarchy = "imported_at"
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False

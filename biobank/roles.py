@@ -29,6 +29,7 @@ TECHNICIAN_WRITES = {
     "reversetranscription",
     "qpcrplate",
     "well",
+    "plateimport",
 }
 
 CURATOR_APPS = {"biobank", "analysis", "django_celery_beat"}
