@@ -1,8 +1,8 @@
-"""URL configuration."""
+"""URL configuration: web pages, the API, the admin."""
 
 from django.contrib import admin
 from django.contrib.auth import views as auth_views
-from django.urls import path
+from django.urls import include, path
 
 from biobank.views.home import home
 
@@ -10,5 +10,7 @@ urlpatterns = [
     path("", home, name="home"),
     path("login/", auth_views.LoginView.as_view(), name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("", include("biobank.web_urls")),
+    path("api/", include("biobank.api.urls")),
     path("admin/", admin.site.urls),
 ]

@@ -1,0 +1,4 @@
+"""API v1 routes."""
+
+app_name = "api"
+urlpatterns: list = []

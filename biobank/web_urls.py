@@ -1,0 +1,4 @@
+"""URLs of the technicians' web pages."""
+
+app_name = "web"
+urlpatterns: list = []
