@@ -11,7 +11,13 @@ from __future__ import annotations
 
 import re
 
-from .base import EXCLUDED_IN_FILE, ExportParseError, ParsedExport, ParsedWell
+from .base import (
+    EXCLUDED_IN_FILE,
+    FLAGGED_IN_FILE,
+    ExportParseError,
+    ParsedExport,
+    ParsedWell,
+)
 from .decoding import DecodedText, decode_export, decode_head
 from .positions import PLATE_GEOMETRY, infer_plate_size, plate_size_for_index
 from .tables import (
@@ -31,7 +37,6 @@ from .tables import (
 
 FORMAT = "abi"
 INSTRUMENT = "Applied Biosystems 7500 / 7900HT / QuantStudio"
-FLAGGED_IN_FILE = "flagged_in_file"
 
 _POSITION_COLUMNS = ("Well Position", "Pos", "Well")  # in order of preference
 _CQ_COLUMNS = ("Ct", "Cq")

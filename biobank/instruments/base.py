@@ -11,8 +11,12 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Protocol
 
-UNDETERMINED = "undetermined"
-EXCLUDED_IN_FILE = "excluded_in_file"
+# Flags a ParsedWell may carry; the importer decides what each one means for the data.
+UNDETERMINED = "undetermined"  # no Cq: the file says no amplification (cq is None)
+EXCLUDED_IN_FILE = "excluded_in_file"  # the user excluded/omitted the well in the software
+FLAGGED_IN_FILE = "flagged_in_file"  # the software flagged the well (ABI SDS 'Flagged')
+LAYOUT_ONLY = "layout_only"  # a plate-layout file: there never was a Cq to read
+RDML_NONDETECT_40 = "rdml_nondetect_40"  # RDML wrote the non-detect as Cq 40.0
 
 
 class ExportParseError(ValueError):

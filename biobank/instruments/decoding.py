@@ -36,10 +36,6 @@ class DecodedText:
     encoding: str
     line_endings: str  # 'CRLF' | 'LF' | 'CR' | 'mixed' | 'none'
 
-    @property
-    def text(self) -> str:
-        return "\n".join(self.lines)
-
     def numbered(self, start: int = 1) -> Iterable[tuple[int, str]]:
         """(line number, line) from 1-based line ``start`` on."""
         for index in range(max(start, 1) - 1, len(self.lines)):

@@ -8,7 +8,7 @@ every well is flagged 'layout_only': an importer must not read its None Cq as
 
 from __future__ import annotations
 
-from .base import ExportParseError, ParsedExport
+from .base import LAYOUT_ONLY, ExportParseError, ParsedExport
 from .decoding import NumberStyle, decode_export
 from .positions import infer_plate_size
 from .tables import (
@@ -24,7 +24,6 @@ from .tables import (
 
 FORMAT = "lc480_sample_info"
 INSTRUMENT = "Roche LightCycler 480"
-LAYOUT_ONLY = "layout_only"
 _HEADER_SEARCH_LINES = 5
 
 

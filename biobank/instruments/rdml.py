@@ -19,7 +19,14 @@ import zlib
 from dataclasses import dataclass
 from xml.parsers import expat
 
-from .base import EXCLUDED_IN_FILE, UNDETERMINED, ExportParseError, ParsedExport, ParsedWell
+from .base import (
+    EXCLUDED_IN_FILE,
+    RDML_NONDETECT_40,
+    UNDETERMINED,
+    ExportParseError,
+    ParsedExport,
+    ParsedWell,
+)
 from .decoding import MAX_EXPORT_BYTES, NumberStyle, decode_head
 from .positions import (
     PLATE_GEOMETRY,
@@ -29,11 +36,10 @@ from .positions import (
     plate_size_for_index,
     position_from_index,
 )
-from .values import is_undetermined, read_cq
+from .values import read_cq
 
 FORMAT = "rdml"
 INSTRUMENT = "RDML export"
-NONDETECT_40 = "rdml_nondetect_40"
 
 # Local file header; Bio-Rad's CFX writes a "spanned archive" marker (PK 07 08) first.
 _ZIP_MAGICS = (b"PK\x03\x04", b"PK\x07\x08PK\x03\x04", b"PK\x05\x06")
@@ -80,7 +86,7 @@ def parse(data: bytes) -> ParsedExport:
         if plate_size:
             plate_sizes.append(plate_size)
         wells += _run_wells(run, run_name, geometry, plate_size, dyes, document)
-    nondetects = sum(1 for well in wells if NONDETECT_40 in well.flags)
+    nondetects = sum(1 for well in wells if RDML_NONDETECT_40 in well.flags)
     if nondetects:
         warnings.append(
             f"{nondetects} wells with Cq 40.0 read as undetermined (non-detect written as 40)"
@@ -277,14 +283,14 @@ def _react_position(
 
 def _read_cq(element: ET.Element | None, line: int) -> tuple[float | None, tuple[str, ...]]:
     text = element.text if element is not None else None
-    if is_undetermined(text):
-        return None, (UNDETERMINED,)
     try:
         cq = read_cq(text, _XML_STYLE, "cq")
     except ExportParseError as error:
         raise error.located(line=line or None) from None
+    if cq is None:
+        return None, (UNDETERMINED,)
     if cq == _NONDETECT_CQ:
-        return None, (UNDETERMINED, NONDETECT_40)
+        return None, (UNDETERMINED, RDML_NONDETECT_40)
     return cq, ()
 
 

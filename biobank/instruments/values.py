@@ -23,7 +23,7 @@ def is_undetermined(text: str | None) -> bool:
 
 def read_cq(text: str | None, style: NumberStyle, label: str = "Cq") -> float | None:
     """The Cq in ``text``; None when undetermined; ExportParseError when not a Cq."""
-    if text is None or is_undetermined(text):
+    if is_undetermined(text):
         return None
     token = text.strip()
     try:

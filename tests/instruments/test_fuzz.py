@@ -15,7 +15,7 @@ from biobank.instruments import FORMATS, ExportParseError, parse_export
 from biobank.instruments.positions import normalise_position
 
 from . import synthetic
-from .conftest import EXPORTS_DIR
+from .exports import EXPORTS_DIR
 
 FUZZ = settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 

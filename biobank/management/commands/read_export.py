@@ -12,7 +12,7 @@ from pathlib import Path
 from django.core.management.base import BaseCommand, CommandError
 
 from biobank.instruments import FORMATS, ExportParseError, ParsedExport, ParsedWell, parse_export
-from biobank.instruments.lc480_sample_info import LAYOUT_ONLY
+from biobank.instruments.base import LAYOUT_ONLY
 
 
 class Command(BaseCommand):
