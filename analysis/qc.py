@@ -208,7 +208,9 @@ def ntc_contamination(qc_wells: pd.DataFrame) -> pd.DataFrame:
     hit = table["n_amplified"] > 0
     if hit.any():
         table.loc[hit, "flag"] = (
-            "NTC amplified (Cq " + pd.Series(_fmt(table.loc[hit, "cq"], "%.2f"), index=table.index[hit]) + ")"
+            "NTC amplified (Cq "
+            + pd.Series(_fmt(table.loc[hit, "cq"], "%.2f"), index=table.index[hit])
+            + ")"
         )
     return table[columns]
 

@@ -115,8 +115,10 @@ def one_way_anova(df: pd.DataFrame, value: str, group: str) -> OneWayAnova:
     scipy.stats.f_oneway; with two groups the F test equals the pooled-variance t test.
     """
     frame = pd.DataFrame(
-        {"value": pd.to_numeric(df[value], errors="coerce").replace([np.inf, -np.inf], np.nan),
-         "group": df[group]}
+        {
+            "value": pd.to_numeric(df[value], errors="coerce").replace([np.inf, -np.inf], np.nan),
+            "group": df[group],
+        }
     )
     complete = frame.dropna()
     n = int(len(complete))

@@ -70,8 +70,10 @@ def pearson_correlation(
 ) -> Correlation:
     """Pearson r, Fisher-z CI and two-sided P over the pairs where both values are present."""
     frame = pd.DataFrame(
-        {"x": pd.to_numeric(pd.Series(x), errors="coerce"),
-         "y": pd.to_numeric(pd.Series(y), errors="coerce")}
+        {
+            "x": pd.to_numeric(pd.Series(x), errors="coerce"),
+            "y": pd.to_numeric(pd.Series(y), errors="coerce"),
+        }
     )
     frame = frame.replace([np.inf, -np.inf], np.nan).dropna()
     n = len(frame)

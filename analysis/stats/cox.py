@@ -55,7 +55,8 @@ _MAX_STANDARDISED = 10.0
 class CoxTerm:
     """How one column enters a Cox model.
 
-    - ``level`` given: 1 where the column equals ``level`` (e.g. Child-Pugh grade 'B'), else 0.
+    - ``level`` given: 1 where the column equals ``level`` (e.g. Child-Pugh grade 'B'), or is
+      one of them when ``level`` is a list (BCLC ['B', 'C'] vs 0 + A), else 0.
     - ``cutoff`` given: 1 where the value is ``> cutoff`` (or ``<= cutoff`` with
       ``low_is_one``, e.g. a *lower* miR-122 ratio as the risk group), else 0.
     - ``at_median``: as ``cutoff`` with the median of the rows used in the model.
@@ -85,6 +86,10 @@ def _as_term(term: CoxTerm | str) -> CoxTerm:
 
 def _encode(term: CoxTerm, values: pd.Series) -> tuple[pd.Series, float | None, str]:
     """(coded column, cut-off used, human-readable coding) for one term."""
+    if isinstance(term.level, list | tuple | set | frozenset):
+        levels = list(term.level)
+        coded = values.isin(levels).astype(float).where(values.notna())
+        return coded, None, f"{term.column} in {levels!r} (1) vs other (0)"
     if term.level is not None:
         coded = (values == term.level).astype(float).where(values.notna())
         return coded, None, f"{term.column} == {term.level!r} (1) vs other (0)"
@@ -183,15 +188,33 @@ class CoxTable(JsonResult):
         for model in self.models:
             for est in model.estimates:
                 records.append(
-                    {"variable": est.variable, "coding": est.coding, "hr": est.hr,
-                     "ci_low": est.ci_low, "ci_high": est.ci_high, "p": est.p,
-                     "ph_p": est.ph_p, "n": model.n, "events": model.events,
-                     "warnings": "; ".join([*model.warnings, *est.warnings])}
+                    {
+                        "variable": est.variable,
+                        "coding": est.coding,
+                        "hr": est.hr,
+                        "ci_low": est.ci_low,
+                        "ci_high": est.ci_high,
+                        "p": est.p,
+                        "ph_p": est.ph_p,
+                        "n": model.n,
+                        "events": model.events,
+                        "warnings": "; ".join([*model.warnings, *est.warnings]),
+                    }
                 )
         return pd.DataFrame.from_records(
             records,
-            columns=["variable", "coding", "hr", "ci_low", "ci_high", "p", "ph_p", "n",
-                     "events", "warnings"],
+            columns=[
+                "variable",
+                "coding",
+                "hr",
+                "ci_low",
+                "ci_high",
+                "p",
+                "ph_p",
+                "n",
+                "events",
+                "warnings",
+            ],
         )
 
     def to_dict(self) -> dict:
@@ -218,8 +241,16 @@ def _fit_model(
     events = int(design["_event"].sum())
     estimates = {name: CoxEstimate(name, codings[name][1], codings[name][0]) for name in names}
     notes: list[str] = []
-    model = CoxModel(list(names), n, n_dropped, events, None, list(estimates.values()),
-                     confidence, warnings=notes)
+    model = CoxModel(
+        list(names),
+        n,
+        n_dropped,
+        events,
+        None,
+        list(estimates.values()),
+        confidence,
+        warnings=notes,
+    )
 
     if n == 0:
         notes.append("no complete rows (time, event and every variable present)")
@@ -329,7 +360,9 @@ def _fit_model(
         try:
             lr = cph.log_likelihood_ratio_test()
             model.lr_chisq, model.lr_df, model.lr_p = (
-                as_float(lr.test_statistic), len(fit_names), as_float(lr.p_value)
+                as_float(lr.test_statistic),
+                len(fit_names),
+                as_float(lr.p_value),
             )
         except Exception as error:  # pragma: no cover - defensive
             notes.append(f"likelihood-ratio test failed: {_first_line(error)}")
@@ -362,8 +395,12 @@ def cox_multivariate(
     terms = [_as_term(t) for t in terms]
     design, codings = encode_terms(df, time, event, terms)
     return _fit_model(
-        design, codings, [t.name for t in terms], int(len(df) - len(design)),
-        confidence, min_events_per_variable,
+        design,
+        codings,
+        [t.name for t in terms],
+        int(len(df) - len(design)),
+        confidence,
+        min_events_per_variable,
     )
 
 
@@ -379,7 +416,11 @@ def cox_univariate(
     """One single-variable Cox model per term, each on its own complete cases."""
     models = [
         cox_multivariate(
-            df, time, event, [term], confidence=confidence,
+            df,
+            time,
+            event,
+            [term],
+            confidence=confidence,
             min_events_per_variable=min_events_per_variable,
         )
         for term in terms

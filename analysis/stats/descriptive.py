@@ -79,15 +79,25 @@ class BaselineTable(JsonResult):
         for row in self.rows:
             if isinstance(row, ContinuousSummary):
                 records.append(
-                    {"variable": row.variable, "level": "", "value": row.text,
-                     "n": row.n, "n_missing": row.n_missing}
+                    {
+                        "variable": row.variable,
+                        "level": "",
+                        "value": row.text,
+                        "n": row.n,
+                        "n_missing": row.n_missing,
+                    }
                 )
                 continue
             for level in row.levels:
                 percent = "NA" if level.percent is None else f"{level.percent:.{percent_decimals}f}"
                 records.append(
-                    {"variable": row.variable, "level": str(level.level),
-                     "value": f"{level.n} ({percent})", "n": row.n, "n_missing": row.n_missing}
+                    {
+                        "variable": row.variable,
+                        "level": str(level.level),
+                        "value": f"{level.n} ({percent})",
+                        "n": row.n,
+                        "n_missing": row.n_missing,
+                    }
                 )
         return pd.DataFrame.from_records(
             records, columns=["variable", "level", "value", "n", "n_missing"]

@@ -253,6 +253,7 @@ def _median(fitted: _FittedCurve, definition: str, ci_method: str) -> MedianSurv
     if definition not in MEDIAN_DEFINITIONS:
         raise ValueError(f"median_definition must be one of {MEDIAN_DEFINITIONS}")
     if definition == "lifelines":
+
         def find(curve):
             return _first_time_at_or_below(fitted.times, curve)
     else:
@@ -260,6 +261,7 @@ def _median(fitted: _FittedCurve, definition: str, ci_method: str) -> MedianSurv
 
         def find(curve):
             return _r_quantile(fitted.times, curve, last)
+
     return MedianSurvival(
         find(fitted.survival), find(fitted.lower), find(fitted.upper), definition, ci_method
     )
@@ -301,8 +303,12 @@ def _expected_events(frame: pd.DataFrame) -> pd.DataFrame:
         at_risk = len(durations) - np.searchsorted(durations, event_times, "left")
         expected = float(np.sum(deaths * at_risk / total_at_risk)) if deaths.size else 0.0
         rows.append(
-            {"group": level, "n": int(len(part)), "observed": int(part["event"].sum()),
-             "expected": expected}
+            {
+                "group": level,
+                "n": int(len(part)),
+                "observed": int(part["event"].sum()),
+                "expected": expected,
+            }
         )
     return pd.DataFrame(rows, columns=["group", "n", "observed", "expected"])
 
@@ -327,7 +333,8 @@ def _logrank(frame: pd.DataFrame) -> LogRank:
         result.warnings.append("no events; the log-rank test is undefined")
         return result
     test = multivariate_logrank_test(
-        frame["time"].to_numpy(float), frame["group"].astype(str).to_numpy(),
+        frame["time"].to_numpy(float),
+        frame["group"].astype(str).to_numpy(),
         frame["event"].to_numpy(bool),
     )
     result.chisq = as_float(test.test_statistic)
@@ -365,9 +372,15 @@ def kaplan_meier(
     for level, part in parts:
         fitted = _fit_group(part, confidence, ci_method)
         curve = pd.DataFrame(
-            {"time": fitted.times, "survival": fitted.survival, "ci_low": fitted.lower,
-             "ci_high": fitted.upper, "at_risk": fitted.at_risk, "events": fitted.events,
-             "censored": fitted.censored}
+            {
+                "time": fitted.times,
+                "survival": fitted.survival,
+                "ci_low": fitted.lower,
+                "ci_high": fitted.upper,
+                "at_risk": fitted.at_risk,
+                "events": fitted.events,
+                "censored": fitted.censored,
+            }
         )
         groups.append(
             KaplanMeierGroup(
@@ -383,6 +396,15 @@ def kaplan_meier(
         notes.append("no usable rows")
     test = _logrank(frame) if group is not None else None
     return KaplanMeierResult(
-        time, event, group, confidence, ci_method, median_definition, int(len(frame)),
-        n_dropped, groups, test, notes,
+        time,
+        event,
+        group,
+        confidence,
+        ci_method,
+        median_definition,
+        int(len(frame)),
+        n_dropped,
+        groups,
+        test,
+        notes,
     )

@@ -164,3 +164,10 @@ def test_constant_variable_and_too_few_rows_and_no_events():
 def test_duplicate_term_names_are_refused():
     with pytest.raises(ValueError, match="distinct"):
         cox_multivariate(_synthetic_cohort(), "months", "dead", ["ratio", "ratio"])
+
+
+def test_level_list_codes_any_of_the_levels():
+    df = pd.DataFrame({"t": [1.0, 2, 3, 4], "e": [1, 0, 1, 1], "bclc": ["0", "A", "B", "C"]})
+    design, codings = encode_terms(df, "t", "e", [CoxTerm("bclc", level=["B", "C"])])
+    assert design["bclc"].tolist() == [0, 0, 1, 1]
+    assert codings["bclc"][1] == "bclc in ['B', 'C'] (1) vs other (0)"

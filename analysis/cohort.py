@@ -1,0 +1,241 @@
+"""The analysis-ready cohort table: one row a patient (pure functions, no ORM).
+
+biobank.selectors.cohort loads the raw frames from the database;
+`build_cohort_table` joins them here. The columns are documented in
+docs/cohort.md; `read_cohort_csv` / `write_cohort_csv` round-trip them, so a
+statistician can bring a cohort from elsewhere and analyse it the same way.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+from collections.abc import Iterable
+
+import numpy as np
+import pandas as pd
+
+# Days in an average month: survival is reported in months from TACE, as in the paper.
+DAYS_PER_MONTH = 365.25 / 12
+
+BASELINE_COLUMNS = [
+    "study_id", "sex", "age_years", "liver_background", "etiology", "hbv", "type2_diabetes",
+    "tace_date", "bclc_stage", "ast_iu_l", "alt_iu_l", "hba1c_percent", "total_bilirubin_mg_dl",
+    "albumin_g_dl", "pt_percent", "platelets_1e4_ul", "ascites", "encephalopathy",
+    "child_pugh_score", "child_pugh_grade", "afp_ng_ml", "dcp_mau_ml", "tumour_diameter_cm",
+    "tumour_number",
+]  # fmt: skip
+EXPRESSION_SUFFIXES = [
+    "pre_dcq", "pre_rel", "pre_log10", "post_dcq", "post_rel", "post_log10", "ratio", "fold_change",
+]  # fmt: skip
+SURVIVAL_COLUMNS = ["last_contact_date", "vital_status", "dss_months", "dss_event"]
+
+# Column types the CSV reader restores (everything else numeric is read as a number,
+# text as text: unknown columns are kept as extra variables).
+TEXT_COLUMNS = {
+    "study_id", "sex", "liver_background", "etiology", "bclc_stage", "ascites", "encephalopathy",
+    "child_pugh_grade", "vital_status",
+}  # fmt: skip
+BOOLEAN_COLUMNS = {"hbv", "type2_diabetes", "dss_event"}
+DATE_COLUMNS = {"tace_date", "last_contact_date"}
+INTEGER_COLUMNS = {"age_years", "child_pugh_score", "tumour_number"}
+
+
+def expression_columns(prefixes: Iterable[str]) -> list[str]:
+    return [f"{prefix}_{suffix}" for prefix in prefixes for suffix in EXPRESSION_SUFFIXES]
+
+
+def extra_columns(table: pd.DataFrame) -> list[str]:
+    """Columns ExoTrack does not define: kept, and usable by a plan as variables."""
+    known = set(BASELINE_COLUMNS) | set(SURVIVAL_COLUMNS)
+    return [
+        column
+        for column in table.columns
+        if column not in known and not any(column.endswith("_" + s) for s in EXPRESSION_SUFFIXES)
+    ]
+
+
+def disease_specific_survival(follow_ups: pd.DataFrame, tace_dates: pd.Series) -> pd.DataFrame:
+    """Time from TACE to the last contact in months, and whether it was an HCC death.
+
+    `follow_ups` has study_id, contact_date, status ('alive' | 'dead' | 'lost') and
+    cause_of_death ('hcc' | 'other' | ''). Other deaths and the last contact censor.
+    Patients without follow-up get no time (NA), never zero.
+    """
+    ordered = follow_ups.sort_values(["study_id", "contact_date"])
+    last = ordered.groupby("study_id", sort=True).tail(1).set_index("study_id")
+    frame = pd.DataFrame(index=tace_dates.index)
+    frame["last_contact_date"] = last["contact_date"].reindex(frame.index)
+    frame["vital_status"] = last["status"].reindex(frame.index)
+    days = (pd.to_datetime(frame["last_contact_date"]) - pd.to_datetime(tace_dates)).dt.days
+    frame["dss_months"] = (days / DAYS_PER_MONTH).round(3)
+    died_of_hcc = last["status"].eq("dead") & last["cause_of_death"].eq("hcc")
+    frame["dss_event"] = died_of_hcc.reindex(frame.index).astype("boolean")
+    frame.loc[frame["last_contact_date"].isna(), "dss_event"] = pd.NA
+    return frame
+
+
+def build_cohort_table(
+    patients: pd.DataFrame, follow_ups: pd.DataFrame, expression: pd.DataFrame
+) -> pd.DataFrame:
+    """Join baseline, per-patient expression and survival into one row a patient.
+
+    `patients` holds the baseline columns (BASELINE_COLUMNS but hbv, which is
+    derived here); `expression` is analysis.normalise.patient_expression's output
+    (one row a patient_id); only its value columns are kept (the reasons for missing
+    values stay in the QC tables).
+    """
+    table = patients.copy().set_index("study_id", drop=False)
+    table["hbv"] = table["etiology"].isin(["HBV", "HBV+HCV"])
+    table = table[BASELINE_COLUMNS]
+    if "patient_id" in expression.columns:
+        expression = expression.set_index("patient_id")
+    if len(expression):
+        prefixes = sorted(
+            {c.rsplit("_", 2)[0] for c in expression.columns if c.endswith("_pre_dcq")}
+        )
+        wanted = [c for c in expression_columns(prefixes) if c in expression.columns]
+        table = table.join(expression[wanted], how="left")
+    survival = disease_specific_survival(follow_ups, table["tace_date"])
+    table = table.join(survival, how="left")
+    return normalise_types(table.reset_index(drop=True))
+
+
+def normalise_types(table: pd.DataFrame) -> pd.DataFrame:
+    """One set of dtypes whatever the source (database or CSV), so a round trip
+    gives identical frames, fingerprints and results."""
+    table = table.copy()
+    for column in table.columns:
+        if column in TEXT_COLUMNS:
+            table[column] = table[column].astype("string")
+        elif column in BOOLEAN_COLUMNS:
+            table[column] = table[column].map(_as_bool, na_action="ignore").astype("boolean")
+        elif column in DATE_COLUMNS:
+            table[column] = pd.to_datetime(table[column]).dt.date.astype("string")
+        elif column in INTEGER_COLUMNS:
+            table[column] = exact_numbers(table[column]).astype("Int64")
+        elif table[column].dtype == object or str(table[column].dtype) == "string":
+            numeric = exact_numbers(table[column])
+            if numeric.notna().sum() == table[column].notna().sum():
+                table[column] = numeric.astype(float)
+            else:
+                table[column] = table[column].astype("string")
+        elif table[column].dtype == bool:
+            table[column] = table[column].astype("boolean")
+        else:
+            table[column] = pd.to_numeric(table[column]).astype(float)
+    return table.sort_values("study_id", kind="stable").reset_index(drop=True)
+
+
+def exact_numbers(values: pd.Series) -> pd.Series:
+    """Floats parsed by Python's float(), which round-trips repr exactly (pandas' fast
+    text parser can be off in the last bit); anything unreadable becomes NaN."""
+
+    def parse(value):
+        try:
+            return float(value)
+        except (TypeError, ValueError):
+            return np.nan
+
+    return values.map(parse, na_action="ignore").astype(float)
+
+
+def _as_bool(value):
+    if isinstance(value, bool | np.bool_):
+        return bool(value)
+    text = str(value).strip().lower()
+    if text in {"true", "1", "yes", "y", "t"}:
+        return True
+    if text in {"false", "0", "no", "n", "f"}:
+        return False
+    raise ValueError(f"{value!r} is not true or false")
+
+
+def fingerprint(table: pd.DataFrame) -> str:
+    """SHA-256 of exactly these rows and columns, in a canonical order and format."""
+    canonical = table.sort_values("study_id").reindex(columns=sorted(table.columns))
+    buffer = io.StringIO()
+    canonical.to_csv(buffer, index=False, float_format="%.10g", lineterminator="\n")
+    return hashlib.sha256(buffer.getvalue().encode()).hexdigest()
+
+
+def write_cohort_csv(table: pd.DataFrame, stream, *, header_lines: Iterable[str] = ()) -> None:
+    """The CSV export: comment lines ('# ...') then the table; missing values are empty."""
+    for line in header_lines:
+        stream.write(f"# {line}\n")
+    # Full precision (Python's shortest round-trip repr): an import gives identical floats.
+    table.to_csv(stream, index=False, lineterminator="\n")
+
+
+class CohortFormatError(ValueError):
+    """A cohort file that cannot be read; the message names the row and column."""
+
+
+def read_cohort_csv(stream) -> pd.DataFrame:
+    """Read a cohort CSV (ours or a statistician's), skipping leading '# ' lines.
+
+    study_id is required and unique; known columns get their types back (an
+    unreadable value is refused naming its row and column); unknown columns are
+    kept as extra variables.
+    """
+    text = stream.read()
+    if isinstance(text, bytes):
+        text = text.decode("utf-8-sig")
+    lines = text.splitlines()
+    skipped = 0
+    while skipped < len(lines) and lines[skipped].startswith("#"):
+        skipped += 1
+    body = "\n".join(lines[skipped:])
+    if not body.strip():
+        raise CohortFormatError("the file holds no table")
+    try:
+        raw = pd.read_csv(io.StringIO(body), dtype=str, keep_default_na=False, na_values=[""])
+    except pd.errors.ParserError as error:
+        raise CohortFormatError(f"not a CSV table: {error}") from error
+    if "study_id" not in raw.columns:
+        raise CohortFormatError("the table has no study_id column")
+    duplicated = raw["study_id"][raw["study_id"].duplicated()]
+    if len(duplicated):
+        raise CohortFormatError(f"study_id {duplicated.iloc[0]!r} appears twice")
+    for column in raw.columns:
+        if column in TEXT_COLUMNS or column in DATE_COLUMNS:
+            continue
+        values = raw[column].dropna()
+        if column in BOOLEAN_COLUMNS:
+            bad = values[
+                ~values.str.strip()
+                .str.lower()
+                .isin(["true", "false", "1", "0", "yes", "no", "y", "n", "t", "f"])
+            ]
+        elif column in INTEGER_COLUMNS or column in _known_numeric_columns():
+            bad = values[exact_numbers(values).isna()]
+        else:
+            continue
+        if len(bad):
+            row = int(bad.index[0]) + skipped + 2  # 1-based, after comments and the header
+            raise CohortFormatError(
+                f"line {row}, column {column}: {bad.iloc[0]!r} is not a valid value"
+            )
+    for column in DATE_COLUMNS & set(raw.columns):
+        parsed = pd.to_datetime(raw[column], errors="coerce")
+        bad = raw[column][parsed.isna() & raw[column].notna()]
+        if len(bad):
+            row = int(bad.index[0]) + skipped + 2
+            raise CohortFormatError(f"line {row}, column {column}: {bad.iloc[0]!r} is not a date")
+    return normalise_types(raw)
+
+
+def _known_numeric_columns() -> set[str]:
+    numeric = set(BASELINE_COLUMNS) - TEXT_COLUMNS - BOOLEAN_COLUMNS - DATE_COLUMNS
+    return numeric | {"dss_months"}
+
+
+def export_header_lines(table: pd.DataFrame, *, exported_at: str) -> list[str]:
+    """The lines that head every export: what it is, its fingerprint, when."""
+    return [
+        "ExoTrack analysis-ready cohort (one row a patient; withdrawn patients left out)",
+        f"fingerprint: sha256:{fingerprint(table)}",
+        f"exported_at: {exported_at}",
+        f"patients: {len(table)}",
+        "columns and codes: docs/cohort.md",
+    ]

@@ -1,0 +1,335 @@
+"""Run an analysis plan over a cohort table (pure: DataFrame and dict in, results out).
+
+Each analysis gives its full result (for the report) and flat rows (analysis,
+variable, statistic, n, estimate, CI, P, warnings) for `analyse --json`, the
+run-to-run diff and scripts. A problem in one analysis becomes that analysis's
+error and warning; the others still run.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+
+import pandas as pd
+
+from analysis.plans import subgroup_mask, validate_plan
+from analysis.stats._json import as_float, json_safe
+from analysis.stats.comparisons import one_way_anova, paired_ttest
+from analysis.stats.correlation import correlate_with_expression
+from analysis.stats.cox import CoxTerm, cox_multivariate, cox_univariate
+from analysis.stats.descriptive import describe_baseline
+from analysis.stats.survival import kaplan_meier, split_at_median
+
+SIGNIFICANCE = 0.05
+
+
+@dataclass
+class PlanOutcome:
+    results: list[dict] = field(default_factory=list)
+    rows: list[dict] = field(default_factory=list)
+    figures: dict[str, str] = field(default_factory=dict)
+
+
+def row(
+    analysis,
+    variable,
+    statistic,
+    *,
+    n=None,
+    estimate=None,
+    ci_low=None,
+    ci_high=None,
+    p=None,
+    warnings=(),
+):
+    return {
+        "analysis": analysis,
+        "variable": variable,
+        "statistic": statistic,
+        "n": None if n is None else int(n),
+        "estimate": as_float(estimate),
+        "ci_low": as_float(ci_low),
+        "ci_high": as_float(ci_high),
+        "p": as_float(p),
+        "warnings": list(warnings),
+    }
+
+
+def _baseline(spec, frame, plan):
+    table = describe_baseline(frame, spec["variables"])
+    rows = []
+    for item in table.rows:
+        if item.kind == "continuous":
+            rows.append(
+                row(
+                    spec["name"],
+                    item.variable,
+                    "median",
+                    n=item.n,
+                    estimate=item.median,
+                    ci_low=item.minimum,
+                    ci_high=item.maximum,
+                )
+            )
+        else:
+            rows += [
+                row(
+                    spec["name"],
+                    f"{item.variable} = {level.level}",
+                    "percent",
+                    n=level.n,
+                    estimate=level.percent,
+                )
+                for level in item.levels
+            ]
+    return table.to_dict(), rows
+
+
+def _paired(spec, frame, plan):
+    test = paired_ttest(frame, spec["before"], spec["after"])
+    variable = f"{spec['after']} - {spec['before']}"
+    return test.to_dict(), [
+        row(
+            spec["name"],
+            variable,
+            "mean difference",
+            n=test.n,
+            estimate=test.mean_difference,
+            ci_low=test.ci_low,
+            ci_high=test.ci_high,
+            p=test.p,
+            warnings=test.warnings,
+        )
+    ]
+
+
+def _correlations(spec, frame, plan):
+    table = correlate_with_expression(frame, spec["expression"], spec["variables"])
+    return table.to_dict(), [
+        row(
+            spec["name"],
+            item.variable,
+            "r",
+            n=item.n,
+            estimate=item.r,
+            ci_low=item.ci_low,
+            ci_high=item.ci_high,
+            p=item.p,
+            warnings=item.warnings,
+        )
+        for item in table.rows
+    ]
+
+
+def _anova(spec, frame, plan):
+    test = one_way_anova(frame, spec["value"], spec["group"])
+    return test.to_dict(), [
+        row(
+            spec["name"],
+            f"{spec['value']} by {spec['group']}",
+            "F",
+            n=test.n,
+            estimate=test.f,
+            p=test.p,
+            warnings=test.warnings,
+        )
+    ]
+
+
+def _kaplan_meier(spec, frame, plan):
+    frame = frame.copy()
+    group, cutoff = None, None
+    split = spec.get("split")
+    if split:
+        group = "_group"
+        if split.get("at", "median") == "median":
+            frame[group], cutoff = split_at_median(frame[split["column"]])
+        else:
+            frame[group] = frame[split["column"]]
+    result = kaplan_meier(
+        frame,
+        plan.get("time", "dss_months"),
+        plan.get("event", "dss_event"),
+        group=group,
+        times=spec.get("times", ()),
+    )
+    payload = result.to_dict()
+    payload["split"] = {**split, "cutoff": cutoff} if split else None
+    rows = [
+        row(
+            spec["name"],
+            f"{split['column']} {g.group}" if split else "all patients",
+            "median survival",
+            n=g.n,
+            estimate=g.median.median,
+            ci_low=g.median.ci_low,
+            ci_high=g.median.ci_high,
+            warnings=result.warnings,
+        )
+        for g in result.groups
+    ]
+    if result.logrank is not None and split:
+        rows.append(
+            row(
+                spec["name"],
+                split["column"],
+                "log-rank chi-square",
+                n=result.n,
+                estimate=result.logrank.chisq,
+                p=result.logrank.p,
+                warnings=result.logrank.warnings,
+            )
+        )
+    return payload, rows
+
+
+def cox_terms(spec) -> list[CoxTerm]:
+    terms = []
+    for term in spec["terms"]:
+        cutoff = term.get("cutoff")
+        level = term.get("level")
+        terms.append(
+            CoxTerm(
+                column=term["column"],
+                cutoff=None if cutoff in (None, "median") else float(cutoff),
+                at_median=cutoff == "median",
+                level=tuple(level) if isinstance(level, list) else level,
+                low_is_one=bool(term.get("low_is_one", False)),
+                label=term.get("label"),
+            )
+        )
+    return terms
+
+
+def _cox(spec, frame, plan):
+    time, event = plan.get("time", "dss_months"), plan.get("event", "dss_event")
+    terms = cox_terms(spec)
+    univariate = cox_univariate(frame, time, event, terms)
+    rows = []
+    for model in univariate.models:
+        for estimate in model.estimates:
+            rows.append(
+                row(
+                    f"{spec['name']} univariate",
+                    estimate.variable,
+                    "HR",
+                    n=model.n,
+                    estimate=estimate.hr,
+                    ci_low=estimate.ci_low,
+                    ci_high=estimate.ci_high,
+                    p=estimate.p,
+                    warnings=[*model.warnings, *estimate.warnings],
+                )
+            )
+    payload = {"univariate": univariate.to_dict()["models"], "multivariate": None}
+    chosen = spec.get("multivariate") or []
+    if chosen:
+        by_name = {t.name: t for t in terms}
+        model = cox_multivariate(frame, time, event, [by_name[name] for name in chosen])
+        payload["multivariate"] = model.to_dict()
+        for estimate in model.estimates:
+            rows.append(
+                row(
+                    f"{spec['name']} multivariate",
+                    estimate.variable,
+                    "HR",
+                    n=model.n,
+                    estimate=estimate.hr,
+                    ci_low=estimate.ci_low,
+                    ci_high=estimate.ci_high,
+                    p=estimate.p,
+                    warnings=[*model.warnings, *estimate.warnings],
+                )
+            )
+    return payload, rows
+
+
+RUNNERS: dict[str, Callable] = {
+    "baseline_table": _baseline,
+    "paired_t_test": _paired,
+    "correlations": _correlations,
+    "anova": _anova,
+    "kaplan_meier": _kaplan_meier,
+    "cox": _cox,
+}
+
+
+def run_plan(table: pd.DataFrame, plan: Mapping, *, figures: bool = True) -> PlanOutcome:
+    """Validate, then run every analysis of `plan` on `table` (PlanError if invalid)."""
+    validate_plan(plan, table)
+    outcome = PlanOutcome()
+    for spec in plan["analyses"]:
+        frame = table.loc[subgroup_mask(table, spec.get("subgroup"))]
+        entry = {
+            "name": spec["name"],
+            "kind": spec["kind"],
+            "title": spec.get("title", ""),
+            "subgroup": spec.get("subgroup") or {},
+            "n_rows": int(len(frame)),
+            "error": None,
+            "result": None,
+        }
+        try:
+            entry["result"], rows = RUNNERS[spec["kind"]](spec, frame, plan)
+            outcome.rows += rows
+        except Exception as error:  # noqa: BLE001 - one failed analysis must not sink the others
+            entry["error"] = f"{type(error).__name__}: {error}"
+        outcome.results.append(json_safe(entry))
+    if figures:
+        from analysis.figures import draw_figures
+
+        outcome.figures = draw_figures(table, plan, outcome.results)
+    return outcome
+
+
+def diff_rows(previous: list[dict], current: list[dict], *, tolerance: float = 1e-9) -> dict:
+    """What moved between two runs: estimates that changed, P values that crossed 0.05,
+    rows that appeared or went away."""
+    key = lambda r: (r["analysis"], r["variable"], r["statistic"])  # noqa: E731
+    before = {key(r): r for r in previous}
+    after = {key(r): r for r in current}
+    moved, crossed = [], []
+    for name in after.keys() & before.keys():
+        old, new = before[name], after[name]
+        changed = any(
+            _differs(old.get(field), new.get(field), tolerance)
+            for field in ("estimate", "ci_low", "ci_high", "p", "n")
+        )
+        if changed:
+            moved.append(
+                {
+                    "analysis": name[0],
+                    "variable": name[1],
+                    "statistic": name[2],
+                    **{f"old_{f}": old.get(f) for f in ("n", "estimate", "p")},
+                    **{f"new_{f}": new.get(f) for f in ("n", "estimate", "p")},
+                }
+            )
+        if _side(old.get("p")) != _side(new.get("p")) and None not in (old.get("p"), new.get("p")):
+            crossed.append(
+                {
+                    "analysis": name[0],
+                    "variable": name[1],
+                    "statistic": name[2],
+                    "old_p": old["p"],
+                    "new_p": new["p"],
+                    "now": "significant" if new["p"] < SIGNIFICANCE else "not significant",
+                }
+            )
+    return {
+        "moved": sorted(moved, key=lambda r: (r["analysis"], r["variable"])),
+        "crossed_0_05": sorted(crossed, key=lambda r: (r["analysis"], r["variable"])),
+        "added": sorted([list(k) for k in after.keys() - before.keys()]),
+        "removed": sorted([list(k) for k in before.keys() - after.keys()]),
+    }
+
+
+def _differs(old, new, tolerance) -> bool:
+    if old is None or new is None:
+        return (old is None) != (new is None)
+    return abs(float(old) - float(new)) > tolerance
+
+
+def _side(p):
+    return None if p is None else p < SIGNIFICANCE

@@ -1,0 +1,138 @@
+"""Analysis plans as data, and their validation (pure).
+
+A plan is JSON: the survival time and event columns, and a list of analyses,
+each with a `kind`, a `name` and its variables. Subgroups are
+`{"column": value}` or `{"column": [values]}`. Cox terms dichotomise a variable
+at a fixed `cutoff`, at the `"median"`, or by `level` (a value or a list).
+
+`validate_plan` checks a plan against the columns of the table it will read and
+returns every problem at once, so a statistician fixes the file in one go.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import pandas as pd
+
+KINDS = ("baseline_table", "paired_t_test", "correlations", "anova", "kaplan_meier", "cox")
+
+
+class PlanError(ValueError):
+    """A plan that cannot run on this table; `problems` lists every reason."""
+
+    def __init__(self, problems: list[str]):
+        self.problems = problems
+        super().__init__("; ".join(problems))
+
+
+def is_numeric(table: pd.DataFrame, column: str) -> bool:
+    dtype = table[column].dtype
+    return pd.api.types.is_numeric_dtype(dtype) and not pd.api.types.is_bool_dtype(dtype)
+
+
+def subgroup_mask(table: pd.DataFrame, subgroup: Mapping | None) -> pd.Series:
+    mask = pd.Series(True, index=table.index)
+    for column, wanted in (subgroup or {}).items():
+        values = wanted if isinstance(wanted, list) else [wanted]
+        mask &= table[column].astype("object").isin(values).fillna(False).astype(bool)
+    return mask
+
+
+def columns_used(plan: Mapping) -> list[str]:
+    """Every column a plan reads: what the input fingerprint covers."""
+    used = {"study_id", plan.get("time", "dss_months"), plan.get("event", "dss_event")}
+    for analysis in plan.get("analyses", []):
+        used |= set(analysis.get("subgroup") or {})
+        used |= set(analysis.get("variables") or [])
+        for key in ("before", "after", "expression", "value", "group"):
+            if analysis.get(key):
+                used.add(analysis[key])
+        if analysis.get("split"):
+            used.add(analysis["split"]["column"])
+        used |= {term["column"] for term in analysis.get("terms", [])}
+    return sorted(used)
+
+
+def _check_columns(table, names, where, problems, *, numeric=False):
+    for name in names:
+        if name not in table.columns:
+            problems.append(f"{where}: unknown variable {name!r}")
+        elif numeric and not is_numeric(table, name):
+            problems.append(f"{where}: {name!r} is not numeric ({table[name].dtype})")
+
+
+def validate_plan(plan: Mapping, table: pd.DataFrame) -> None:
+    """Raise PlanError listing every problem of `plan` against `table`'s columns."""
+    problems: list[str] = []
+    if not isinstance(plan, Mapping) or not isinstance(plan.get("analyses"), list):
+        raise PlanError(["a plan is an object with a list of 'analyses'"])
+    time, event = plan.get("time", "dss_months"), plan.get("event", "dss_event")
+    needs_survival = any(a.get("kind") in {"kaplan_meier", "cox"} for a in plan["analyses"])
+    if needs_survival:
+        _check_columns(table, [time], "survival time", problems, numeric=True)
+        _check_columns(table, [event], "survival event", problems)
+    names = [a.get("name") for a in plan["analyses"]]
+    for name in {n for n in names if names.count(n) > 1}:
+        problems.append(f"two analyses are named {name!r}")
+    for index, analysis in enumerate(plan["analyses"], start=1):
+        where = f"analysis {index} ({analysis.get('name') or 'unnamed'})"
+        kind = analysis.get("kind")
+        if kind not in KINDS:
+            problems.append(f"{where}: unknown kind {kind!r}; choose one of {', '.join(KINDS)}")
+            continue
+        if not analysis.get("name"):
+            problems.append(f"{where}: give it a name")
+        subgroup = analysis.get("subgroup") or {}
+        _check_columns(table, subgroup, where + " subgroup", problems)
+        known = subgroup and all(c in table.columns for c in subgroup)
+        if known and not subgroup_mask(table, subgroup).any():
+            problems.append(f"{where}: the subgroup {dict(subgroup)} is empty")
+        if kind == "baseline_table":
+            _check_columns(table, analysis.get("variables", []), where, problems)
+        elif kind == "paired_t_test":
+            _check_columns(
+                table,
+                [analysis.get("before"), analysis.get("after")],
+                where,
+                problems,
+                numeric=True,
+            )
+        elif kind == "correlations":
+            _check_columns(table, [analysis.get("expression")], where, problems, numeric=True)
+            _check_columns(table, analysis.get("variables", []), where, problems, numeric=True)
+        elif kind == "anova":
+            _check_columns(table, [analysis.get("value")], where, problems, numeric=True)
+            _check_columns(table, [analysis.get("group")], where, problems)
+        elif kind == "kaplan_meier":
+            split = analysis.get("split")
+            if split:
+                _check_columns(
+                    table,
+                    [split.get("column")],
+                    where + " split",
+                    problems,
+                    numeric=split.get("at", "median") != "levels",
+                )
+        elif kind == "cox":
+            terms = analysis.get("terms") or []
+            if not terms:
+                problems.append(f"{where}: no terms")
+            labels = [term.get("label") or term.get("column") for term in terms]
+            for term in terms:
+                column = term.get("column")
+                cutoff = term.get("cutoff")
+                _check_columns(table, [column], where, problems, numeric=cutoff is not None)
+                if (
+                    cutoff is not None
+                    and cutoff != "median"
+                    and not isinstance(cutoff, int | float)
+                ):
+                    problems.append(f"{where}: cut-off of {column!r} must be a number or 'median'")
+            for name in analysis.get("multivariate") or []:
+                if name not in labels:
+                    problems.append(
+                        f"{where}: multivariate variable {name!r} is not one of its terms"
+                    )
+    if problems:
+        raise PlanError(problems)

@@ -1,0 +1,155 @@
+"""Running plans and importing cohorts: the writes of the analysis app.
+
+`analysis_run_execute` is what the Celery task, the `analyse` command, the admin
+and the report page's re-run button all end up calling.
+"""
+
+from __future__ import annotations
+
+import io
+import platform
+import traceback
+from importlib.metadata import version
+
+import pandas as pd
+from django.db import transaction
+from django.utils import timezone
+
+from analysis.cohort import (
+    CohortFormatError,
+    extra_columns,
+    fingerprint,
+    read_cohort_csv,
+    write_cohort_csv,
+)
+from analysis.engine import diff_rows, run_plan
+from analysis.models import AnalysisPlan, AnalysisRun, CohortDataset
+from analysis.plans import PlanError, columns_used, validate_plan
+
+LIBRARIES = ("pandas", "numpy", "scipy", "statsmodels", "lifelines", "matplotlib", "django")
+
+
+def library_versions() -> dict[str, str]:
+    return {"python": platform.python_version(), **{name: version(name) for name in LIBRARIES}}
+
+
+def load_cohort(*, dataset: CohortDataset | None = None) -> pd.DataFrame:
+    if dataset is not None:
+        return read_cohort_csv(io.StringIO(dataset.csv))
+    from biobank.selectors.cohort import cohort_table  # the ORM side lives in biobank
+
+    return cohort_table()
+
+
+def input_fingerprint(table: pd.DataFrame, spec: dict) -> str:
+    """Hash of exactly the rows and columns the plan reads."""
+    return fingerprint(table[[c for c in columns_used(spec) if c in table.columns]])
+
+
+def last_successful_run(plan: AnalysisPlan, dataset: CohortDataset | None) -> AnalysisRun | None:
+    return (
+        AnalysisRun.objects.filter(plan=plan, dataset=dataset, status=AnalysisRun.Status.SUCCEEDED)
+        .order_by("-finished_at", "-id")
+        .first()
+    )
+
+
+def analysis_run_create(
+    *, plan: AnalysisPlan, trigger: str, user=None, dataset: CohortDataset | None = None
+) -> AnalysisRun:
+    return AnalysisRun.objects.create(
+        plan=plan,
+        dataset=dataset,
+        trigger=trigger,
+        requested_by=user if getattr(user, "is_authenticated", False) else None,
+        spec=plan.spec,
+    )
+
+
+def _finish(run: AnalysisRun, **fields) -> AnalysisRun:
+    for name, value in fields.items():
+        setattr(run, name, value)
+    run.finished_at = timezone.now()
+    run.save()
+    return run
+
+
+def analysis_run_execute(*, run: AnalysisRun) -> AnalysisRun:
+    """Compute a queued run and store what it found. Never raises for bad data or a bad
+    plan: the error is stored on the run, which ends failed."""
+    run.status, run.started_at, run.versions = (
+        AnalysisRun.Status.RUNNING,
+        timezone.now(),
+        library_versions(),
+    )
+    run.save(update_fields=["status", "started_at", "versions"])
+    try:
+        table = load_cohort(dataset=run.dataset)
+        validate_plan(run.spec, table)
+        run.fingerprint = input_fingerprint(table, run.spec)
+        run.n_patients = len(table)
+        last = last_successful_run(run.plan, run.dataset)
+        if last is not None and last.fingerprint == run.fingerprint and last.spec == run.spec:
+            return _finish(run, status=AnalysisRun.Status.UNCHANGED, same_as=last, previous=last)
+        outcome = run_plan(table, run.spec)
+        with transaction.atomic():
+            return _finish(
+                run,
+                status=AnalysisRun.Status.SUCCEEDED,
+                results=outcome.results,
+                rows=outcome.rows,
+                figures=outcome.figures,
+                previous=last,
+                diff=diff_rows(last.rows, outcome.rows) if last else {},
+            )
+    except PlanError as error:
+        return _finish(
+            run,
+            status=AnalysisRun.Status.FAILED,
+            error="The plan cannot run: " + "; ".join(error.problems),
+        )
+    except CohortFormatError as error:
+        return _finish(
+            run, status=AnalysisRun.Status.FAILED, error=f"The cohort cannot be read: {error}"
+        )
+    except Exception as error:  # noqa: BLE001 - stored on the run, for the curator to see
+        detail = "".join(traceback.format_exception_only(type(error), error)).strip()
+        return _finish(
+            run, status=AnalysisRun.Status.FAILED, error=f"{detail}\n\n{traceback.format_exc()}"
+        )
+
+
+def analysis_run(
+    *, plan: AnalysisPlan, trigger: str, user=None, dataset: CohortDataset | None = None
+) -> AnalysisRun:
+    """Create and compute a run in this process."""
+    return analysis_run_execute(
+        run=analysis_run_create(plan=plan, trigger=trigger, user=user, dataset=dataset)
+    )
+
+
+@transaction.atomic
+def cohort_dataset_import(*, name: str, stream, user=None, replace: bool = False) -> CohortDataset:
+    """Store a cohort table from elsewhere (CohortFormatError names the row and column)."""
+    table = read_cohort_csv(stream)
+    existing = CohortDataset.objects.filter(name=name).first()
+    if existing and not replace:
+        raise CohortFormatError(
+            f"a cohort named {name!r} exists; choose another name or replace it"
+        )
+    buffer = io.StringIO()
+    write_cohort_csv(table, buffer)
+    values = dict(
+        csv=buffer.getvalue(),
+        fingerprint=fingerprint(table),
+        rows=len(table),
+        columns=list(table.columns),
+        extra_columns=extra_columns(table),
+        imported_by=user if getattr(user, "is_authenticated", False) else None,
+    )
+    if existing:
+        for key, value in values.items():
+            setattr(existing, key, value)
+        existing.save()
+        return existing
+    return CohortDataset.objects.create(name=name, **values)
