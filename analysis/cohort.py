@@ -151,12 +151,38 @@ def _as_bool(value):
     raise ValueError(f"{value!r} is not true or false")
 
 
+class Fingerprinter:
+    """SHA-256 of a table's rows and columns in a canonical form (columns sorted by
+    name, rows by study_id, floats to 10 significant digits), fed chunk by chunk:
+    chunks given in study_id order hash exactly as the whole table would, so a
+    streamed export can state the fingerprint of everything it sends."""
+
+    def __init__(self):
+        self._hash = hashlib.sha256()
+        self._columns: list[str] | None = None
+
+    def update(self, chunk: pd.DataFrame) -> Fingerprinter:
+        columns = sorted(chunk.columns)
+        if self._columns is None:
+            self._columns = columns
+            self._hash.update((",".join(columns) + "\n").encode())
+        elif columns != self._columns:
+            raise ValueError("every chunk must have the same columns")
+        canonical = chunk.sort_values("study_id").reindex(columns=columns)
+        buffer = io.StringIO()
+        canonical.to_csv(
+            buffer, index=False, header=False, float_format="%.10g", lineterminator="\n"
+        )
+        self._hash.update(buffer.getvalue().encode())
+        return self
+
+    def hexdigest(self) -> str:
+        return self._hash.hexdigest()
+
+
 def fingerprint(table: pd.DataFrame) -> str:
-    """SHA-256 of exactly these rows and columns, in a canonical order and format."""
-    canonical = table.sort_values("study_id").reindex(columns=sorted(table.columns))
-    buffer = io.StringIO()
-    canonical.to_csv(buffer, index=False, float_format="%.10g", lineterminator="\n")
-    return hashlib.sha256(buffer.getvalue().encode()).hexdigest()
+    """SHA-256 of exactly these rows and columns (see Fingerprinter)."""
+    return Fingerprinter().update(table).hexdigest()
 
 
 def write_cohort_csv(table: pd.DataFrame, stream, *, header_lines: Iterable[str] = ()) -> None:

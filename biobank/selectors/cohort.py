@@ -44,14 +44,16 @@ PATIENT_FIELDS = {
 }  # fmt: skip
 
 
-def patients_frame() -> pd.DataFrame:
+def patients_frame(study_ids=None) -> pd.DataFrame:
     """Active patients with their initial TACE date and its baseline assessment.
 
     The Child-Pugh score is the derived one, or the chart's recorded score where a
     measure is missing (as the study did: score known for all 75, PT for 73)."""
+    patients = Patient.objects.active()
+    if study_ids is not None:
+        patients = patients.filter(study_id__in=study_ids)
     rows = (
-        Patient.objects.active()
-        .filter(treatments__is_initial=True)
+        patients.filter(treatments__is_initial=True)
         .order_by("study_id")
         .values(**{f"_{k}": v for k, v in PATIENT_FIELDS.items()})
     )
@@ -65,10 +67,11 @@ def patients_frame() -> pd.DataFrame:
     return frame.replace({"": pd.NA})
 
 
-def follow_ups_frame() -> pd.DataFrame:
-    rows = FollowUp.objects.filter(patient__withdrawn_on__isnull=True).values_list(
-        "patient__study_id", "contact_date", "status", "cause_of_death"
-    )
+def follow_ups_frame(study_ids=None) -> pd.DataFrame:
+    follow_ups = FollowUp.objects.filter(patient__withdrawn_on__isnull=True)
+    if study_ids is not None:
+        follow_ups = follow_ups.filter(patient__study_id__in=study_ids)
+    rows = follow_ups.values_list("patient__study_id", "contact_date", "status", "cause_of_death")
     return pd.DataFrame.from_records(
         list(rows), columns=["study_id", "contact_date", "status", "cause_of_death"]
     )
@@ -81,13 +84,35 @@ def active_wells_frame() -> pd.DataFrame:
     )
 
 
+def _expression(wells: pd.DataFrame) -> pd.DataFrame:
+    if not len(wells):
+        return pd.DataFrame()
+    options = settings.EXOTRACK
+    return normalise_wells(
+        wells, cq_cutoff=options["CQ_CUTOFF"], max_distance=options["REPLICATE_MAX_DISTANCE"]
+    ).per_patient
+
+
 def cohort_table() -> pd.DataFrame:
     """One row a consenting patient: baseline, PRE/POST expression, DSS."""
-    options = settings.EXOTRACK
-    wells = active_wells_frame()
-    expression = pd.DataFrame()
-    if len(wells):
-        expression = normalise_wells(
-            wells, cq_cutoff=options["CQ_CUTOFF"], max_distance=options["REPLICATE_MAX_DISTANCE"]
-        ).per_patient
-    return build_cohort_table(patients_frame(), follow_ups_frame(), expression)
+    return build_cohort_table(
+        patients_frame(), follow_ups_frame(), _expression(active_wells_frame())
+    )
+
+
+def cohort_table_chunks(chunk_size: int = 1000):
+    """The same table, `chunk_size` patients at a time in study_id order, so an export
+    of any size runs in constant memory. Expression is per patient (QC groups and ΔCq
+    never cross patients), so the chunks concatenate to exactly `cohort_table()`."""
+    study_ids = list(
+        Patient.objects.active()
+        .filter(treatments__is_initial=True)
+        .order_by("study_id")
+        .values_list("study_id", flat=True)
+    )
+    for start in range(0, len(study_ids), chunk_size):
+        chunk = study_ids[start : start + chunk_size]
+        wells = wells_frame(
+            queryset=Well.objects.filter(**{f"{DRAW}__patient__study_id__in": chunk})
+        )
+        yield build_cohort_table(patients_frame(chunk), follow_ups_frame(chunk), _expression(wells))
