@@ -1,0 +1,11 @@
+"""The SYNTHETIC demo cohort behind `manage.py seed_demo`.
+
+Nothing here is patient data: `cohort` generates, from a seed, a cohort shaped
+like Table I of the study (75 HCC patients, serum before and ~7 days after
+TACE, exosomal miR-122 / miR-21 by RT-qPCR), and `loader` writes it into the
+sample-chain models with bulk inserts.
+"""
+
+from .cohort import DEFAULT_PATIENTS, DEFAULT_SEED, Cohort, generate_cohort
+
+__all__ = ["DEFAULT_PATIENTS", "DEFAULT_SEED", "Cohort", "generate_cohort"]
