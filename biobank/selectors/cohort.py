@@ -84,7 +84,7 @@ def active_wells_frame() -> pd.DataFrame:
     )
 
 
-def _expression(wells: pd.DataFrame) -> pd.DataFrame:
+def expression_table(wells: pd.DataFrame) -> pd.DataFrame:
     if not len(wells):
         return pd.DataFrame()
     options = settings.EXOTRACK
@@ -96,7 +96,7 @@ def _expression(wells: pd.DataFrame) -> pd.DataFrame:
 def cohort_table() -> pd.DataFrame:
     """One row a consenting patient: baseline, PRE/POST expression, DSS."""
     return build_cohort_table(
-        patients_frame(), follow_ups_frame(), _expression(active_wells_frame())
+        patients_frame(), follow_ups_frame(), expression_table(active_wells_frame())
     )
 
 
@@ -115,4 +115,4 @@ def cohort_table_chunks(chunk_size: int = 1000):
         wells = wells_frame(
             queryset=Well.objects.filter(**{f"{DRAW}__patient__study_id__in": chunk})
         )
-        yield build_cohort_table(patients_frame(chunk), follow_ups_frame(chunk), _expression(wells))
+        yield build_cohort_table(patients_frame(chunk), follow_ups_frame(chunk), expression_table(wells))
