@@ -22,7 +22,7 @@ install: $(STAMP)
 demo: $(STAMP)
 	$(BIN)/python manage.py migrate --no-input
 	$(BIN)/python manage.py seed_demo --users
-	$(BIN)/python manage.py analyse
+	$(BIN)/python manage.py analyse --base-url http://$(HOST):$(PORT)
 	@echo ""
 	@echo "ExoTrack demo: http://$(HOST):$(PORT)/  (admin: http://$(HOST):$(PORT)/admin/)"
 	@echo "Log in as curator / exotrack-demo  (also: technician, analyst; same password)"
