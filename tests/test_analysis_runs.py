@@ -265,3 +265,24 @@ def test_chunks_concatenate_to_the_whole_table_and_its_fingerprint(demo):
     for chunk in chunks:
         streamed.update(chunk)
     assert streamed.hexdigest() == fingerprint(whole)
+
+
+def test_plan_file_on_an_imported_cohort(demo, tmp_path, capsys):
+    cohort = tmp_path / "cohort.csv"
+    call_command("export_cohort", "--output", str(cohort), stderr=io.StringIO())
+    call_command("import_cohort", str(cohort), "--name", "elsewhere", stdout=io.StringIO())
+    plan_file = tmp_path / "my-plan.json"
+    plan_file.write_text(
+        json.dumps(
+            small_plan(
+                kind="cox",
+                name="AFP",
+                terms=[{"column": "afp_ng_ml", "cutoff": 100, "label": "AFP > 100"}],
+            )
+        )
+    )
+    call_command("analyse", "--plan-file", str(plan_file), "--dataset", "elsewhere", "--json")
+    payload = json.loads(capsys.readouterr().out)
+    assert payload["plan"] == "my-plan" and payload["status"] == "succeeded"
+    assert [r["variable"] for r in payload["results"]] == ["AFP > 100"]
+    assert AnalysisRun.objects.get(pk=payload["run"]).dataset.name == "elsewhere"
