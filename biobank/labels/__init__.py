@@ -1,0 +1,1 @@
+"""Printable labels: barcodes drawn as SVG, with no library and no network."""
