@@ -1,0 +1,85 @@
+"""Boxes as the bench sees them: a grid of positions, each free or holding a tube.
+
+The grid is read in one query whatever the box size, and it is the database's
+occupancy, not a cached count, so a position taken a moment ago shows as taken.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from django.db.models import Count, F, Q
+
+from biobank.models import Aliquot, Box, position_label
+
+
+@dataclass(frozen=True)
+class GridCell:
+    row: int
+    column: int
+    label: str  # 'A1'
+    aliquot_id: int | None = None
+    barcode: str = ""
+
+    @property
+    def taken(self) -> bool:
+        return self.aliquot_id is not None
+
+
+@dataclass(frozen=True)
+class BoxGrid:
+    box: Box
+    rows: list[list[GridCell]]
+
+    @property
+    def column_numbers(self) -> list[int]:
+        return list(range(1, self.box.columns + 1))
+
+    @property
+    def taken(self) -> int:
+        return sum(cell.taken for row in self.rows for cell in row)
+
+    @property
+    def free(self) -> int:
+        return self.box.capacity - self.taken
+
+    def free_positions(self) -> list[tuple[int, int]]:
+        """Free (row, column) pairs in row-major order, the order a box is filled."""
+        return [(cell.row, cell.column) for row in self.rows for cell in row if not cell.taken]
+
+
+def box_grid(box: Box) -> BoxGrid:
+    occupants = {
+        (row, column): (pk, barcode)
+        for row, column, pk, barcode in Aliquot.objects.filter(box=box).values_list(
+            "row", "column", "pk", "barcode"
+        )
+    }
+    rows = [
+        [
+            GridCell(row, column, position_label(row, column), *occupants.get((row, column), ()))
+            for column in range(1, box.columns + 1)
+        ]
+        for row in range(1, box.rows + 1)
+    ]
+    return BoxGrid(box=box, rows=rows)
+
+
+def boxes_with_occupancy():
+    """Every box with its place in the freezer, `n_stored` tubes and `n_free` positions
+    (one query)."""
+    return (
+        Box.objects.select_related("rack__freezer")
+        .annotate(n_stored=Count("aliquots", filter=Q(aliquots__status=Aliquot.Status.STORED)))
+        .annotate(n_free=F("rows") * F("columns") - F("n_stored"))
+    )
+
+
+def box_by_barcode(barcode: str) -> Box | None:
+    return Box.objects.select_related("rack__freezer").filter(barcode=barcode.strip()).first()
+
+
+def box_with_space() -> Box | None:
+    """The first box (freezer, rack, name order) with a free position: where new
+    aliquots go unless the technician scans another box."""
+    return boxes_with_occupancy().filter(n_free__gt=0).first()

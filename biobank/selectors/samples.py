@@ -1,0 +1,88 @@
+"""One aliquot as the bench looks it up: where it is, how much is left, what happened to it.
+
+Identity is only read when the caller says the user may see it, so a technician's
+page never even queries PatientIdentity.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from django.db.models import OuterRef, Subquery
+
+from biobank.models import Aliquot, PatientIdentity, StorageEvent
+
+
+@dataclass(frozen=True)
+class SampleRecord:
+    aliquot: Aliquot
+    events: list[StorageEvent]
+    isolations: list  # ExosomeIsolation rows, with their batch
+    identity: PatientIdentity | None
+
+    @property
+    def last_box(self):
+        """The box the tube last left (or sits in): where a check-in usually puts it back."""
+        if self.aliquot.box_id:
+            return self.aliquot.box
+        for event in reversed(self.events):
+            if event.from_box_id:
+                return event.from_box
+        return None
+
+
+def aliquot_queryset():
+    return Aliquot.objects.select_related("draw__patient", "draw__treatment", "box__rack__freezer")
+
+
+def aliquot_by_id(aliquot_id: int) -> Aliquot | None:
+    return aliquot_queryset().filter(pk=aliquot_id).first()
+
+
+def aliquot_by_barcode(barcode: str) -> Aliquot | None:
+    return aliquot_queryset().filter(barcode=barcode.strip()).first()
+
+
+def sample_record(aliquot_id: int, *, include_identity: bool) -> SampleRecord | None:
+    aliquot = aliquot_by_id(aliquot_id)
+    if aliquot is None:
+        return None
+    events = list(
+        StorageEvent.objects.filter(aliquot=aliquot)
+        .select_related("user", "from_box", "to_box")
+        .order_by("at", "id")
+    )
+    isolations = list(aliquot.isolations.select_related("batch").order_by("batch__performed_on"))
+    identity = (
+        PatientIdentity.objects.filter(patient_id=aliquot.draw.patient_id).first()
+        if include_identity
+        else None
+    )
+    return SampleRecord(aliquot, events, isolations, identity)
+
+
+def aliquots_by_barcodes(barcodes: Iterable[str]) -> tuple[list[Aliquot], list[str]]:
+    """The aliquots in the order scanned, and the barcodes that match none."""
+    wanted = list(barcodes)
+    found = {a.barcode: a for a in aliquot_queryset().filter(barcode__in=wanted)}
+    return [found[code] for code in wanted if code in found], [
+        code for code in wanted if code not in found
+    ]
+
+
+def checked_out_aliquots():
+    """Tubes out of the freezer, oldest first, each with when and by whom it left."""
+    last_out = StorageEvent.objects.filter(
+        aliquot=OuterRef("pk"), kind=StorageEvent.Kind.CHECK_OUT
+    ).order_by("-at", "-id")
+    return (
+        aliquot_queryset()
+        .filter(status=Aliquot.Status.OUT)
+        .annotate(
+            out_since=Subquery(last_out.values("at")[:1]),
+            out_by=Subquery(last_out.values("user__username")[:1]),
+            out_reason=Subquery(last_out.values("reason")[:1]),
+        )
+        .order_by("out_since", "barcode")
+    )
