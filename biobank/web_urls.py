@@ -1,4 +1,66 @@
 """URLs of the technicians' web pages."""
 
+from django.urls import path
+
+from biobank.views import boxes, draws, extractions, labels, plate_import, plates, qc, samples
+
 app_name = "web"
-urlpatterns: list = []
+urlpatterns = [
+    path("draws/new/", draws.draw_register, name="draw_register"),
+    path("draws/<int:pk>/aliquot/", draws.draw_aliquot, name="draw_aliquot"),
+    path("draws/<int:pk>/labels/", labels.draw_labels, name="draw_labels"),
+    path("labels/code128.svg", labels.barcode_image, name="barcode_image"),
+    path("samples/", samples.sample_find, name="sample_find"),
+    path("samples/<int:pk>/", samples.sample_detail, name="sample_detail"),
+    path(
+        "samples/<int:pk>/check-out/",
+        samples.sample_reason_action,
+        {"action": "check-out"},
+        name="sample_check_out",
+    ),
+    path(
+        "samples/<int:pk>/thaw/",
+        samples.sample_reason_action,
+        {"action": "thaw"},
+        name="sample_thaw",
+    ),
+    path(
+        "samples/<int:pk>/discard/",
+        samples.sample_reason_action,
+        {"action": "discard"},
+        name="sample_discard",
+    ),
+    path(
+        "samples/<int:pk>/check-in/",
+        samples.sample_place_action,
+        {"action": "check-in"},
+        name="sample_check_in",
+    ),
+    path(
+        "samples/<int:pk>/move/",
+        samples.sample_place_action,
+        {"action": "move"},
+        name="sample_move",
+    ),
+    path("boxes/", boxes.box_list, name="box_list"),
+    path("boxes/<int:pk>/", boxes.box_detail, name="box_detail"),
+    path("extractions/new/", extractions.isolation_batch_record, name="isolation_batch_record"),
+    path(
+        "extractions/<int:pk>/", extractions.isolation_batch_detail, name="isolation_batch_detail"
+    ),
+    path("plates/", plates.plate_list, name="plate_list"),
+    path("plates/new/", plates.plate_setup, name="plate_setup"),
+    path("plates/<int:pk>/", plates.plate_detail, name="plate_detail"),
+    path("plates/<int:pk>/import/", plate_import.plate_import, name="plate_import"),
+    path(
+        "plates/<int:pk>/import/preview/",
+        plate_import.plate_import_review,
+        name="plate_import_preview",
+    ),
+    path(
+        "plates/<int:pk>/import/cancel/",
+        plate_import.plate_import_cancel,
+        name="plate_import_cancel",
+    ),
+    path("plates/<int:pk>/qc/", qc.plate_qc_page, name="plate_qc"),
+]

@@ -1,0 +1,120 @@
+"""Finding a tube by its barcode, its record, and the custody actions on it."""
+
+from __future__ import annotations
+
+from django.contrib import messages
+from django.core.exceptions import ValidationError
+from django.http import Http404
+from django.shortcuts import redirect, render
+
+from biobank.forms.aliquots import PlaceForm, ReasonForm
+from biobank.forms.errors import add_service_errors
+from biobank.forms.samples import FindSampleForm
+from biobank.selectors.boxes import box_by_barcode, box_grid
+from biobank.selectors.samples import aliquot_by_id, sample_record
+from biobank.services.aliquots import (
+    Position,
+    aliquot_check_in,
+    aliquot_check_out,
+    aliquot_discard,
+    aliquot_move,
+    aliquot_thaw,
+)
+
+from .access import may_see_identities, needs
+
+# action in the URL -> (service, button / page title)
+REASON_ACTIONS = {
+    "check-out": (aliquot_check_out, "Check out"),
+    "thaw": (aliquot_thaw, "Record a thaw"),
+    "discard": (aliquot_discard, "Discard"),
+}
+PLACE_ACTIONS = {
+    "check-in": (aliquot_check_in, "Check in"),
+    "move": (aliquot_move, "Move"),
+}
+
+
+@needs("biobank.view_aliquot")
+def sample_find(request):
+    form = FindSampleForm(request.GET or None)
+    if form.is_bound and form.is_valid():
+        return redirect("web:sample_detail", pk=form.cleaned_data["barcode"].pk)
+    return render(request, "web/sample_find.html", {"form": form})
+
+
+@needs("biobank.view_aliquot")
+def sample_detail(request, pk: int):
+    record = sample_record(pk, include_identity=may_see_identities(request.user))
+    if record is None:
+        raise Http404("No such aliquot")
+    return render(
+        request,
+        "web/sample_detail.html",
+        # Focus stays on the scan field: a stray scan must never become a check-out reason.
+        {"record": record, "aliquot": record.aliquot, "autofocus_scan": True},
+    )
+
+
+def _aliquot_or_404(pk: int):
+    aliquot = aliquot_by_id(pk)
+    if aliquot is None:
+        raise Http404("No such aliquot")
+    return aliquot
+
+
+@needs("biobank.change_aliquot")
+def sample_reason_action(request, pk: int, action: str):
+    """Check-out, thaw or discard: the tube and a reason."""
+    service, title = REASON_ACTIONS[action]
+    aliquot = _aliquot_or_404(pk)
+    form = ReasonForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            service(aliquot=aliquot, user=request.user, reason=form.cleaned_data["reason"])
+        except ValidationError as error:
+            add_service_errors(form, error)
+        else:
+            messages.success(request, f"{title}: {aliquot.barcode} done.")
+            return redirect("web:sample_detail", pk=aliquot.pk)
+    return render(
+        request,
+        "web/sample_action.html",
+        {"aliquot": aliquot, "form": form, "title": title, "action": action},
+    )
+
+
+@needs("biobank.change_aliquot")
+def sample_place_action(request, pk: int, action: str):
+    """Check-in or move: the tube, a box (scanned), a position (clicked or typed), a reason."""
+    service, title = PLACE_ACTIONS[action]
+    aliquot = _aliquot_or_404(pk)
+    scanned = (request.POST.get("box") or request.GET.get("box") or "").strip()
+    box = box_by_barcode(scanned) if scanned else sample_record(pk, include_identity=False).last_box
+    form = PlaceForm(request.POST or None, initial={"box": box.barcode if box else ""})
+    if request.method == "POST" and form.is_valid():
+        row, column = form.cleaned_data["position"]
+        try:
+            service(
+                aliquot=aliquot,
+                position=Position(form.cleaned_data["box"], row, column),
+                user=request.user,
+                reason=form.cleaned_data["reason"],
+            )
+        except ValidationError as error:
+            add_service_errors(form, error)
+        else:
+            messages.success(request, f"{title}: {aliquot.barcode} done.")
+            return redirect("web:sample_detail", pk=aliquot.pk)
+    return render(
+        request,
+        "web/sample_place.html",
+        {
+            "aliquot": aliquot,
+            "form": form,
+            "title": title,
+            "action": action,
+            "grid": box_grid(box) if box else None,
+            "box_error": f"No box has the barcode {scanned!r}" if scanned and box is None else "",
+        },
+    )
