@@ -32,13 +32,13 @@ def measure(patients: int) -> None:
     steps = {}
     started = time.perf_counter()
     wells = active_wells_frame()
-    patients, follow_ups = patients_frame(), follow_ups_frame()
+    baseline, follow_ups = patients_frame(), follow_ups_frame()
     steps["load"] = time.perf_counter() - started
     started = time.perf_counter()
     expression = expression_table(wells)
     steps["normalise"] = time.perf_counter() - started
     started = time.perf_counter()
-    table = build_cohort_table(patients, follow_ups, expression)
+    table = build_cohort_table(baseline, follow_ups, expression)
     steps["cohort table"] = time.perf_counter() - started
     for spec in plan.spec["analyses"]:
         frame = table.loc[subgroup_mask(table, spec.get("subgroup"))]
