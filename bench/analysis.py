@@ -11,7 +11,7 @@ import argparse
 import time
 import tracemalloc
 
-from _django import database_label, prepare
+from _django import database_label, peak_rss_mib, prepare
 
 
 def measure(patients: int) -> None:
@@ -73,6 +73,7 @@ def measure(patients: int) -> None:
     print(f"  {'peak memory allocated (tracemalloc)':<55} {peak / 2**20:7.0f} MiB")
     print(f"  {'whole run (load, compute, figures, store)':<55} {full:7.3f} s")
     print(f"  {'re-run with unchanged data (fingerprint hit)':<55} {hit:7.3f} s")
+    print(f"  {'process peak RSS so far':<55} {peak_rss_mib():7.0f} MiB")
 
 
 def main():
