@@ -9,7 +9,7 @@ from biobank.selectors.worklist import worklist
 
 @login_required
 def home(request):
-    context = {"counts": cohort_counts()}
+    context = {"counts": cohort_counts(), "autofocus_scan": True}
     if request.user.has_perm("biobank.view_aliquot"):
         context["work"] = worklist()
     return render(request, "home.html", context)
