@@ -39,7 +39,7 @@ class AliquotingForm(BenchForm):
         required=False,
         help_text="Click free positions in the grid, or type them (A1 A2 …); "
         "leave empty for the next free ones.",
-        widget=forms.TextInput(attrs={"autocomplete": "off", "data-grid-input": "many"}),
+        widget=forms.TextInput(attrs={"autocomplete": "off"}),
     )
 
     def clean(self):
@@ -79,8 +79,6 @@ class PlaceForm(BenchForm):
     box = BoxBarcodeField(label="Box", widget=forms.TextInput(attrs={"autocomplete": "off"}))
     position = PositionField(
         label="Position",
-        widget=forms.TextInput(
-            attrs={"autofocus": True, "autocomplete": "off", "data-grid-input": "one"}
-        ),
+        widget=forms.TextInput(attrs={"autofocus": True, "autocomplete": "off"}),
     )
     reason = forms.CharField(max_length=300, widget=forms.TextInput(attrs={"autocomplete": "off"}))

@@ -1,7 +1,8 @@
 """Today's work for the home page: what waits for a technician's hands.
 
-Each list is capped (the page links to the full lists) and read in a fixed number
-of queries, so the home page stays fast however busy the lab gets.
+Each list is capped at LIST_LIMIT (oldest first, with the full count beside it)
+and read in a fixed number of queries, so the home page stays fast however busy
+the lab gets.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from biobank.selectors.samples import checked_out_aliquots
 from biobank.selectors.wells import wells_frame
 
 LIST_LIMIT = 25
-QC_RECENT_PLATES = 20  # plates whose QC the home page checks, the latest imported first
+QC_RECENT_PLATES = 20  # imported plates whose QC the home page checks, the newest first
 
 
 @dataclass(frozen=True)

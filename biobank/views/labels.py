@@ -21,7 +21,7 @@ def draw_labels(request, pk: int):
         raise Http404("No such draw")
     aliquots = draw_aliquots(draw).filter(status__in=[Aliquot.Status.STORED, Aliquot.Status.OUT])
     # The encoder escapes the text it draws, so its SVG is safe to inline.
-    labels = [(aliquot, mark_safe(svg(aliquot.barcode))) for aliquot in aliquots]  # noqa: S308
+    labels = [(aliquot, mark_safe(svg(aliquot.barcode))) for aliquot in aliquots]
     return render(request, "web/draw_labels.html", {"draw": draw, "labels": labels})
 
 
