@@ -2,19 +2,55 @@
 
 from __future__ import annotations
 
-from django.contrib import admin
+from django.contrib import admin, messages
 from django.urls import reverse
 from django.utils.html import format_html
 from simple_history.admin import SimpleHistoryAdmin
 
 from analysis.models import AnalysisPlan, AnalysisRun, CohortDataset
+from analysis.triggers import request_run
 
 
 @admin.register(AnalysisPlan)
 class AnalysisPlanAdmin(SimpleHistoryAdmin):
-    list_display = ("name", "title", "is_active", "updated_at")
+    list_display = ("name", "title", "is_active", "updated_at", "latest_run")
     list_filter = ("is_active",)
     search_fields = ("name", "title")
+    actions = ["rerun_now"]
+
+    def has_rerun_permission(self, request):
+        return request.user.has_perm("analysis.add_analysisrun")
+
+    @admin.action(description="Re-run now (on the live data)", permissions=["rerun"])
+    def rerun_now(self, request, queryset):
+        """Queue a run of each selected plan through the task: a worker computes it, or
+        this process does when no broker is configured."""
+        for plan in queryset:
+            run = request_run(plan=plan, trigger=AnalysisRun.Trigger.MANUAL, user=request.user)
+            run.refresh_from_db()
+            self.message_user(
+                request,
+                format_html(
+                    'Plan {}: <a href="{}">run #{}</a> {}.',
+                    plan.name,
+                    reverse("analysis:run", args=[run.pk]),
+                    run.pk,
+                    run.get_status_display().lower(),
+                ),
+                messages.SUCCESS,
+            )
+
+    @admin.display(description="Latest run")
+    def latest_run(self, plan):
+        run = plan.runs.filter(dataset__isnull=True).order_by("-created_at", "-id").first()
+        if run is None:
+            return "–"
+        return format_html(
+            '<a href="{}">#{}</a> {}',
+            reverse("analysis:run", args=[run.pk]),
+            run.pk,
+            run.get_status_display().lower(),
+        )
 
 
 @admin.register(CohortDataset)
@@ -45,14 +81,16 @@ class AnalysisRunAdmin(admin.ModelAdmin):
         "plan",
         "status",
         "trigger",
+        "why",
         "created_at",
+        "started_at",
         "duration",
         "short_fingerprint",
         "report",
     )
-    list_filter = ("status", "trigger", "plan")
+    list_filter = ("status", "trigger", "plan", ("dataset", admin.EmptyFieldListFilter))
     search_fields = ("fingerprint", "plan__name")
-    list_select_related = ("plan",)
+    list_select_related = ("plan", "requested_by")
     date_hierarchy = "created_at"
     exclude = ("results", "rows", "figures")
     readonly_fields = [
@@ -89,6 +127,20 @@ class AnalysisRunAdmin(admin.ModelAdmin):
     @admin.display(description="Fingerprint")
     def short_fingerprint(self, run):
         return run.fingerprint[:12]
+
+    @admin.display(description="Why")
+    def why(self, run):
+        """Who asked, or which changes (counted) the data-change run follows."""
+        parameters = run.parameters or {}
+        if run.requested_by_id:
+            return f"by {run.requested_by}"
+        reasons = parameters.get("reasons") or {}
+        text = ", ".join(f"{reason} ×{count}" for reason, count in list(reasons.items())[:3])
+        if len(reasons) > 3:
+            text += ", …"
+        if parameters.get("replaces"):
+            text = f"replaces #{parameters['replaces']}" + (f"; {text}" if text else "")
+        return text or "–"
 
     @admin.display(description="Report")
     def report(self, run):

@@ -6,3 +6,9 @@ class AnalysisConfig(AppConfig):
 
     name = "analysis"
     verbose_name = "Analysis"
+
+    def ready(self):
+        # Data changes re-run the plans that read them (after commit, debounced).
+        from analysis import triggers
+
+        triggers.connect()

@@ -10,7 +10,7 @@ from django.views.decorators.http import require_POST
 
 from analysis.models import AnalysisPlan, AnalysisRun
 from analysis.selectors import plans_with_latest_runs, run_for_report, shown_run
-from analysis.services import analysis_run
+from analysis.triggers import data_changed, request_run
 
 
 @login_required
@@ -27,7 +27,14 @@ def _report_context(pk: int) -> dict:
     shown = shown_run(run)
     figures = shown.figures or {}
     sections = [{**entry, "figure": figures.get(entry["name"])} for entry in shown.results]
-    return {"run": run, "shown": shown, "sections": sections, "diff": shown.diff or {}}
+    return {
+        "run": run,
+        "shown": shown,
+        "sections": sections,
+        "diff": shown.diff or {},
+        # Set when the data this run read have changed since: what the next run is doing.
+        "data_changed": data_changed(run),
+    }
 
 
 @login_required
@@ -49,7 +56,19 @@ def run_report_download(request, pk: int):
 @login_required
 @permission_required("analysis.add_analysisrun", raise_exception=True)
 def plan_rerun(request, name: str):
+    """Queue a run through the task: a worker computes it when a broker is configured,
+    this process does, before the redirect, when none is."""
     plan = get_object_or_404(AnalysisPlan, name=name)
-    run = analysis_run(plan=plan, trigger=AnalysisRun.Trigger.MANUAL, user=request.user)
-    messages.info(request, f"Run #{run.pk}: {run.get_status_display()}")
+    run = request_run(plan=plan, trigger=AnalysisRun.Trigger.MANUAL, user=request.user)
+    run.refresh_from_db()
+    messages.info(request, rerun_message(run))
     return redirect("analysis:run", pk=run.pk)
+
+
+def rerun_message(run: AnalysisRun) -> str:
+    if run.status in (AnalysisRun.Status.QUEUED, AnalysisRun.Status.RUNNING):
+        return (
+            f"Run #{run.pk} is {run.get_status_display().lower()}: a worker computes it in a "
+            "few seconds; reload this page to see its results."
+        )
+    return f"Run #{run.pk}: {run.get_status_display()}"

@@ -132,12 +132,34 @@ CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TIMEZONE = TIME_ZONE
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
+# One queue name per deployment sharing a Redis (the integration tests use their own).
+CELERY_TASK_DEFAULT_QUEUE = os.environ.get("CELERY_TASK_DEFAULT_QUEUE", "celery")
+CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+# A task whose worker was killed (acks late) goes back to the queue once it has been
+# unacknowledged this long; runs take seconds, so this need not be Celery's 1 hour.
+_visibility_timeout = int(os.environ.get("CELERY_VISIBILITY_TIMEOUT", "600"))
+CELERY_BROKER_TRANSPORT_OPTIONS = {
+    "visibility_timeout": _visibility_timeout,
+    "unacked_restore_interval": max(1, min(10, _visibility_timeout // 4)),
+    "unacked_restore_throttle": 1,
+}
 
 # Domain settings: the defaults follow the study protocol (see DESIGN.md).
 EXOTRACK = {
     "POST_DRAW_WINDOW_DAYS": (5, 10),
     "CQ_CUTOFF": float(os.environ.get("EXOTRACK_CQ_CUTOFF", "35")),
     "REPLICATE_MAX_DISTANCE": float(os.environ.get("EXOTRACK_REPLICATE_MAX_DISTANCE", "0.5")),
+    # Re-analysis on data changes (analysis/triggers.py, analysis/tasks.py).
+    "REANALYSIS_ENABLED": env_bool("EXOTRACK_REANALYSIS_ENABLED", True),
+    # A burst of edits makes one run, this long after the last edit (broker mode only:
+    # with no broker each transaction's edits run once, in-process, after its commit).
+    "REANALYSIS_QUIET_SECONDS": float(os.environ.get("EXOTRACK_REANALYSIS_QUIET_SECONDS", "5")),
+    # Redis for the per-plan lock and debounce state; empty: the broker's.
+    "REANALYSIS_REDIS_URL": os.environ.get("EXOTRACK_REANALYSIS_REDIS_URL", ""),
+    # The lock expires this long after its holder stops renewing it (a killed worker).
+    "REANALYSIS_LOCK_SECONDS": float(os.environ.get("EXOTRACK_REANALYSIS_LOCK_SECONDS", "60")),
+    # Runs still queued or running after this long with no live holder are failed.
+    "REANALYSIS_STALE_SECONDS": float(os.environ.get("EXOTRACK_REANALYSIS_STALE_SECONDS", "3600")),
 }
 
 REST_FRAMEWORK = {

@@ -34,3 +34,18 @@ def curator(db):
 @pytest.fixture
 def analyst(db):
     return UserFactory(username="ana", groups=[ANALYST])
+
+
+@pytest.fixture(autouse=True)
+def _reanalysis_off(settings):
+    """Saving data re-runs the plans that read it after commit (analysis.triggers); with
+    no broker that is the whole default plan in-process per transaction. Off in tests,
+    except from where a test asks for the `reanalysis` fixture on."""
+    settings.EXOTRACK = {**settings.EXOTRACK, "REANALYSIS_ENABLED": False}
+
+
+@pytest.fixture
+def reanalysis(settings):
+    """Data-change re-analysis on from here (in-process, unless the test sets up a broker)."""
+    settings.EXOTRACK = {**settings.EXOTRACK, "REANALYSIS_ENABLED": True}
+    return settings

@@ -18,6 +18,7 @@ from django.core.files.base import ContentFile
 from django.db import IntegrityError, transaction
 from simple_history.utils import bulk_update_with_history
 
+from analysis.triggers import schedule_reanalysis
 from biobank.instruments import ExportParseError, ParsedExport, ParsedWell, parse_export
 from biobank.instruments.positions import normalise_position
 from biobank.models import PlateImport, QpcrPlate, Well, position_label
@@ -313,4 +314,6 @@ def plate_import_confirm(
     ).update(imported_from=record)
     plate.status = QpcrPlate.Status.IMPORTED
     plate.save(update_fields=["status"])
+    # bulk_update_with_history sends no post_save: re-run the plans reading Cq ourselves.
+    schedule_reanalysis(reason=f"plate {plate.barcode} results imported", model=Well)
     return record

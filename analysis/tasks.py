@@ -1,0 +1,519 @@
+"""Thin Celery tasks: load, call the pure analysis functions (through the services),
+store the run.
+
+- `run_analysis(run_id)` computes a queued run: a curator's re-run, the nightly run,
+  and, with no broker, a data change.
+- `reanalyse_plan(plan_id, token)` is the debounced data-change run (broker mode):
+  it wakes a quiet time after the first edit, sleeps again while edits keep coming,
+  then creates and computes one run with the newest data.
+- `nightly_reanalysis()` queues a run of every active plan (beat, 02:30 by default).
+- `sweep_stale_runs()` fails runs left queued or running by a lost worker (beat).
+
+One run of a plan at a time: a Redis lock per plan (and dataset), renewed by a
+heartbeat thread while the run lasts, so a SIGKILLed worker's lock lapses after
+REANALYSIS_LOCK_SECONDS. A task that finds the lock taken comes back a second later;
+a run still marked running under a lock nobody holds belongs to a dead worker and
+is failed ("Worker lost"), and the task whose worker died (acks late: redelivered
+to the next worker) makes a fresh run in its place. The fingerprint check of
+`analysis_run_execute`, under the lock, keeps two successful runs of the same data
+from ever existing.
+
+With no broker the same tasks run eagerly, in-process; the lock is then a thread
+lock of this process and the debounce is one run per transaction (analysis.triggers).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import random
+import threading
+import uuid
+from contextlib import contextmanager
+from datetime import timedelta
+
+import redis
+from celery import shared_task
+from django.conf import settings
+from django.db import InterfaceError, OperationalError, connection
+from django.utils import timezone
+from kombu.exceptions import OperationalError as BrokerError
+
+from analysis.models import AnalysisPlan, AnalysisRun
+from analysis.services import analysis_run_create, analysis_run_execute
+from biobank.celery import app as celery_app
+
+log = logging.getLogger(__name__)
+
+Status = AnalysisRun.Status
+Trigger = AnalysisRun.Trigger
+
+# Faults that pass: the database or Redis gone for a moment. Retried with backoff.
+TRANSIENT = (
+    OperationalError,
+    InterfaceError,
+    redis.exceptions.ConnectionError,
+    redis.exceptions.TimeoutError,
+    BrokerError,
+)
+TRANSIENT_NAMES = ("OperationalError", "InterfaceError", "ConnectionError", "TimeoutError")
+MAX_ATTEMPTS = 5
+LOCK_POLL_SECONDS = 1.0
+WORKER_LOST = "Worker lost"
+STATE_TTL_SECONDS = 7 * 24 * 3600
+
+
+class TransientRunFailure(Exception):
+    """The run failed on a transient fault (stored on the run); worth another try."""
+
+
+def option(name: str, default=None):
+    return settings.EXOTRACK.get(name, default)
+
+
+def broker_mode() -> bool:
+    """True when tasks go to a worker through a broker; False when they run in-process."""
+    return not celery_app.conf.task_always_eager
+
+
+# --- Redis: the lock and the debounce state -----------------------------------------
+
+_clients: dict[tuple[int, str], redis.Redis] = {}
+
+
+def redis_url() -> str:
+    url = option("REANALYSIS_REDIS_URL") or ""
+    if not url and broker_mode():
+        url = celery_app.conf.broker_url or ""
+    return url if url.startswith(("redis://", "rediss://", "unix://")) else ""
+
+
+def redis_client() -> redis.Redis | None:
+    """This process's client (one per process: a forked pool child makes its own)."""
+    url = redis_url()
+    if not url:
+        return None
+    key = (os.getpid(), url)
+    client = _clients.get(key)
+    if client is None:
+        client = _clients[key] = redis.Redis.from_url(
+            url, socket_timeout=10, socket_connect_timeout=3, health_check_interval=30
+        )
+    return client
+
+
+def state_key(plan_id: int, dataset_id: int | None, name: str) -> str:
+    """Keys are namespaced by queue and database, so two deployments (or two test
+    sessions) sharing a Redis never see each other's plans."""
+    database = connection.settings_dict["NAME"]
+    queue = celery_app.conf.task_default_queue
+    return f"exotrack:{queue}:{database}:plan:{plan_id}:{dataset_id or 'live'}:{name}"
+
+
+class RedisPlanLock:
+    """A redis-py lock with a heartbeat: renewed every third of its timeout while the
+    run lasts; when the holder dies the lock lapses after at most `ttl` seconds."""
+
+    kind = "redis"
+
+    def __init__(self, client: redis.Redis, key: str, ttl: float):
+        self.key, self.ttl = key, ttl
+        self._lock = client.lock(key, timeout=ttl, blocking=False, thread_local=False)
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def acquire(self) -> bool:
+        if not self._lock.acquire(blocking=False):
+            return False
+        self._thread = threading.Thread(target=self._renew, name=f"renew {self.key}", daemon=True)
+        self._thread.start()
+        return True
+
+    def _renew(self) -> None:
+        while not self._stop.wait(self.ttl / 3):
+            try:
+                self._lock.extend(self.ttl, replace_ttl=True)
+            except redis.exceptions.LockError:
+                log.error("lost the lock %s while running", self.key)
+                return
+            except redis.exceptions.RedisError as error:
+                log.warning("could not renew the lock %s: %s", self.key, error)
+
+    def release(self) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+        try:
+            self._lock.release()
+        except redis.exceptions.LockError:
+            log.warning("the lock %s had lapsed before the run ended", self.key)
+
+
+_local_locks: dict[str, threading.Lock] = {}
+_local_guard = threading.Lock()
+
+
+class LocalPlanLock:
+    """No broker: runs happen in this process, so a thread lock is the whole story."""
+
+    kind = "local"
+
+    def __init__(self, key: str, ttl: float):
+        with _local_guard:
+            self._lock = _local_locks.setdefault(key, threading.Lock())
+        self.ttl = ttl
+
+    def acquire(self) -> bool:
+        return self._lock.acquire(timeout=max(600.0, self.ttl * 10))
+
+    def release(self) -> None:
+        self._lock.release()
+
+
+@contextmanager
+def plan_lock(plan_id: int, dataset_id: int | None):
+    """Yield the held lock, or None when another run of the plan holds it."""
+    ttl = float(option("REANALYSIS_LOCK_SECONDS", 60))
+    key = state_key(plan_id, dataset_id, "lock")
+    client = redis_client() if broker_mode() else None
+    lock = RedisPlanLock(client, key, ttl) if client is not None else LocalPlanLock(key, ttl)
+    acquired = lock.acquire()
+    try:
+        yield lock if acquired else None
+    finally:
+        if acquired:
+            lock.release()
+
+
+def lock_is_held(plan_id: int, dataset_id: int | None) -> bool | None:
+    """Whether a worker holds the plan's lock now (None: no Redis to ask)."""
+    client = redis_client()
+    if client is None:
+        return None
+    return bool(client.exists(state_key(plan_id, dataset_id, "lock")))
+
+
+# KEYS: due, edited, pending, reasons. ARGV: quiet, token, pending ttl, state ttl, reason...
+# Record an edit: due = now + quiet (never earlier than before), edited = now, count the
+# reasons; return 1 when this edit must enqueue the task (no task pending yet).
+_TOUCH = """
+local t = redis.call('TIME')
+local now = tonumber(t[1]) + tonumber(t[2]) / 1000000
+local due = now + tonumber(ARGV[1])
+local old = tonumber(redis.call('GET', KEYS[1]) or '0')
+if due > old then redis.call('SET', KEYS[1], string.format('%.6f', due), 'EX', ARGV[4]) end
+redis.call('SET', KEYS[2], string.format('%.6f', now), 'EX', ARGV[4])
+for i = 5, #ARGV do redis.call('HINCRBY', KEYS[4], ARGV[i], 1) end
+redis.call('EXPIRE', KEYS[4], ARGV[4])
+if redis.call('SET', KEYS[3], ARGV[2], 'NX', 'EX', ARGV[3]) then return 1 end
+return 0
+"""
+
+# KEYS: edited, pending, due. ARGV: started, token.
+# After a run: when an edit came after the run began reading, keep the task pending
+# and return when to run again; otherwise end the pending task (if it is ours).
+_FINISH = """
+local edited = tonumber(redis.call('GET', KEYS[1]) or '0')
+if edited > tonumber(ARGV[1]) then
+  return redis.call('GET', KEYS[3]) or '0'
+end
+if redis.call('GET', KEYS[2]) == ARGV[2] then redis.call('DEL', KEYS[2]) end
+return false
+"""
+
+# KEYS: pending. ARGV: token. Compare and delete.
+_RELEASE = """
+if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
+return 0
+"""
+
+
+class Debounce:
+    """The debounce state of one plan in Redis: `due` (when the quiet time after the
+    last edit ends), `edited` (the last edit), `pending` (the token of the one task
+    waiting to run the plan) and `reasons` (what changed, counted)."""
+
+    def __init__(self, client: redis.Redis, plan_id: int):
+        self.client = client
+        self.plan_id = plan_id
+        self.due, self.edited, self.pending, self.reasons = (
+            state_key(plan_id, None, name) for name in ("due", "edited", "pending", "reasons")
+        )
+
+    def now(self) -> float:
+        seconds, micros = self.client.time()
+        return seconds + micros / 1_000_000
+
+    @staticmethod
+    def pending_ttl() -> int:
+        """Longer than a redelivery can take, so a killed worker's task still matches."""
+        options = celery_app.conf.broker_transport_options or {}
+        return int(options.get("visibility_timeout", 3600)) + 3600
+
+    def touch(self, *, quiet: float, reasons: list[str]) -> str | None:
+        """Record an edit; return a new token when the caller must enqueue the task."""
+        token = uuid.uuid4().hex
+        started = self.client.register_script(_TOUCH)(
+            keys=[self.due, self.edited, self.pending, self.reasons],
+            args=[quiet, token, self.pending_ttl(), STATE_TTL_SECONDS, *reasons],
+        )
+        return token if started else None
+
+    def wake(self, token: str) -> float | None:
+        """None: this task is superseded (a duplicate of one that finished); else the
+        seconds still to wait for the quiet time (0: run now)."""
+        pending, due = self.client.mget(self.pending, self.due)
+        if pending is None or pending.decode() != token:
+            return None
+        self.client.expire(self.pending, self.pending_ttl())
+        return max(0.0, float(due or 0) - self.now())
+
+    def take_reasons(self) -> dict[str, int]:
+        pipe = self.client.pipeline(transaction=True)
+        pipe.hgetall(self.reasons)
+        pipe.delete(self.reasons)
+        counts, _ = pipe.execute()
+        return {key.decode(): int(value) for key, value in sorted(counts.items())}
+
+    def finish(self, token: str, started: float) -> float | None:
+        """None: done. Else edits came during the run: seconds until the next one."""
+        due = self.client.register_script(_FINISH)(
+            keys=[self.edited, self.pending, self.due], args=[f"{started:.6f}", token]
+        )
+        if due is None:
+            return None
+        return max(0.0, float(due) - self.now())
+
+    def release(self, token: str) -> None:
+        self.client.register_script(_RELEASE)(keys=[self.pending], args=[token])
+
+    def is_pending(self) -> bool:
+        return bool(self.client.exists(self.pending))
+
+
+# --- runs ----------------------------------------------------------------------------
+
+
+def _transient_error(error: str) -> bool:
+    first = error.splitlines()[0] if error else ""
+    return any(name in first for name in TRANSIENT_NAMES)
+
+
+def _fail(run_id: int, error: str, **parameters) -> None:
+    run = AnalysisRun.objects.filter(pk=run_id).first()
+    if run is None:
+        return
+    AnalysisRun.objects.filter(pk=run_id).update(
+        status=Status.FAILED,
+        finished_at=timezone.now(),
+        error=error,
+        parameters={**(run.parameters or {}), **parameters},
+    )
+
+
+def fail_orphans(plan_id: int, dataset_id: int | None) -> list[int]:
+    """Under the plan's Redis lock: a run still marked running under that lock can only
+    belong to a worker that died. Fail it, visibly."""
+    orphans = list(
+        AnalysisRun.objects.filter(
+            plan_id=plan_id, dataset_id=dataset_id, status=Status.RUNNING, parameters__lock="redis"
+        ).values_list("pk", flat=True)
+    )
+    for pk in orphans:
+        log.warning("run #%s was left running by a lost worker; failing it", pk)
+        _fail(
+            pk,
+            f"{WORKER_LOST}: the worker computing this run stopped (killed or crashed) "
+            "before it finished. The task was queued again and a new run made in its place.",
+            lost=True,
+        )
+    return orphans
+
+
+def _execute(run: AnalysisRun, lock, *, task_id: str | None, attempt: int) -> AnalysisRun:
+    run.parameters = {
+        **(run.parameters or {}),
+        "lock": lock.kind,
+        "task_id": task_id,
+        "attempt": attempt + 1,
+    }
+    run.save(update_fields=["parameters"])
+    try:
+        run = analysis_run_execute(run=run)
+    except TRANSIENT as error:  # the database went away while storing the outcome
+        try:
+            connection.close_if_unusable_or_obsolete()
+            _fail(run.pk, f"{type(error).__name__}: {error} (retried)", retry=True)
+        except Exception:  # noqa: BLE001 - best effort; the sweep catches what is left
+            log.warning("could not store the failure of run #%s", run.pk)
+        raise
+    if run.status == Status.FAILED and _transient_error(run.error):
+        _fail(run.pk, run.error, retry=True)
+        raise TransientRunFailure(run.error.splitlines()[0])
+    return run
+
+
+def _current(run_id: int) -> AnalysisRun | None:
+    """The run, or the one that replaced it (after a lost worker or a transient fault)."""
+    run = AnalysisRun.objects.select_related("plan", "dataset", "requested_by").filter(pk=run_id)
+    run = run.first()
+    for _ in range(50):
+        if run is None or not run.parameters.get("replaced_by"):
+            break
+        run = (
+            AnalysisRun.objects.select_related("plan", "dataset", "requested_by")
+            .filter(pk=run.parameters["replaced_by"])
+            .first()
+        )
+    return run
+
+
+def _claim(run_id: int) -> AnalysisRun | None:
+    """The run this delivery must compute: the queued run itself, a replacement for one
+    that failed on a transient fault or a lost worker, or None when it is done (a
+    duplicate delivery)."""
+    run = _current(run_id)
+    if run is None:
+        return None
+    if run.status == Status.QUEUED:
+        return run
+    if run.status == Status.FAILED and (run.parameters.get("retry") or run.parameters.get("lost")):
+        successor = analysis_run_create(
+            plan=run.plan, trigger=run.trigger, user=run.requested_by, dataset=run.dataset
+        )
+        kept = {k: v for k, v in run.parameters.items() if k in ("via", "reasons")}
+        successor.parameters = {**kept, "replaces": run.pk}
+        successor.save(update_fields=["parameters"])
+        AnalysisRun.objects.filter(pk=run.pk).update(
+            parameters={**run.parameters, "replaced_by": successor.pk}
+        )
+        return successor
+    return None
+
+
+def _again(task, *, countdown: float, kwargs: dict, error: Exception | None = None):
+    """Come back later: the same task (same id) as a new message after `countdown`
+    seconds; run in-process (eagerly) it is simply called again, now."""
+    if task.request.is_eager:
+        return task.apply(kwargs=kwargs, retries=(task.request.retries or 0) + 1).get()
+    raise task.retry(exc=error, countdown=countdown, kwargs=kwargs)
+
+
+def _retry_later(task, error: Exception, kwargs: dict, attempt: int, *, on_give_up=None):
+    """Back off and try again after a transient fault, MAX_ATTEMPTS times in all."""
+    if attempt + 1 >= MAX_ATTEMPTS:
+        log.error("giving up after %s attempts: %s", attempt + 1, error)
+        if on_give_up is not None:
+            try:
+                on_give_up()
+            except Exception:  # noqa: BLE001 - Redis may be what is gone
+                log.warning("could not release the debounce state")
+        raise error
+    countdown = min(60, 2**attempt) + random.random()
+    log.warning("transient fault, retrying in %.1f s: %s", countdown, error)
+    return _again(task, countdown=countdown, kwargs={**kwargs, "attempt": attempt + 1}, error=error)
+
+
+@shared_task(bind=True, name="analysis.run_analysis", max_retries=None, ignore_result=True)
+def run_analysis(self, run_id: int, attempt: int = 0) -> int | None:
+    """Compute a queued run under its plan's lock. Returns the id of the run computed."""
+    kwargs = {"run_id": run_id, "attempt": attempt}
+    try:
+        run = AnalysisRun.objects.filter(pk=run_id).only("plan_id", "dataset_id").first()
+        if run is None:
+            log.warning("run #%s no longer exists", run_id)
+            return None
+        with plan_lock(run.plan_id, run.dataset_id) as lock:
+            if lock is not None:
+                if lock.kind == "redis":
+                    fail_orphans(run.plan_id, run.dataset_id)
+                claimed = _claim(run_id)
+                if claimed is None:
+                    return None  # done already: a duplicate delivery
+                return _execute(claimed, lock, task_id=self.request.id, attempt=attempt).pk
+        # Another run of the plan is under way: come back after it.
+        return _again(self, countdown=LOCK_POLL_SECONDS, kwargs=kwargs)
+    except (TransientRunFailure, *TRANSIENT) as error:
+        return _retry_later(self, error, kwargs, attempt)
+
+
+@shared_task(bind=True, name="analysis.reanalyse_plan", max_retries=None, ignore_result=True)
+def reanalyse_plan(self, plan_id: int, token: str, attempt: int = 0) -> int | None:
+    """The debounced data-change run of a plan (broker mode; see analysis.triggers)."""
+    kwargs = {"plan_id": plan_id, "token": token, "attempt": attempt}
+    client = redis_client()
+    if client is None:
+        log.error("reanalyse_plan needs Redis (REANALYSIS_REDIS_URL or a redis broker)")
+        return None
+    state = Debounce(client, plan_id)
+    try:
+        wait = state.wake(token)
+        if wait is None:
+            return None  # superseded: a duplicate delivery of a task that finished
+        if wait > 0:  # edits kept coming: sleep until the quiet time after the last one
+            return _again(self, countdown=wait, kwargs=kwargs)
+        plan = AnalysisPlan.objects.filter(pk=plan_id, is_active=True).first()
+        if plan is None:
+            state.release(token)
+            return None
+        later, done = LOCK_POLL_SECONDS, None
+        with plan_lock(plan_id, None) as lock:
+            if lock is not None:
+                wait = state.wake(token)  # edits may have come while the lock was taken
+                if wait is None:
+                    return None
+                later = wait or None
+                if later is None:
+                    fail_orphans(plan_id, None)
+                    started = state.now()
+                    run = analysis_run_create(plan=plan, trigger=Trigger.DATA_CHANGE)
+                    reasons = state.take_reasons()
+                    run.parameters = {"via": "task", "reasons": reasons, "debounce": token}
+                    run.save(update_fields=["parameters"])
+                    done = _execute(run, lock, task_id=self.request.id, attempt=attempt)
+                    # Edited while it ran: exactly one more run, after this one.
+                    later = state.finish(token, started)
+                    kwargs["attempt"] = 0
+        if later is not None:
+            return _again(self, countdown=later, kwargs=kwargs)
+        return done.pk
+    except (TransientRunFailure, *TRANSIENT) as error:
+        return _retry_later(self, error, kwargs, attempt, on_give_up=lambda: state.release(token))
+
+
+@shared_task(name="analysis.nightly_reanalysis", ignore_result=True)
+def nightly_reanalysis() -> list[int]:
+    """Queue a run of every active plan on the live data (the beat job, 02:30)."""
+    from analysis.triggers import request_run
+
+    return [
+        request_run(plan=plan, trigger=Trigger.NIGHTLY).pk
+        for plan in AnalysisPlan.objects.filter(is_active=True)
+    ]
+
+
+@shared_task(name="analysis.sweep_stale_runs", ignore_result=True)
+def sweep_stale_runs() -> list[int]:
+    """Fail runs that no live worker will finish: running under a lock nobody holds any
+    more, or queued or running far longer than any run takes."""
+    now = timezone.now()
+    lock_ttl = float(option("REANALYSIS_LOCK_SECONDS", 60))
+    stale = timedelta(seconds=float(option("REANALYSIS_STALE_SECONDS", 3600)))
+    failed = []
+    running = AnalysisRun.objects.filter(status=Status.RUNNING)
+    for run in running.filter(started_at__lt=now - timedelta(seconds=2 * lock_ttl)):
+        if run.parameters.get("lock") == "redis":
+            if lock_is_held(run.plan_id, run.dataset_id) is False:
+                _fail(
+                    run.pk,
+                    f"{WORKER_LOST}: still marked running, but no worker holds its plan's lock.",
+                    lost=True,
+                )
+                failed.append(run.pk)
+        elif run.started_at < now - stale:
+            _fail(run.pk, f"Stuck: still running after {stale}; the process running it stopped.")
+            failed.append(run.pk)
+    for run in AnalysisRun.objects.filter(status=Status.QUEUED, created_at__lt=now - stale):
+        _fail(run.pk, f"Never started: no worker picked it up within {stale}.")
+        failed.append(run.pk)
+    return failed
