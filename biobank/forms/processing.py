@@ -24,7 +24,7 @@ class IsolationBatchForm(BenchForm):
         widget=forms.TextInput(attrs={"autofocus": True, "autocomplete": "off"}),
     )
     performed_on = forms.DateField(
-        label="Performed on", widget=forms.DateInput(attrs={"type": "date"})
+        label="Performed on", widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")
     )
     exoquick_lot = forms.CharField(label="ExoQuick lot", max_length=64)
     spike_in_lot = forms.CharField(label="cel-miR-39 spike-in lot", max_length=64)

@@ -194,3 +194,31 @@ def test_lay_out_a_plate_upload_its_export_and_exclude_a_well(page, shot, techni
     shot("well-excluded")
     well = plate.wells.get(row=2, column=1)
     assert well.excluded is True and well.exclusion_reason == "bubble in the well"
+
+
+def test_record_an_extraction_batch_by_scanning_tubes(page, shot, technician):
+    box = BoxFactory(barcode="BOX-C", rows=2, columns=2)
+    for column, barcode in ((1, "EXO-TUBE-1"), (2, "EXO-TUBE-2")):
+        AliquotFactory(barcode=barcode, box=box, row=1, column=column)
+
+    log_in(page, technician.username)
+    page.get_by_role("link", name="Extraction").click()
+    expect(page.locator("#id_code")).to_be_focused()
+    page.fill("#id_code", "EXO-2024-01")
+    page.fill("#id_exoquick_lot", "EQ-7")
+    page.fill("#id_spike_in_lot", "C39-2")
+    page.fill("#id_serum_volume_ul", "200")
+    page.locator("#id_aliquots").click()
+    for barcode in ("EXO-TUBE-1", "EXO-TUBE-2", "NO-SUCH-TUBE"):
+        page.keyboard.type(barcode)
+        page.keyboard.press("Enter")  # the scanner's Enter: a new line, not a submit
+    page.keyboard.press("Control+Enter")
+    expect(page.locator(".has-error .errorlist")).to_contain_text("NO-SUCH-TUBE")
+    expect(page.locator("#id_aliquots")).to_be_focused()  # the field in error, not the first
+    shot("unknown-tube")
+
+    page.fill("#id_aliquots", "EXO-TUBE-1\nEXO-TUBE-2\n")
+    page.press("#id_aliquots", "Control+Enter")
+    expect(page.locator("h1")).to_have_text("Batch EXO-2024-01")
+    shot("batch")
+    assert sorted(Aliquot.objects.values_list("volume_ul", flat=True)) == [50, 50]

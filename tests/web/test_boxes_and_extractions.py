@@ -8,6 +8,7 @@ import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
+from django.utils import timezone
 
 from biobank.models import Aliquot, ExosomeIsolationBatch
 from biobank.services.aliquots import aliquot_discard
@@ -125,3 +126,9 @@ class TestIsolationBatch:
 
     def test_analysts_may_not_record(self, analyst_client, tubes):
         assert analyst_client.post(self.URL, batch_data()).status_code == 403
+
+
+def test_the_date_defaults_to_today_in_the_format_a_date_input_reads(tech_client):
+    html = tech_client.get(reverse("web:isolation_batch_record")).content.decode()
+    today = timezone.localdate().isoformat()
+    assert f'type="date" name="performed_on" value="{today}"' in html

@@ -5,6 +5,7 @@
  * 2. Textareas of scanned codes: the scanner's Enter makes a new line, so Ctrl+Enter
  *    (or Cmd+Enter) submits the form.
  * 3. Uploads marked data-upload-progress show a progress bar while the file is sent.
+ * 4. A form that came back with errors puts the cursor in the first field in error.
  * Everything works without this file too: positions can be typed, forms submitted.
  */
 (function () {
@@ -56,6 +57,11 @@
       field.form.requestSubmit();
     }
   });
+
+  var firstError = document.querySelector(
+    ".has-error input:not([type=hidden]), .has-error select, .has-error textarea"
+  );
+  if (firstError) firstError.focus();
 
   document.querySelectorAll("[data-print]").forEach(function (button) {
     button.addEventListener("click", function () { window.print(); });
