@@ -164,6 +164,42 @@ EXOTRACK = {
 
 REST_FRAMEWORK = {
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    # Token first: an anonymous client gets 401 with WWW-Authenticate; the browser's
+    # session works too, with CSRF enforced on its writes.
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        "rest_framework.authentication.TokenAuthentication",
+        "rest_framework.authentication.SessionAuthentication",
+    ],
+    "DEFAULT_PERMISSION_CLASSES": ["biobank.api.permissions.RolePermission"],
+    "DEFAULT_FILTER_BACKENDS": [
+        "django_filters.rest_framework.DjangoFilterBackend",
+        "rest_framework.filters.OrderingFilter",
+    ],
+    "DEFAULT_PAGINATION_CLASS": "biobank.api.pagination.Pagination",
+    "PAGE_SIZE": 50,
+    "EXCEPTION_HANDLER": "biobank.api.exceptions.exception_handler",
+    "DEFAULT_THROTTLE_RATES": {"token": os.environ.get("API_TOKEN_RATE", "10/minute")},
+    "TEST_REQUEST_DEFAULT_FORMAT": "json",
+}
+
+SPECTACULAR_SETTINGS = {
+    "TITLE": "ExoTrack API",
+    "DESCRIPTION": (
+        "Biobank sample tracker for a serum exosomal-miRNA qPCR study: the sample chain, "
+        "plates and wells, analysis plans and runs, and the analysis-ready cohort export. "
+        "Authenticate with `Authorization: Token <key>` (POST /api/v1/auth/token/)."
+    ),
+    "VERSION": "1.0.0",
+    "SCHEMA_PATH_PREFIX": r"/api/v[0-9]+",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "SERVE_PERMISSIONS": ["rest_framework.permissions.IsAuthenticated"],
+    "COMPONENT_SPLIT_REQUEST": True,
+    "ENUM_NAME_OVERRIDES": {
+        "AliquotStatusEnum": "biobank.models.samples.Aliquot.Status",
+        "PlateStatusEnum": "biobank.models.qpcr.QpcrPlate.Status",
+        "FollowUpStatusEnum": "biobank.models.patients.FollowUp.Status",
+        "RunStatusEnum": "analysis.models.AnalysisRun.Status",
+    },
 }
 
 LOGGING = {

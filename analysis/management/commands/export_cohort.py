@@ -1,14 +1,14 @@
-"""Write the analysis-ready cohort table (CSV or JSON)."""
+"""Write the analysis-ready cohort table (CSV or JSON), streamed in constant memory.
 
-import json
+The same writer serves /api/v1/export/cohort.csv|json (biobank.api.exports), so the
+command and the API give identical content for the same data and export time.
+"""
+
 import sys
 
-from django.core.management.base import BaseCommand
-from django.utils import timezone
+from django.core.management.base import BaseCommand, CommandError
 
-from analysis.cohort import export_header_lines, fingerprint, write_cohort_csv
-from analysis.services import load_cohort
-from analysis.stats._json import json_safe
+from biobank.api.exports import CHUNK_PATIENTS, FORMATS, prepare_cohort_export
 
 
 class Command(BaseCommand):
@@ -18,30 +18,33 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser):
         parser.add_argument("--output", "-o", help="File to write (default: standard output)")
-        parser.add_argument("--format", choices=["csv", "json"], default="csv")
+        parser.add_argument("--format", choices=FORMATS, default="csv")
+        parser.add_argument(
+            "--chunk-size",
+            type=int,
+            default=CHUNK_PATIENTS,
+            help=f"Patients computed at a time (default {CHUNK_PATIENTS}); memory follows it",
+        )
+        parser.add_argument("--exported-at", help="Export time to state (ISO 8601; default: now)")
 
-    def handle(self, *args, output=None, format="csv", **options):
-        table = load_cohort()
-        exported_at = timezone.now().isoformat(timespec="seconds")
+    def handle(
+        self,
+        *args,
+        output=None,
+        format="csv",
+        chunk_size=CHUNK_PATIENTS,
+        exported_at=None,
+        **options,
+    ):
+        if chunk_size < 1:
+            raise CommandError("--chunk-size must be at least 1")
+        export = prepare_cohort_export(format, chunk_size=chunk_size, exported_at=exported_at)
         stream = open(output, "w", encoding="utf-8", newline="") if output else sys.stdout  # noqa: SIM115
         try:
-            if format == "csv":
-                write_cohort_csv(
-                    table, stream, header_lines=export_header_lines(table, exported_at=exported_at)
-                )
-            else:
-                json.dump(
-                    {
-                        "fingerprint": f"sha256:{fingerprint(table)}",
-                        "exported_at": exported_at,
-                        "patients": json_safe(table.to_dict(orient="records")),
-                    },
-                    stream,
-                    indent=1,
-                )
-                stream.write("\n")
+            for text in export.stream():
+                stream.write(text)
         finally:
             if output:
                 stream.close()
         if output:
-            self.stderr.write(f"Wrote {len(table)} patients to {output}")
+            self.stderr.write(f"Wrote {export.patients} patients to {output}")

@@ -1,0 +1,67 @@
+"""Every error the API returns is JSON, and a client's fault is a 4xx, never a 500.
+
+The services raise django.core.exceptions.ValidationError keyed by field name;
+here it becomes a 400 with the same keys (`non_field_errors` for the rest), so a
+client sees exactly which field is wrong, as the web forms do.
+
+A constraint that only the database caught (a race lost between a service's check
+and its write) becomes a 409 without the database's message, which could echo
+values from the row.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from django.core.exceptions import PermissionDenied
+from django.core.exceptions import ValidationError as DjangoValidationError
+from django.db import DataError, IntegrityError
+from django.http import Http404
+from rest_framework import exceptions, status
+from rest_framework.response import Response
+from rest_framework.settings import api_settings
+from rest_framework.views import exception_handler as drf_exception_handler
+from rest_framework.views import set_rollback
+
+logger = logging.getLogger(__name__)
+
+NON_FIELD = "__all__"
+
+
+def validation_detail(error: DjangoValidationError) -> dict[str, list[str]]:
+    """{field: [messages]} from a Django ValidationError, field-keyed or not."""
+    key = api_settings.NON_FIELD_ERRORS_KEY
+    if hasattr(error, "error_dict"):
+        return {
+            (key if field == NON_FIELD else field): [str(message) for message in messages]
+            for field, messages in error.message_dict.items()
+        }
+    return {key: [str(message) for message in error.messages]}
+
+
+def exception_handler(exc, context):
+    if isinstance(exc, DjangoValidationError):
+        exc = exceptions.ValidationError(validation_detail(exc))
+    elif isinstance(exc, Http404):
+        exc = exceptions.NotFound()
+    elif isinstance(exc, PermissionDenied):
+        exc = exceptions.PermissionDenied()
+    elif isinstance(exc, IntegrityError):
+        logger.warning("API write refused by a database constraint: %s", exc)
+        set_rollback()
+        return Response(
+            {
+                api_settings.NON_FIELD_ERRORS_KEY: [
+                    "The change conflicts with data saved meanwhile; reload and try again"
+                ]
+            },
+            status=status.HTTP_409_CONFLICT,
+        )
+    elif isinstance(exc, DataError):
+        logger.warning("API input refused by the database: %s", exc)
+        set_rollback()
+        return Response(
+            {api_settings.NON_FIELD_ERRORS_KEY: ["A value is out of the range the database holds"]},
+            status=status.HTTP_400_BAD_REQUEST,
+        )
+    return drf_exception_handler(exc, context)

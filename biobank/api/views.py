@@ -1,0 +1,799 @@
+"""API v1 views. Reads use select_related / prefetch / subquery annotations, so a
+list runs a constant number of queries whatever the page size (tests/api pins them);
+every write calls a service in biobank.services (or analysis.services) and answers
+with the record as it is now.
+"""
+
+from __future__ import annotations
+
+from django.db.models import Count, IntegerField, Max, OuterRef, Prefetch, Subquery
+from django.db.models.functions import Coalesce
+from django.http import StreamingHttpResponse
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import (
+    OpenApiResponse,
+    extend_schema,
+    extend_schema_view,
+    inline_serializer,
+)
+from rest_framework import serializers, status
+from rest_framework.authtoken.views import ObtainAuthToken
+from rest_framework.decorators import action
+from rest_framework.mixins import ListModelMixin, RetrieveModelMixin
+from rest_framework.parsers import FormParser, MultiPartParser
+from rest_framework.renderers import JSONRenderer
+from rest_framework.response import Response
+from rest_framework.throttling import ScopedRateThrottle
+from rest_framework.views import APIView
+from rest_framework.viewsets import GenericViewSet
+
+from analysis.models import AnalysisPlan, AnalysisRun
+from biobank import filtersets
+from biobank.models import (
+    Aliquot,
+    Assay,
+    Box,
+    ClinicalAssessment,
+    ExosomeIsolation,
+    ExosomeIsolationBatch,
+    FollowUp,
+    Freezer,
+    Patient,
+    PatientIdentity,
+    PlateImport,
+    QpcrPlate,
+    Rack,
+    ReverseTranscription,
+    SerumDraw,
+    StorageEvent,
+    Treatment,
+    Well,
+)
+from biobank.services import aliquots as aliquot_services
+from biobank.services import draws as draw_services
+from biobank.services import patients as patient_services
+from biobank.services import plate_import as import_services
+from biobank.services import plates as plate_services
+from biobank.services import processing as processing_services
+from biobank.services import storage as storage_services
+
+from . import serializers as s
+from .exports import prepare_cohort_export
+from .permissions import CuratorOnly, RolePermission
+
+VALIDATION_ERROR = OpenApiResponse(
+    description="The field names map to what is wrong (`non_field_errors` for the rest)"
+)
+
+
+def reanalysis_run(*, plan: AnalysisPlan, user) -> AnalysisRun:
+    """The one place the API starts an analysis run (a Celery enqueue can replace it)."""
+    from analysis.services import analysis_run
+
+    return analysis_run(plan=plan, trigger=AnalysisRun.Trigger.MANUAL, user=user)
+
+
+def count_of(model, field: str, **conditions) -> Coalesce:
+    """A correlated COUNT(*) subquery: evaluated for the rows of the page only, where a
+    JOIN + GROUP BY would aggregate the whole table before paginating."""
+    counted = (
+        model.objects.filter(**{field: OuterRef("pk")}, **conditions)
+        .order_by()
+        .values(field)
+        .annotate(n=Count("*"))
+        .values("n")
+    )
+    return Coalesce(Subquery(counted, output_field=IntegerField()), 0)
+
+
+def aliquots():
+    return Aliquot.objects.select_related("draw__patient", "box__rack__freezer")
+
+
+def boxes():
+    """Every box with its place and `n_stored` tubes."""
+    return Box.objects.select_related("rack__freezer").annotate(
+        n_stored=count_of(Aliquot, "box", status=Aliquot.Status.STORED)
+    )
+
+
+def plates():
+    """Plates with `n_wells`, `n_filled` (wells with a Cq), `n_imports`, `last_import_at`."""
+    last_import = (
+        PlateImport.objects.filter(plate=OuterRef("pk"))
+        .order_by()
+        .values("plate")
+        .annotate(last=Max("imported_at"))
+        .values("last")
+    )
+    return QpcrPlate.objects.select_related("operator").annotate(
+        n_wells=count_of(Well, "plate"),
+        n_filled=count_of(Well, "plate", cq__isnull=False),
+        n_imports=count_of(PlateImport, "plate"),
+        last_import_at=Subquery(last_import),
+    )
+
+
+class ReadViewSet(ListModelMixin, RetrieveModelMixin, GenericViewSet):
+    """List and retrieve; writes are added per viewset, each through its service.
+
+    `write_permission` may be set per action (`@action(..., write_permission=...)`),
+    see biobank.api.permissions.RolePermission.
+    """
+
+    write_permission: str | None = None
+    read_permission: str | None = None
+    curators_write: bool = False
+    detail_serializer_class = None
+
+    def get_serializer_class(self):
+        if self.action == "retrieve" and self.detail_serializer_class is not None:
+            return self.detail_serializer_class
+        return self.serializer_class
+
+    def validated(self, serializer_class, *, partial: bool = False) -> dict:
+        serializer = serializer_class(
+            data=self.request.data, partial=partial, context=self.get_serializer_context()
+        )
+        serializer.is_valid(raise_exception=True)
+        return serializer.validated_data
+
+    def answer(self, instance, status_code=status.HTTP_200_OK, *, serializer_class=None):
+        """The record as the list shows it (annotations included), read again."""
+        fresh = self.get_queryset().get(pk=instance.pk)
+        serializer_class = serializer_class or self.serializer_class
+        return Response(
+            serializer_class(fresh, context=self.get_serializer_context()).data,
+            status=status_code,
+        )
+
+
+class ServiceUpdateMixin:
+    """PUT and PATCH through an update service: `update_input` validates, then
+    `perform_service_update(instance, values)` writes."""
+
+    update_input = None
+
+    def update(self, request, *args, **kwargs):
+        return self._update(partial=False)
+
+    def partial_update(self, request, *args, **kwargs):
+        return self._update(partial=True)
+
+    def _update(self, *, partial: bool):
+        instance = self.get_object()
+        values = self.validated(self.update_input, partial=partial)
+        return self.answer(self.perform_service_update(instance, dict(values)))
+
+
+# ---------------------------------------------------------------- patients
+
+
+@extend_schema_view(
+    create=extend_schema(
+        request=s.PatientInput, responses={201: s.PatientSerializer, 400: VALIDATION_ERROR}
+    ),
+)
+class PatientViewSet(ReadViewSet):
+    """Patients, pseudonymous (study id, baseline characteristics, consent).
+
+    Identities are at /api/v1/patient-identities/ for curators only."""
+
+    queryset = Patient.objects.all()
+    serializer_class = s.PatientSerializer
+    filterset_class = filtersets.PatientFilterSet
+    ordering_fields = ["study_id", "age_at_enrolment", "consent_date", "withdrawn_on"]
+    ordering = ["study_id"]
+
+    def create(self, request, *args, **kwargs):
+        values = dict(self.validated(s.PatientInput))
+        identity = values.pop("identity", None)
+        patient = patient_services.patient_create(
+            **values, identity=dict(identity) if identity else None
+        )
+        return self.answer(patient, status.HTTP_201_CREATED)
+
+    @extend_schema(
+        request=s.PatientWithdrawInput,
+        responses={200: s.PatientSerializer, 400: VALIDATION_ERROR},
+    )
+    @action(detail=True, methods=["post"])
+    def withdraw(self, request, pk=None):
+        """Record the withdrawal of consent: the patient stays, marked, and leaves analyses
+        and exports."""
+        values = self.validated(s.PatientWithdrawInput)
+        patient = patient_services.patient_withdraw(
+            patient=self.get_object(),
+            withdrawn_on=values["withdrawn_on"],
+            reason=values["reason"],
+        )
+        return self.answer(patient)
+
+
+class PatientIdentityViewSet(ReadViewSet):
+    """Who each patient is: curators only. Read-only (enrol a patient with its identity
+    through POST /api/v1/patients/)."""
+
+    queryset = PatientIdentity.objects.select_related("patient")
+    serializer_class = s.PatientIdentitySerializer
+    filterset_class = filtersets.PatientIdentityFilterSet
+    permission_classes = [RolePermission, CuratorOnly]
+    ordering_fields = ["patient__study_id"]
+    ordering = ["patient__study_id"]
+
+
+@extend_schema_view(
+    create=extend_schema(
+        request=s.TreatmentInput, responses={201: s.TreatmentSerializer, 400: VALIDATION_ERROR}
+    ),
+)
+class TreatmentViewSet(ReadViewSet):
+    queryset = Treatment.objects.select_related("patient")
+    serializer_class = s.TreatmentSerializer
+    filterset_class = filtersets.TreatmentFilterSet
+    ordering_fields = ["performed_on", "patient__study_id"]
+    ordering = ["patient__study_id", "performed_on", "id"]
+
+    def create(self, request, *args, **kwargs):
+        treatment = patient_services.treatment_create(**self.validated(s.TreatmentInput))
+        return self.answer(treatment, status.HTTP_201_CREATED)
+
+
+@extend_schema_view(
+    create=extend_schema(
+        request=s.ClinicalAssessmentInput,
+        responses={201: s.ClinicalAssessmentSerializer, 400: VALIDATION_ERROR},
+    ),
+    update=extend_schema(
+        request=s.ClinicalAssessmentUpdateInput,
+        responses={200: s.ClinicalAssessmentSerializer, 400: VALIDATION_ERROR},
+    ),
+    partial_update=extend_schema(
+        request=s.ClinicalAssessmentUpdateInput,
+        responses={200: s.ClinicalAssessmentSerializer, 400: VALIDATION_ERROR},
+    ),
+)
+class ClinicalAssessmentViewSet(ServiceUpdateMixin, ReadViewSet):
+    """Baselines (pre-TACE). Ranges are checked (a PT of 750 % is refused naming
+    `pt_percent`); the Child-Pugh score is derived and a disagreeing recorded score
+    flagged."""
+
+    queryset = ClinicalAssessment.objects.select_related("patient")
+    serializer_class = s.ClinicalAssessmentSerializer
+    filterset_class = filtersets.ClinicalAssessmentFilterSet
+    update_input = s.ClinicalAssessmentUpdateInput
+    ordering_fields = ["assessed_on", "patient__study_id", "child_pugh_score"]
+    ordering = ["patient__study_id", "assessed_on", "id"]
+
+    def create(self, request, *args, **kwargs):
+        assessment = patient_services.clinical_assessment_record(
+            **self.validated(s.ClinicalAssessmentInput)
+        )
+        return self.answer(assessment, status.HTTP_201_CREATED)
+
+    def perform_service_update(self, instance, values):
+        return patient_services.clinical_assessment_update(assessment=instance, **values)
+
+
+@extend_schema_view(
+    create=extend_schema(
+        request=s.FollowUpInput, responses={201: s.FollowUpSerializer, 400: VALIDATION_ERROR}
+    ),
+    update=extend_schema(
+        request=s.FollowUpUpdateInput,
+        responses={200: s.FollowUpSerializer, 400: VALIDATION_ERROR},
+    ),
+    partial_update=extend_schema(
+        request=s.FollowUpUpdateInput,
+        responses={200: s.FollowUpSerializer, 400: VALIDATION_ERROR},
+    ),
+)
+class FollowUpViewSet(ServiceUpdateMixin, ReadViewSet):
+    queryset = FollowUp.objects.select_related("patient", "recorded_by")
+    serializer_class = s.FollowUpSerializer
+    filterset_class = filtersets.FollowUpFilterSet
+    update_input = s.FollowUpUpdateInput
+    ordering_fields = ["contact_date", "patient__study_id"]
+    ordering = ["patient__study_id", "contact_date", "id"]
+
+    def create(self, request, *args, **kwargs):
+        follow_up = patient_services.follow_up_record(
+            **self.validated(s.FollowUpInput), user=request.user
+        )
+        return self.answer(follow_up, status.HTTP_201_CREATED)
+
+    def perform_service_update(self, instance, values):
+        return patient_services.follow_up_update(follow_up=instance, **values)
+
+
+# ---------------------------------------------------------------- draws and aliquots
+
+
+@extend_schema_view(
+    create=extend_schema(
+        request=s.SerumDrawInput, responses={201: s.SerumDrawSerializer, 400: VALIDATION_ERROR}
+    ),
+    update=extend_schema(
+        request=s.SerumDrawUpdateInput,
+        responses={200: s.SerumDrawSerializer, 400: VALIDATION_ERROR},
+    ),
+    partial_update=extend_schema(
+        request=s.SerumDrawUpdateInput,
+        responses={200: s.SerumDrawSerializer, 400: VALIDATION_ERROR},
+    ),
+)
+class SerumDrawViewSet(ServiceUpdateMixin, ReadViewSet):
+    """Serum draws, PRE or POST a TACE. A POST draw before its TACE is refused; one
+    outside the 5-10 day window is accepted and flagged (`outside_window`)."""
+
+    queryset = SerumDraw.objects.select_related("patient")
+    serializer_class = s.SerumDrawSerializer
+    filterset_class = filtersets.SerumDrawFilterSet
+    update_input = s.SerumDrawUpdateInput
+    ordering_fields = ["drawn_at", "patient__study_id", "timepoint"]
+    ordering = ["patient__study_id", "drawn_at", "id"]
+
+    def create(self, request, *args, **kwargs):
+        draw = draw_services.serum_draw_register(**self.validated(s.SerumDrawInput))
+        return self.answer(draw, status.HTTP_201_CREATED)
+
+    def perform_service_update(self, instance, values):
+        return draw_services.serum_draw_update(draw=instance, **values)
+
+
+def _position(values) -> aliquot_services.Position:
+    return aliquot_services.Position(box=values["box"], row=values["row"], column=values["column"])
+
+
+ALIQUOT_ANSWER = {200: s.AliquotSerializer, 400: VALIDATION_ERROR}
+
+
+@extend_schema_view(
+    create=extend_schema(
+        request=s.AliquotsInput,
+        responses={201: s.AliquotSerializer(many=True), 400: VALIDATION_ERROR},
+        description="Cut one aliquot per position from a draw and check each in.",
+    ),
+)
+class AliquotViewSet(ReadViewSet):
+    """Aliquots with where they are. Every change of place, state or volume is an
+    action (check-out, check-in, move, thaw, consume, discard) written through the
+    custody services, each logged as a storage event."""
+
+    queryset = aliquots()
+    serializer_class = s.AliquotSerializer
+    filterset_class = filtersets.AliquotFilterSet
+    ordering_fields = ["barcode", "created_at", "volume_ul", "status"]
+    ordering = ["barcode"]
+
+    def create(self, request, *args, **kwargs):
+        values = self.validated(s.AliquotsInput)
+        created = aliquot_services.aliquots_create(
+            draw=values["draw"],
+            volume_ul=values["volume_ul"],
+            user=request.user,
+            positions=[_position(position) for position in values["positions"]],
+            barcodes=values.get("barcodes"),
+        )
+        fresh = self.get_queryset().filter(pk__in=[a.pk for a in created]).order_by("barcode")
+        return Response(
+            s.AliquotSerializer(fresh, many=True, context=self.get_serializer_context()).data,
+            status=status.HTTP_201_CREATED,
+        )
+
+    @extend_schema(request=s.ReasonInput, responses=ALIQUOT_ANSWER)
+    @action(detail=True, methods=["post"], url_path="check-out")
+    def check_out(self, request, pk=None):
+        values = self.validated(s.ReasonInput)
+        return self.answer(
+            aliquot_services.aliquot_check_out(
+                aliquot=self.get_object(), user=request.user, reason=values["reason"]
+            )
+        )
+
+    @extend_schema(request=s.PlaceInput, responses=ALIQUOT_ANSWER)
+    @action(detail=True, methods=["post"], url_path="check-in")
+    def check_in(self, request, pk=None):
+        values = self.validated(s.PlaceInput)
+        return self.answer(
+            aliquot_services.aliquot_check_in(
+                aliquot=self.get_object(),
+                position=_position(values),
+                user=request.user,
+                reason=values["reason"],
+            )
+        )
+
+    @extend_schema(request=s.MoveInput, responses=ALIQUOT_ANSWER)
+    @action(detail=True, methods=["post"])
+    def move(self, request, pk=None):
+        values = self.validated(s.MoveInput)
+        return self.answer(
+            aliquot_services.aliquot_move(
+                aliquot=self.get_object(),
+                position=_position(values),
+                user=request.user,
+                reason=values["reason"],
+            )
+        )
+
+    @extend_schema(request=s.ReasonInput, responses=ALIQUOT_ANSWER)
+    @action(detail=True, methods=["post"])
+    def thaw(self, request, pk=None):
+        values = self.validated(s.ReasonInput)
+        return self.answer(
+            aliquot_services.aliquot_thaw(
+                aliquot=self.get_object(), user=request.user, reason=values["reason"]
+            )
+        )
+
+    @extend_schema(request=s.ConsumeInput, responses=ALIQUOT_ANSWER)
+    @action(detail=True, methods=["post"])
+    def consume(self, request, pk=None):
+        values = self.validated(s.ConsumeInput)
+        return self.answer(
+            aliquot_services.aliquot_consume(
+                aliquot=self.get_object(),
+                volume_ul=values["volume_ul"],
+                user=request.user,
+                reason=values["reason"],
+            )
+        )
+
+    @extend_schema(request=s.ReasonInput, responses=ALIQUOT_ANSWER)
+    @action(detail=True, methods=["post"])
+    def discard(self, request, pk=None):
+        values = self.validated(s.ReasonInput)
+        return self.answer(
+            aliquot_services.aliquot_discard(
+                aliquot=self.get_object(), user=request.user, reason=values["reason"]
+            )
+        )
+
+
+class StorageEventViewSet(ReadViewSet):
+    """The custody log: read-only (the services write it)."""
+
+    queryset = StorageEvent.objects.select_related("aliquot", "user")
+    serializer_class = s.StorageEventSerializer
+    filterset_class = filtersets.StorageEventFilterSet
+    ordering_fields = ["at", "id"]
+    ordering = ["-at", "-id"]
+
+
+# ---------------------------------------------------------------- storage
+
+
+class FreezerViewSet(ReadViewSet):
+    queryset = Freezer.objects.all()
+    serializer_class = s.FreezerSerializer
+    filterset_class = filtersets.FreezerFilterSet
+    ordering_fields = ["name"]
+    ordering = ["name"]
+
+
+class RackViewSet(ReadViewSet):
+    queryset = Rack.objects.select_related("freezer")
+    serializer_class = s.RackSerializer
+    filterset_class = filtersets.RackFilterSet
+    ordering_fields = ["name"]
+    ordering = ["freezer__name", "name"]
+
+
+@extend_schema_view(
+    create=extend_schema(
+        request=s.BoxInput, responses={201: s.BoxDetailSerializer, 400: VALIDATION_ERROR}
+    ),
+)
+class BoxViewSet(ReadViewSet):
+    """Boxes with their occupancy: `n_stored` and `free` in the list, and every taken
+    position in the detail."""
+
+    queryset = boxes()
+    serializer_class = s.BoxSerializer
+    detail_serializer_class = s.BoxDetailSerializer
+    filterset_class = filtersets.BoxFilterSet
+    ordering_fields = ["barcode", "name", "n_stored"]
+    ordering = ["rack__freezer__name", "rack__name", "name", "id"]
+
+    def create(self, request, *args, **kwargs):
+        box = storage_services.box_create(**self.validated(s.BoxInput))
+        return self.answer(box, status.HTTP_201_CREATED, serializer_class=s.BoxDetailSerializer)
+
+
+# ---------------------------------------------------------------- processing
+
+
+@extend_schema_view(
+    create=extend_schema(
+        request=s.ExosomeIsolationBatchInput,
+        responses={201: s.ExosomeIsolationBatchSerializer, 400: VALIDATION_ERROR},
+        description="Record an ExoQuick batch; the serum is taken from each aliquot in the "
+        "same transaction, or, when one aliquot is short, from none.",
+    ),
+)
+class ExtractionBatchViewSet(ReadViewSet):
+    """Exosome isolation (ExoQuick) batches and the aliquots each took serum from."""
+
+    queryset = ExosomeIsolationBatch.objects.select_related("operator").prefetch_related(
+        Prefetch(
+            "isolations",
+            queryset=ExosomeIsolation.objects.select_related("aliquot").order_by(
+                "aliquot__barcode"
+            ),
+        )
+    )
+    serializer_class = s.ExosomeIsolationBatchSerializer
+    filterset_class = filtersets.ExosomeIsolationBatchFilterSet
+    ordering_fields = ["performed_on", "code"]
+    ordering = ["-performed_on", "code"]
+
+    def create(self, request, *args, **kwargs):
+        values = dict(self.validated(s.ExosomeIsolationBatchInput))
+        batch = processing_services.exosome_isolation_batch_record(**values, user=request.user)
+        return self.answer(batch, status.HTTP_201_CREATED)
+
+
+class ReverseTranscriptionViewSet(ReadViewSet):
+    """cDNA products: what a plate layout's samples are."""
+
+    queryset = ReverseTranscription.objects.select_related(
+        "rna__isolation__aliquot__draw__patient"
+    ).prefetch_related("assays")
+    serializer_class = s.ReverseTranscriptionSerializer
+    filterset_class = filtersets.ReverseTranscriptionFilterSet
+    ordering_fields = ["code", "performed_on"]
+    ordering = ["code"]
+
+
+# ---------------------------------------------------------------- qPCR
+
+
+class AssayViewSet(ReadViewSet):
+    queryset = Assay.objects.all()
+    serializer_class = s.AssaySerializer
+    filterset_class = filtersets.AssayFilterSet
+    ordering_fields = ["target", "role"]
+    ordering = ["role", "target"]
+
+
+@extend_schema_view(
+    create=extend_schema(
+        request=s.QpcrPlateInput, responses={201: s.QpcrPlateSerializer, 400: VALIDATION_ERROR}
+    ),
+)
+class PlateViewSet(ReadViewSet):
+    """qPCR plates: create, lay out, then import the instrument export in two steps
+    (preview, then confirm: nothing is written by the preview)."""
+
+    queryset = plates()
+    serializer_class = s.QpcrPlateSerializer
+    filterset_class = filtersets.QpcrPlateFilterSet
+    ordering_fields = ["barcode", "created_at", "run_at"]
+    ordering = ["-created_at", "barcode"]
+
+    def create(self, request, *args, **kwargs):
+        plate = plate_services.plate_create(
+            **self.validated(s.QpcrPlateInput), operator=request.user
+        )
+        return self.answer(plate, status.HTTP_201_CREATED)
+
+    @extend_schema(
+        request=s.PlateLayoutInput,
+        responses={200: s.WellSerializer(many=True), 400: VALIDATION_ERROR},
+    )
+    @action(detail=True, methods=["post"])
+    def layout(self, request, pk=None):
+        """Lay out every sample x assay in replicates, a calibrator, and the NTCs."""
+        values = self.validated(s.PlateLayoutInput)
+        plate = self.get_object()
+        plate_services.plate_layout(plate=plate, **values)
+        wells = WellViewSet.queryset.filter(plate=plate).order_by("row", "column")
+        return Response(
+            s.WellSerializer(wells, many=True, context=self.get_serializer_context()).data
+        )
+
+    def _import_values(self):
+        values = self.validated(s.PlateImportInput)
+        upload = values["file"]
+        return dict(
+            plate=self.get_object(),
+            data=upload.read(),
+            filename=upload.name or "export",
+            format=values["format"],
+            run=values["run"],
+        )
+
+    @extend_schema(
+        request={"multipart/form-data": s.PlateImportInput},
+        responses={200: s.PlateImportPreviewSerializer, 400: VALIDATION_ERROR},
+    )
+    @action(
+        detail=True,
+        methods=["post"],
+        url_path="import-preview",
+        parser_classes=[MultiPartParser, FormParser],
+    )
+    def import_preview(self, request, pk=None):
+        """What the export would change, well by well; writes nothing."""
+        preview = import_services.plate_import_preview(**self._import_values())
+        return Response(preview.to_dict())
+
+    @extend_schema(
+        request={"multipart/form-data": s.PlateImportInput},
+        responses={201: s.PlateImportSerializer, 400: VALIDATION_ERROR},
+    )
+    @action(
+        detail=True,
+        methods=["post"],
+        url_path="import",
+        url_name="import",
+        parser_classes=[MultiPartParser, FormParser],
+    )
+    def import_confirm(self, request, pk=None):
+        """Write what the preview shows (refused, with nothing saved, when it has errors)."""
+        record = import_services.plate_import_confirm(**self._import_values(), user=request.user)
+        return Response(
+            s.PlateImportSerializer(record, context=self.get_serializer_context()).data,
+            status=status.HTTP_201_CREATED,
+        )
+
+
+WELL_ANSWER = {200: s.WellSerializer, 400: VALIDATION_ERROR}
+
+
+class WellViewSet(ReadViewSet):
+    """Wells with their sample, patient, timepoint, assay and Cq. A curator's decision
+    (exclude, or keep what the automatic QC would exclude, with the reason) is an
+    action for curators; the import fills Cq."""
+
+    queryset = Well.objects.select_related(
+        "plate", "assay", "excluded_by", "sample__rna__isolation__aliquot__draw__patient"
+    )
+    serializer_class = s.WellSerializer
+    filterset_class = filtersets.WellFilterSet
+    ordering_fields = ["plate", "row", "column", "cq", "replicate"]
+    ordering = ["plate_id", "row", "column"]
+
+    @extend_schema(request=s.ReasonInput, responses=WELL_ANSWER)
+    @action(detail=True, methods=["post"], curators_write=True)
+    def exclude(self, request, pk=None):
+        values = self.validated(s.ReasonInput)
+        well = plate_services.well_exclude(
+            well=self.get_object(), user=request.user, reason=values["reason"]
+        )
+        return self.answer(well)
+
+    @extend_schema(request=s.ReasonInput, responses=WELL_ANSWER)
+    @action(detail=True, methods=["post"], curators_write=True)
+    def restore(self, request, pk=None):
+        """Keep a well the automatic QC would exclude (a decision too, with its reason)."""
+        values = self.validated(s.ReasonInput)
+        well = plate_services.well_restore(
+            well=self.get_object(), user=request.user, reason=values["reason"]
+        )
+        return self.answer(well)
+
+    @extend_schema(request=None, responses=WELL_ANSWER)
+    @action(detail=True, methods=["post"], url_path="clear-decision", curators_write=True)
+    def clear_decision(self, request, pk=None):
+        """Hand the well back to the automatic QC."""
+        well = plate_services.well_clear_decision(well=self.get_object(), user=request.user)
+        return self.answer(well)
+
+
+# ---------------------------------------------------------------- analysis
+
+
+class AnalysisPlanViewSet(ReadViewSet):
+    """Analysis plans (the analyses as data) and re-running one by hand."""
+
+    queryset = AnalysisPlan.objects.all()
+    serializer_class = s.AnalysisPlanSerializer
+    filterset_class = filtersets.AnalysisPlanFilterSet
+    ordering_fields = ["name", "updated_at"]
+    ordering = ["name"]
+
+    @extend_schema(request=None, responses={201: s.AnalysisRunDetailSerializer})
+    @action(detail=True, methods=["post"], write_permission="analysis.add_analysisrun")
+    def rerun(self, request, pk=None):
+        """Run the plan on today's data (an unchanged input gives an `unchanged` run)."""
+        run = reanalysis_run(plan=self.get_object(), user=request.user)
+        return Response(
+            s.AnalysisRunDetailSerializer(
+                AnalysisRun.objects.select_related("plan", "requested_by").get(pk=run.pk),
+                context=self.get_serializer_context(),
+            ).data,
+            status=status.HTTP_201_CREATED,
+        )
+
+
+class AnalysisRunViewSet(ReadViewSet):
+    """Runs with their provenance; the detail carries the results and figures (SVG)."""
+
+    queryset = AnalysisRun.objects.select_related("plan", "requested_by").defer(
+        "results", "rows", "figures", "diff", "spec", "parameters", "versions"
+    )
+    serializer_class = s.AnalysisRunSerializer
+    detail_serializer_class = s.AnalysisRunDetailSerializer
+    filterset_class = filtersets.AnalysisRunFilterSet
+    ordering_fields = ["created_at", "finished_at"]
+    ordering = ["-created_at", "-id"]
+
+    def get_queryset(self):
+        if self.action == "retrieve":
+            return AnalysisRun.objects.select_related("plan", "requested_by")
+        return super().get_queryset()
+
+
+# ---------------------------------------------------------------- export and token
+
+
+class CohortExportView(APIView):
+    """The analysis-ready cohort, one row a consenting patient, never an identity.
+
+    Streamed: the header (fingerprint of exactly the rows sent, export time, count)
+    comes first, then the rows; memory does not grow with the number of patients."""
+
+    permission_classes = [RolePermission]
+    read_permission = "analysis.view_analysisrun"
+    export_format = "csv"
+
+    def perform_content_negotiation(self, request, force=False):
+        # The body is CSV or JSON whatever the client accepts; errors are always JSON.
+        renderer = JSONRenderer()
+        return renderer, renderer.media_type
+
+    def get(self, request, *args, **kwargs):
+        export = prepare_cohort_export(self.export_format)
+        response = StreamingHttpResponse(export.stream(), content_type=export.content_type)
+        response["Content-Disposition"] = f'attachment; filename="{export.filename}"'
+        response["X-Cohort-Fingerprint"] = f"sha256:{export.fingerprint}"
+        response["X-Cohort-Patients"] = str(export.patients)
+        response["Cache-Control"] = "no-store"
+        return response
+
+
+class CohortExportCsvView(CohortExportView):
+    export_format = "csv"
+
+    @extend_schema(
+        operation_id="export_cohort_csv",
+        responses={(200, "text/csv"): OpenApiTypes.STR},
+        description="CSV: comment lines (`# fingerprint: sha256:…`, `# exported_at: …`), "
+        "then a header row and one row a patient; missing values are empty (docs/cohort.md).",
+    )
+    def get(self, request, *args, **kwargs):
+        return super().get(request, *args, **kwargs)
+
+
+class CohortExportJsonView(CohortExportView):
+    export_format = "json"
+
+    @extend_schema(
+        operation_id="export_cohort_json",
+        responses={
+            200: inline_serializer(
+                "CohortExport",
+                {
+                    "fingerprint": serializers.CharField(),
+                    "exported_at": serializers.DateTimeField(),
+                    "n_patients": serializers.IntegerField(),
+                    "columns": serializers.ListField(child=serializers.CharField()),
+                    "patients": serializers.ListField(child=serializers.DictField()),
+                },
+            )
+        },
+        description="JSON: fingerprint, export time and the columns, then `patients`, one "
+        "object a patient; missing values are null (docs/cohort.md).",
+    )
+    def get(self, request, *args, **kwargs):
+        return super().get(request, *args, **kwargs)
+
+
+class TokenView(ObtainAuthToken):
+    """Exchange a username and password for the API token (rate-limited)."""
+
+    authentication_classes = []
+    throttle_classes = [ScopedRateThrottle]
+    throttle_scope = "token"
