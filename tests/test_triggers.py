@@ -281,9 +281,15 @@ class TestByHandAndNightly:
         for column in ("Status", "Trigger", "Duration", "Fingerprint", "Why"):
             assert column in page
 
-    def test_an_analyst_has_no_rerun_action(self, plans, client, analyst):
-        client.force_login(analyst)
-        assert client.get("/admin/analysis/analysisplan/").status_code in (302, 403)
+    def test_only_who_may_add_runs_gets_the_rerun_action(self, plans, client, technician):
+        client.force_login(technician)  # staff, reads plans, may not start runs
+        page = client.get("/admin/analysis/analysisplan/")
+        assert page.status_code == 200 and "rerun_now" not in page.content.decode()
+        client.post(
+            "/admin/analysis/analysisplan/",
+            {"action": "rerun_now", "_selected_action": [plans["cq"].pk]},
+        )
+        assert not runs().exists()
 
     def test_nightly_runs_every_active_plan(self, plans, django_capture_on_commit_callbacks):
         with django_capture_on_commit_callbacks(execute=True):

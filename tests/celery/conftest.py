@@ -154,6 +154,14 @@ def clear_redis() -> None:
         client.delete(*keys)
 
 
+def forget_connections() -> None:
+    """Drop the app's cached connection pool and AMQP set-up (queues, router): they keep
+    the broker and default queue they were first made with, and an earlier test may have
+    made them with the settings' defaults. (Not closed: kombu shares pools by URL.)"""
+    celery_app._pool = None
+    celery_app.__dict__.pop("amqp", None)
+
+
 @pytest.fixture
 def broker(transactional_db, settings):
     """This process publishes to the test Redis (tasks no longer run in-process) and the
@@ -166,6 +174,7 @@ def broker(transactional_db, settings):
     conf.update(
         broker_url=BROKER, task_always_eager=False, task_default_queue=QUEUE, result_backend=None
     )
+    forget_connections()
     settings.EXOTRACK = {
         **settings.EXOTRACK,
         "REANALYSIS_ENABLED": True,
@@ -176,6 +185,7 @@ def broker(transactional_db, settings):
     yield BROKER
     clear_redis()
     conf.update(saved)
+    forget_connections()
 
 
 @pytest.fixture
