@@ -8,6 +8,7 @@ from django.utils.html import format_html
 from simple_history.admin import SimpleHistoryAdmin
 
 from analysis.models import AnalysisPlan, AnalysisRun, CohortDataset
+from analysis.tasks import current_run
 from analysis.triggers import request_run
 
 
@@ -27,7 +28,7 @@ class AnalysisPlanAdmin(SimpleHistoryAdmin):
         this process does when no broker is configured."""
         for plan in queryset:
             run = request_run(plan=plan, trigger=AnalysisRun.Trigger.MANUAL, user=request.user)
-            run.refresh_from_db()
+            run = current_run(run.pk) or run
             self.message_user(
                 request,
                 format_html(

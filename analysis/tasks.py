@@ -353,7 +353,7 @@ def _execute(run: AnalysisRun, lock, *, task_id: str | None, attempt: int) -> An
     return run
 
 
-def _current(run_id: int) -> AnalysisRun | None:
+def current_run(run_id: int) -> AnalysisRun | None:
     """The run, or the one that replaced it (after a lost worker or a transient fault)."""
     run = AnalysisRun.objects.select_related("plan", "dataset", "requested_by").filter(pk=run_id)
     run = run.first()
@@ -372,7 +372,7 @@ def _claim(run_id: int) -> AnalysisRun | None:
     """The run this delivery must compute: the queued run itself, a replacement for one
     that failed on a transient fault or a lost worker, or None when it is done (a
     duplicate delivery)."""
-    run = _current(run_id)
+    run = current_run(run_id)
     if run is None:
         return None
     if run.status == Status.QUEUED:

@@ -10,6 +10,7 @@ from django.views.decorators.http import require_POST
 
 from analysis.models import AnalysisPlan, AnalysisRun
 from analysis.selectors import plans_with_latest_runs, run_for_report, shown_run
+from analysis.tasks import current_run
 from analysis.triggers import data_changed, request_run
 
 
@@ -60,7 +61,7 @@ def plan_rerun(request, name: str):
     this process does, before the redirect, when none is."""
     plan = get_object_or_404(AnalysisPlan, name=name)
     run = request_run(plan=plan, trigger=AnalysisRun.Trigger.MANUAL, user=request.user)
-    run.refresh_from_db()
+    run = current_run(run.pk) or run  # or the run that replaced it after a transient fault
     messages.info(request, rerun_message(run))
     return redirect("analysis:run", pk=run.pk)
 

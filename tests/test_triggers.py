@@ -326,6 +326,7 @@ class TestFailures:
         with django_capture_on_commit_callbacks(execute=True):
             run = triggers.request_run(plan=plans["survival"], trigger="manual")
         first, second = runs(plan=plans["survival"]).order_by("id")
+        assert tasks.current_run(run.pk) == second
         assert first.pk == run.pk and first.status == "failed"
         assert "OperationalError" in first.error and first.parameters["replaced_by"] == second.pk
         assert second.status == "succeeded" and second.parameters["replaces"] == first.pk
