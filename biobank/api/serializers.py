@@ -308,7 +308,10 @@ class LocationSerializer(serializers.Serializer):
 
 
 class AliquotSerializer(serializers.ModelSerializer):
-    study_id = study_id("draw.patient.study_id")
+    """Reads the annotations of biobank.api.views.aliquots() (study_id, box_barcode,
+    box_name, rack_name, freezer_name)."""
+
+    study_id = serializers.CharField(read_only=True)
     timepoint = serializers.CharField(source="draw.timepoint", read_only=True)
     position = serializers.CharField(read_only=True)
     location = serializers.SerializerMethodField(
@@ -340,14 +343,13 @@ class AliquotSerializer(serializers.ModelSerializer):
 
     @extend_schema_field(LocationSerializer(allow_null=True))
     def get_location(self, aliquot: Aliquot):
-        box = aliquot.box
-        if box is None:
+        if aliquot.box_id is None:
             return None
         return {
-            "freezer": box.rack.freezer.name,
-            "rack": box.rack.name,
-            "box": box.name,
-            "box_barcode": box.barcode,
+            "freezer": aliquot.freezer_name,
+            "rack": aliquot.rack_name,
+            "box": aliquot.box_name,
+            "box_barcode": aliquot.box_barcode,
             "position": aliquot.position,
         }
 
@@ -704,17 +706,17 @@ class PlateImportSerializer(serializers.ModelSerializer):
 
 
 class WellSerializer(serializers.ModelSerializer):
-    plate_barcode = serializers.CharField(source="plate.barcode", read_only=True)
+    """Reads the annotations of biobank.api.views.wells()."""
+
+    plate_barcode = serializers.CharField(read_only=True)
     position = serializers.CharField(read_only=True)
-    sample_code = serializers.CharField(source="sample.code", read_only=True, default=None)
-    study_id = serializers.CharField(
-        source="sample.rna.isolation.aliquot.draw.patient.study_id", read_only=True, default=None
+    sample_code = serializers.CharField(read_only=True, allow_null=True)
+    study_id = serializers.CharField(read_only=True, allow_null=True)
+    timepoint = serializers.CharField(read_only=True, allow_null=True)
+    target = serializers.CharField(read_only=True)
+    excluded_by = serializers.CharField(
+        source="excluded_by_username", read_only=True, allow_null=True
     )
-    timepoint = serializers.CharField(
-        source="sample.rna.isolation.aliquot.draw.timepoint", read_only=True, default=None
-    )
-    target = serializers.CharField(source="assay.target", read_only=True)
-    excluded_by = Username("excluded_by")
 
     class Meta:
         model = Well

@@ -6,6 +6,7 @@ with the record as it is now.
 
 from __future__ import annotations
 
+from django.contrib.auth import get_user_model
 from django.db.models import Count, IntegerField, Max, OuterRef, Prefetch, Subquery
 from django.db.models.functions import Coalesce
 from django.http import StreamingHttpResponse
@@ -59,6 +60,7 @@ from biobank.services import storage as storage_services
 
 from . import serializers as s
 from .exports import prepare_cohort_export
+from .pagination import LargeCollectionPagination
 from .permissions import CuratorOnly, RolePermission
 
 VALIDATION_ERROR = OpenApiResponse(
@@ -86,8 +88,35 @@ def count_of(model, field: str, **conditions) -> Coalesce:
     return Coalesce(Subquery(counted, output_field=IntegerField()), 0)
 
 
+def column_of(model, key: str, path: str) -> Subquery:
+    """A value of a related row as a correlated subquery. Unlike select_related or an
+    F() across a join, it adds no JOIN: the COUNT and the page's keys query (see
+    biobank.api.pagination) skip it, and it is computed for the page's rows only."""
+    return Subquery(model.objects.filter(pk=OuterRef(key)).values(path)[:1])
+
+
 def aliquots():
-    return Aliquot.objects.select_related("draw__patient", "box__rack__freezer")
+    """Aliquots with their draw (for the SPREC code), their patient and their place."""
+    return Aliquot.objects.select_related("draw").annotate(
+        study_id=column_of(SerumDraw, "draw_id", "patient__study_id"),
+        box_barcode=column_of(Box, "box_id", "barcode"),
+        box_name=column_of(Box, "box_id", "name"),
+        rack_name=column_of(Box, "box_id", "rack__name"),
+        freezer_name=column_of(Box, "box_id", "rack__freezer__name"),
+    )
+
+
+def wells():
+    """Wells with what the list shows of their plate, assay, sample and patient."""
+    draw = "rna__isolation__aliquot__draw"
+    return Well.objects.annotate(
+        plate_barcode=column_of(QpcrPlate, "plate_id", "barcode"),
+        target=column_of(Assay, "assay_id", "target"),
+        sample_code=column_of(ReverseTranscription, "sample_id", "code"),
+        study_id=column_of(ReverseTranscription, "sample_id", f"{draw}__patient__study_id"),
+        timepoint=column_of(ReverseTranscription, "sample_id", f"{draw}__timepoint"),
+        excluded_by_username=column_of(get_user_model(), "excluded_by_id", "username"),
+    )
 
 
 def boxes():
@@ -363,7 +392,8 @@ class AliquotViewSet(ReadViewSet):
     queryset = aliquots()
     serializer_class = s.AliquotSerializer
     filterset_class = filtersets.AliquotFilterSet
-    ordering_fields = ["barcode", "created_at", "volume_ul", "status"]
+    pagination_class = LargeCollectionPagination
+    ordering_fields = ["barcode", "created_at", "id"]
     ordering = ["barcode"]
 
     def create(self, request, *args, **kwargs):
@@ -457,6 +487,7 @@ class StorageEventViewSet(ReadViewSet):
     queryset = StorageEvent.objects.select_related("aliquot", "user")
     serializer_class = s.StorageEventSerializer
     filterset_class = filtersets.StorageEventFilterSet
+    pagination_class = LargeCollectionPagination
     ordering_fields = ["at", "id"]
     ordering = ["-at", "-id"]
 
@@ -647,12 +678,11 @@ class WellViewSet(ReadViewSet):
     (exclude, or keep what the automatic QC would exclude, with the reason) is an
     action for curators; the import fills Cq."""
 
-    queryset = Well.objects.select_related(
-        "plate", "assay", "excluded_by", "sample__rna__isolation__aliquot__draw__patient"
-    )
+    queryset = wells()
     serializer_class = s.WellSerializer
     filterset_class = filtersets.WellFilterSet
-    ordering_fields = ["plate", "row", "column", "cq", "replicate"]
+    pagination_class = LargeCollectionPagination
+    ordering_fields = ["plate_id", "id"]
     ordering = ["plate_id", "row", "column"]
 
     @extend_schema(request=s.ReasonInput, responses=WELL_ANSWER)
