@@ -236,6 +236,7 @@ def main() -> None:
         worker.wait(timeout=30)
         client = redis.Redis.from_url(ARGS.redis_url)
         keys = list(client.scan_iter(f"exotrack:{QUEUE}:*")) + [QUEUE]
+        keys += [f"_kombu.binding.{QUEUE}", f"_kombu.binding_permanent.{QUEUE}"]
         client.delete(*keys)
         from django.db import connections
 

@@ -154,6 +154,16 @@ def clear_redis() -> None:
         client.delete(*keys)
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _forget_the_test_queue():
+    """At the end of the session, the queue's routing keys go too."""
+    yield
+    if _redis_problem and _redis_problem[0] is None:
+        redis.Redis.from_url(BROKER).delete(
+            f"_kombu.binding.{QUEUE}", f"_kombu.binding_permanent.{QUEUE}"
+        )
+
+
 def forget_connections() -> None:
     """Drop the app's cached connection pool and AMQP set-up (queues, router): they keep
     the broker and default queue they were first made with, and an earlier test may have
