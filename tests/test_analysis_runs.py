@@ -227,6 +227,11 @@ class TestReportPages:
         assert b"/static/" not in download.content  # self-contained
 
     def test_curator_reruns_by_hand_analyst_cannot(self, demo, plan, client, analyst, curator):
+        run = analysis_run(plan=plan, trigger="command")
+        client.force_login(analyst)
+        assert "Re-run this plan now" not in client.get(f"/analysis/runs/{run.pk}/").content.decode()
+        client.force_login(curator)
+        assert "Re-run this plan now" in client.get(f"/analysis/runs/{run.pk}/").content.decode()
         client.force_login(analyst)
         assert client.post(f"/analysis/plans/{plan.name}/rerun/").status_code == 403
         client.force_login(curator)
