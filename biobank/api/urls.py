@@ -1,7 +1,7 @@
 """API routes: /api/v1/… (the router's viewsets, the export, the token), the OpenAPI
 schema at /api/schema/ and its browsable docs at /api/docs/."""
 
-from django.urls import include, path
+from django.urls import include, path, re_path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from rest_framework.routers import SimpleRouter
 
@@ -44,4 +44,5 @@ urlpatterns = [
     path("v1/", include(router.urls + extra_urlpatterns)),
     path("schema/", SpectacularAPIView.as_view(), name="schema"),
     path("docs/", SpectacularSwaggerView.as_view(url_name="api:schema"), name="docs"),
+    re_path(r"^", views.api_not_found, name="not-found"),  # last: a JSON 404
 ]

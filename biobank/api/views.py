@@ -9,7 +9,7 @@ from __future__ import annotations
 from django.contrib.auth import get_user_model
 from django.db.models import Count, IntegerField, Max, OuterRef, Prefetch, Subquery
 from django.db.models.functions import Coalesce
-from django.http import StreamingHttpResponse
+from django.http import JsonResponse, StreamingHttpResponse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import (
     OpenApiResponse,
@@ -69,10 +69,14 @@ VALIDATION_ERROR = OpenApiResponse(
 
 
 def reanalysis_run(*, plan: AnalysisPlan, user) -> AnalysisRun:
-    """The one place the API starts an analysis run (a Celery enqueue can replace it)."""
-    from analysis.services import analysis_run
+    """The one place the API starts an analysis run: the same path as the report page's
+    re-run button (queued for a worker when a broker is configured, computed here
+    before the answer when none is)."""
+    from analysis.tasks import current_run
+    from analysis.triggers import request_run
 
-    return analysis_run(plan=plan, trigger=AnalysisRun.Trigger.MANUAL, user=user)
+    run = request_run(plan=plan, trigger=AnalysisRun.Trigger.MANUAL, user=user)
+    return current_run(run.pk) or run  # or the run that replaced it after a transient fault
 
 
 def count_of(model, field: str, **conditions) -> Coalesce:
@@ -727,7 +731,9 @@ class AnalysisPlanViewSet(ReadViewSet):
     @extend_schema(request=None, responses={201: s.AnalysisRunDetailSerializer})
     @action(detail=True, methods=["post"], write_permission="analysis.add_analysisrun")
     def rerun(self, request, pk=None):
-        """Run the plan on today's data (an unchanged input gives an `unchanged` run)."""
+        """Run the plan on today's data (an unchanged input gives an `unchanged` run).
+        With a Celery worker the run comes back `queued` or `running`: poll
+        /api/v1/analysis-runs/{id}/."""
         run = reanalysis_run(plan=self.get_object(), user=request.user)
         return Response(
             s.AnalysisRunDetailSerializer(
@@ -819,6 +825,14 @@ class CohortExportJsonView(CohortExportView):
     )
     def get(self, request, *args, **kwargs):
         return super().get(request, *args, **kwargs)
+
+
+def api_not_found(request, *args, **kwargs):
+    """Any other path under /api/: a JSON 404 (Django's would be an HTML page)."""
+    detail = "Not found."
+    if not request.path.endswith("/"):
+        detail += f" API paths end with a slash: {request.path}/"
+    return JsonResponse({"detail": detail}, status=404)
 
 
 class TokenView(ObtainAuthToken):

@@ -412,6 +412,13 @@ class TestErrors:
         assert response.status_code == 400
         assert response.json() == {"non_field_errors": ["The freezer is locked"]}
 
+    def test_an_unknown_api_path_is_a_json_404(self, clients):
+        for path in ("/api/v1/nothing-here/", "/api/v1/aliquots/abc/", "/api/v1/aliquots"):
+            response = clients["technician"].get(path)
+            assert response.status_code == 404, path
+            assert response["Content-Type"] == "application/json" and "detail" in response.json()
+        assert "end with a slash" in clients["anonymous"].get("/api/v1/aliquots").json()["detail"]
+
     def test_malformed_json_is_a_400(self, clients, world):
         response = clients["technician"].generic(
             "POST",
@@ -422,13 +429,16 @@ class TestErrors:
         assert response.status_code == 400 and "detail" in response.json()
 
 
-def test_a_curator_reruns_a_plan(clients, world):
+def test_a_curator_reruns_a_plan(clients, world, django_capture_on_commit_callbacks):
     plan = world["analysis-plan"]
-    response = clients["curator"].post(url("analysis-plan-rerun", plan.pk))
+    with django_capture_on_commit_callbacks(execute=True):
+        response = clients["curator"].post(url("analysis-plan-rerun", plan.pk))
     assert response.status_code == 201
     run = response.json()
     assert run["plan"] == plan.pk and run["trigger"] == "manual" and run["requested_by"] == "cura"
-    assert run["status"] in {"succeeded", "failed", "unchanged"}
+    assert run["status"] in {"queued", "succeeded", "failed", "unchanged"}
+    computed = clients["curator"].get(url("analysis-run-detail", run["id"])).json()
+    assert computed["status"] in {"succeeded", "failed", "unchanged"}  # no broker: computed now
     assert clients["analyst"].post(url("analysis-plan-rerun", plan.pk)).status_code == 403
     detail = clients["analyst"].get(url("analysis-run-detail", run["id"]))
     assert detail.status_code == 200 and "results" in detail.json()
