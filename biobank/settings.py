@@ -179,6 +179,10 @@ REST_FRAMEWORK = {
     "PAGE_SIZE": 50,
     "EXCEPTION_HANDLER": "biobank.api.exceptions.exception_handler",
     "DEFAULT_THROTTLE_RATES": {"token": os.environ.get("API_TOKEN_RATE", "10/minute")},
+    # Throttling keys on the client's address: trust X-Forwarded-For only from this many
+    # proxies in front (0: the socket's address), or a client could name itself anew on
+    # every request and escape the limit.
+    "NUM_PROXIES": int(os.environ.get("API_NUM_PROXIES", "0")),
     "TEST_REQUEST_DEFAULT_FORMAT": "json",
 }
 

@@ -61,6 +61,19 @@ def test_the_token_endpoint_is_rate_limited(technician):
     assert "detail" in limited.json()
 
 
+def test_a_forged_forwarded_for_header_does_not_escape_the_limit(technician):
+    api = APIClient()
+    answers = [
+        api.post(
+            reverse("api:token"),
+            {"username": "tech", "password": f"guess-{i}"},
+            HTTP_X_FORWARDED_FOR=f"203.0.113.{i}",
+        ).status_code
+        for i in range(11)
+    ]
+    assert answers[-1] == 429
+
+
 def test_the_rate_limit_covers_only_the_token_endpoint(clients, world):
     answers = {
         clients["technician"].get(reverse("api:aliquot-list")).status_code for _ in range(15)
