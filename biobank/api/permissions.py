@@ -45,8 +45,7 @@ class RolePermission(BasePermission):
     """Model permissions with view enforced for reads (see the module docstring).
 
     A view may set `read_permission` (default: view_<model of its queryset>) and an
-    action may set `write_permission` (`@action(..., write_permission="app.perm")`)
-    and `curators_write=True` (a curator's decision, such as excluding a well).
+    action may set `write_permission` (`@action(..., write_permission="app.perm")`).
     """
 
     def has_permission(self, request, view) -> bool:
@@ -60,9 +59,7 @@ class RolePermission(BasePermission):
         if request.method in SAFE_METHODS:
             return True
         needed = self.write_permission(view)
-        if needed is None or not user.has_perm(needed):
-            return False
-        return is_curator(user) if getattr(view, "curators_write", False) else True
+        return needed is not None and user.has_perm(needed)
 
     @staticmethod
     def read_permission(view) -> str:

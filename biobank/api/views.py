@@ -156,7 +156,6 @@ class ReadViewSet(ListModelMixin, RetrieveModelMixin, GenericViewSet):
 
     write_permission: str | None = None
     read_permission: str | None = None
-    curators_write: bool = False
     detail_serializer_class = None
 
     def get_serializer_class(self):
@@ -678,9 +677,9 @@ WELL_ANSWER = {200: s.WellSerializer, 400: VALIDATION_ERROR}
 
 
 class WellViewSet(ReadViewSet):
-    """Wells with their sample, patient, timepoint, assay and Cq. A curator's decision
-    (exclude, or keep what the automatic QC would exclude, with the reason) is an
-    action for curators; the import fills Cq."""
+    """Wells with their sample, patient, timepoint, assay and Cq. A well decision (exclude,
+    or keep what the automatic QC would exclude, with the reason) needs change_well, as on
+    the QC page: the bench's technicians and the curators; the import fills Cq."""
 
     queryset = wells()
     serializer_class = s.WellSerializer
@@ -690,7 +689,7 @@ class WellViewSet(ReadViewSet):
     ordering = ["plate_id", "row", "column"]
 
     @extend_schema(request=s.ReasonInput, responses=WELL_ANSWER)
-    @action(detail=True, methods=["post"], curators_write=True)
+    @action(detail=True, methods=["post"])
     def exclude(self, request, pk=None):
         values = self.validated(s.ReasonInput)
         well = plate_services.well_exclude(
@@ -699,7 +698,7 @@ class WellViewSet(ReadViewSet):
         return self.answer(well)
 
     @extend_schema(request=s.ReasonInput, responses=WELL_ANSWER)
-    @action(detail=True, methods=["post"], curators_write=True)
+    @action(detail=True, methods=["post"])
     def restore(self, request, pk=None):
         """Keep a well the automatic QC would exclude (a decision too, with its reason)."""
         values = self.validated(s.ReasonInput)
@@ -709,7 +708,7 @@ class WellViewSet(ReadViewSet):
         return self.answer(well)
 
     @extend_schema(request=None, responses=WELL_ANSWER)
-    @action(detail=True, methods=["post"], url_path="clear-decision", curators_write=True)
+    @action(detail=True, methods=["post"], url_path="clear-decision")
     def clear_decision(self, request, pk=None):
         """Hand the well back to the automatic QC."""
         well = plate_services.well_clear_decision(well=self.get_object(), user=request.user)

@@ -374,10 +374,14 @@ class TestPlates:
         )
         assert_field_error(response, "replicates")
 
-    def test_well_decisions_are_curators(self, clients, world, curator):
+    def test_well_decisions_as_on_the_qc_page(self, clients, world, curator):
         well = world["well"]
-        refused = clients["technician"].post(url("well-exclude", well.pk), {"reason": "bubble"})
+        refused = clients["analyst"].post(url("well-exclude", well.pk), {"reason": "bubble"})
         assert refused.status_code == 403
+        by_technician = clients["technician"].post(
+            url("well-exclude", well.pk), {"reason": "bubble"}
+        )
+        assert by_technician.status_code == 200 and by_technician.json()["excluded_by"] == "tech"
         excluded = clients["curator"].post(url("well-exclude", well.pk), {"reason": "bubble"})
         assert excluded.status_code == 200
         assert excluded.json()["excluded"] is True and excluded.json()["excluded_by"] == "cura"
