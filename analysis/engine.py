@@ -202,46 +202,28 @@ def cox_terms(spec) -> list[CoxTerm]:
     return terms
 
 
+def _hazard_rows(analysis: str, model) -> list[dict]:
+    return [
+        row(analysis, estimate.variable, "HR", n=model.n, estimate=estimate.hr, ci_low=estimate.ci_low,
+            ci_high=estimate.ci_high, p=estimate.p, warnings=[*model.warnings, *estimate.warnings])
+        for estimate in model.estimates
+    ]  # fmt: skip
+
+
 def _cox(spec, frame, plan):
     time, event = plan.get("time", "dss_months"), plan.get("event", "dss_event")
     terms = cox_terms(spec)
     univariate = cox_univariate(frame, time, event, terms)
-    rows = []
-    for model in univariate.models:
-        for estimate in model.estimates:
-            rows.append(
-                row(
-                    f"{spec['name']} univariate",
-                    estimate.variable,
-                    "HR",
-                    n=model.n,
-                    estimate=estimate.hr,
-                    ci_low=estimate.ci_low,
-                    ci_high=estimate.ci_high,
-                    p=estimate.p,
-                    warnings=[*model.warnings, *estimate.warnings],
-                )
-            )
+    rows = [
+        r for model in univariate.models for r in _hazard_rows(f"{spec['name']} univariate", model)
+    ]
     payload = {"univariate": univariate.to_dict()["models"], "multivariate": None}
     chosen = spec.get("multivariate") or []
     if chosen:
         by_name = {t.name: t for t in terms}
         model = cox_multivariate(frame, time, event, [by_name[name] for name in chosen])
         payload["multivariate"] = model.to_dict()
-        for estimate in model.estimates:
-            rows.append(
-                row(
-                    f"{spec['name']} multivariate",
-                    estimate.variable,
-                    "HR",
-                    n=model.n,
-                    estimate=estimate.hr,
-                    ci_low=estimate.ci_low,
-                    ci_high=estimate.ci_high,
-                    p=estimate.p,
-                    warnings=[*model.warnings, *estimate.warnings],
-                )
-            )
+        rows += _hazard_rows(f"{spec['name']} multivariate", model)
     return payload, rows
 
 
