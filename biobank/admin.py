@@ -15,7 +15,7 @@ from simple_history.admin import SimpleHistoryAdmin
 
 from biobank import models as m
 from biobank.services import aliquots as aliquot_services
-from biobank.services.draws import check_draw_timing, is_outside_window
+from biobank.services.draws import check_draw_timing, derive_draw_timing
 from biobank.services.patients import follow_up_check
 from biobank.services.storage import temperature_excursion_record
 
@@ -162,12 +162,7 @@ class SerumDrawAdmin(SimpleHistoryAdmin):
     date_hierarchy = "drawn_at"
 
     def save_model(self, request, obj, form, change):
-        # Same derivation as biobank.services.draws (the form's clean ran the timing rule).
-        obj.patient = obj.treatment.patient
-        obj.days_after_treatment = check_draw_timing(
-            treatment=obj.treatment, timepoint=obj.timepoint, drawn_at=obj.drawn_at
-        )
-        obj.outside_window = is_outside_window(obj.timepoint, obj.days_after_treatment)
+        derive_draw_timing(obj)  # the form's clean() already ran the timing rule
         super().save_model(request, obj, form, change)
 
 

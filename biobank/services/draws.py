@@ -43,6 +43,19 @@ def is_outside_window(timepoint: str, offset: int) -> bool:
     return timepoint == SerumDraw.Timepoint.POST and not (low <= offset <= high)
 
 
+def derive_draw_timing(draw: SerumDraw) -> SerumDraw:
+    """Fill what follows from the treatment and the draw time (patient, day offset,
+    window flag), refusing a PRE after or a POST before its TACE. Every path that
+    saves a draw (the services, the admin) derives them here."""
+    offset = check_draw_timing(
+        treatment=draw.treatment, timepoint=draw.timepoint, drawn_at=draw.drawn_at
+    )
+    draw.patient = draw.treatment.patient
+    draw.days_after_treatment = offset
+    draw.outside_window = is_outside_window(draw.timepoint, offset)
+    return draw
+
+
 @transaction.atomic
 def serum_draw_register(
     *,
@@ -67,28 +80,23 @@ def serum_draw_register(
                 "timepoint": f"{treatment.patient.study_id} already has a {timepoint} draw for this TACE"
             }
         )
-    offset = check_draw_timing(treatment=treatment, timepoint=timepoint, drawn_at=drawn_at)
     if centrifuged_at and centrifuged_at < drawn_at:
         raise ValidationError({"centrifuged_at": "Centrifugation cannot precede the draw"})
     if frozen_at and centrifuged_at and frozen_at < centrifuged_at:
         raise ValidationError({"frozen_at": "Freezing cannot precede centrifugation"})
-    return save_validated(
-        SerumDraw(
-            patient=treatment.patient,
-            treatment=treatment,
-            timepoint=timepoint,
-            drawn_at=drawn_at,
-            centrifuged_at=centrifuged_at,
-            frozen_at=frozen_at,
-            serum_volume_ul=Decimal(str(serum_volume_ul)),
-            haemolysis=haemolysis,
-            held_cold=held_cold,
-            container=container,
-            note=note,
-            days_after_treatment=offset,
-            outside_window=is_outside_window(timepoint, offset),
-        )
+    draw = SerumDraw(
+        treatment=treatment,
+        timepoint=timepoint,
+        drawn_at=drawn_at,
+        centrifuged_at=centrifuged_at,
+        frozen_at=frozen_at,
+        serum_volume_ul=Decimal(str(serum_volume_ul)),
+        haemolysis=haemolysis,
+        held_cold=held_cold,
+        container=container,
+        note=note,
     )
+    return save_validated(derive_draw_timing(draw))
 
 
 @transaction.atomic
@@ -98,10 +106,4 @@ def serum_draw_update(*, draw: SerumDraw, **values) -> SerumDraw:
         if name in {"patient", "days_after_treatment", "outside_window"}:
             raise ValidationError({name: "This field is derived and cannot be set"})
         setattr(draw, name, value)
-    draw.patient = draw.treatment.patient
-    offset = check_draw_timing(
-        treatment=draw.treatment, timepoint=draw.timepoint, drawn_at=draw.drawn_at
-    )
-    draw.days_after_treatment = offset
-    draw.outside_window = is_outside_window(draw.timepoint, offset)
-    return save_validated(draw)
+    return save_validated(derive_draw_timing(draw))
