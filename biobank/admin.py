@@ -483,8 +483,9 @@ class PlateImportAdmin(admin.ModelAdmin):
         "imported_at",
         "wells_filled",
         "wells_changed",
+        "reverted_at",
     )
-    list_filter = ("format", "instrument")
+    list_filter = ("format", "instrument", ("reverted_at", admin.EmptyFieldListFilter))
     search_fields = ("plate__barcode", "original_name", "sha256")
     list_select_related = ("plate", "imported_by")
     date_hierarchy = "imported_at"
@@ -493,4 +494,23 @@ class PlateImportAdmin(admin.ModelAdmin):
         return False
 
     def has_change_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(m.WellImportChange)
+class WellImportChangeAdmin(admin.ModelAdmin):
+    """What each import wrote over, kept so the import can be reverted; read-only."""
+
+    list_display = ("plate_import", "well", "action", "previous_cq", "new_cq")
+    list_filter = ("action",)
+    search_fields = ("plate_import__original_name", "well__plate__barcode")
+    list_select_related = ("plate_import__plate", "well__plate")
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
         return False

@@ -2,7 +2,7 @@
 
 from .patients import ClinicalAssessment, FollowUp, Patient, PatientIdentity, Treatment
 from .processing import ExosomeIsolation, ExosomeIsolationBatch, ReverseTranscription, RnaIsolation
-from .qpcr import Assay, PlateImport, QpcrPlate, Well
+from .qpcr import Assay, PlateImport, QpcrPlate, Well, WellImportChange
 from .samples import Aliquot, SerumDraw
 from .storage import Box, Freezer, Rack, StorageEvent, TemperatureExcursion, position_label
 
@@ -27,5 +27,6 @@ __all__ = [
     "TemperatureExcursion",
     "Treatment",
     "Well",
+    "WellImportChange",
     "position_label",
 ]

@@ -78,6 +78,12 @@ class RnaIsolation(models.Model):
     elution_volume_ul = models.DecimalField(max_digits=6, decimal_places=1, default=100)
     storage_temperature_c = models.FloatField(default=-80)
     freeze_thaw_count = models.PositiveSmallIntegerField(default=0)
+    operator = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    deviation = models.CharField(
+        max_length=300, blank=True, help_text="What differed from the protocol for this sample"
+    )
 
     history = HistoricalRecords()
 
@@ -107,6 +113,15 @@ class ReverseTranscription(models.Model):
     kit_lot = models.CharField(max_length=64)
     performed_on = models.DateField()
     assays = models.ManyToManyField("biobank.Assay", related_name="reverse_transcriptions")
+    input_volume_ul = models.DecimalField(
+        max_digits=5, decimal_places=1, default=5, help_text="RNA put into the RT reaction"
+    )
+    operator = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    deviation = models.CharField(
+        max_length=300, blank=True, help_text="What differed from the protocol for this sample"
+    )
 
     history = HistoricalRecords(m2m_fields=[])
 

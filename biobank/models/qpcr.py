@@ -50,6 +50,13 @@ class QpcrPlate(models.Model):
     )
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.LAYOUT)
     created_at = models.DateTimeField(auto_now_add=True)
+    dye_assays = models.JSONField(
+        default=dict,
+        blank=True,
+        help_text="Which assay each fluor/dye of a multiplex export reads, as confirmed at "
+        "the last import: {'FAM': 'hsa-miR-122-5p', 'VIC': 'cel-miR-39-3p'}; a dye mapped "
+        "to '' is not read",
+    )
 
     history = HistoricalRecords()
 
@@ -74,6 +81,7 @@ class Well(models.Model):
         SAMPLE = "sample", "Sample"
         NTC = "ntc", "No-template control"
         CALIBRATOR = "calibrator", "Calibrator"
+        INTER_RUN_CALIBRATOR = "irc", "Inter-run calibrator"
 
     plate = models.ForeignKey(QpcrPlate, on_delete=models.CASCADE, related_name="wells")
     row = models.PositiveSmallIntegerField()
@@ -105,10 +113,11 @@ class Well(models.Model):
     history = HistoricalRecords()
 
     class Meta:
-        ordering = ["plate_id", "row", "column"]
+        ordering = ["plate_id", "row", "column", "assay_id"]
         constraints = [
+            # A multiplex well reads several assays at one position (one dye each).
             models.UniqueConstraint(
-                fields=["plate", "row", "column"], name="one_well_per_position"
+                fields=["plate", "row", "column", "assay"], name="one_assay_per_well_position"
             ),
             models.CheckConstraint(
                 condition=Q(kind="ntc", sample__isnull=True)
@@ -144,12 +153,13 @@ def raw_export_path(instance: PlateImport, filename: str) -> str:
 
 class PlateImport(models.Model):
     """An instrument export applied to a plate. The raw file is kept byte for byte with
-    its SHA-256; the same file cannot be imported twice."""
+    its SHA-256; the same file cannot be live twice (after a revert it may come again).
+    The values it replaced are kept in WellImportChange, so that it can be reverted."""
 
     plate = models.ForeignKey(QpcrPlate, on_delete=models.PROTECT, related_name="imports")
     raw_file = models.FileField(upload_to=raw_export_path, max_length=200)
     original_name = models.CharField(max_length=255)
-    sha256 = models.CharField(max_length=64, unique=True)
+    sha256 = models.CharField(max_length=64)
     size_bytes = models.PositiveIntegerField()
     format = models.CharField(max_length=32)
     instrument = models.CharField(max_length=64)
@@ -160,10 +170,90 @@ class PlateImport(models.Model):
     imported_at = models.DateTimeField(auto_now_add=True)
     wells_filled = models.PositiveIntegerField(default=0)
     wells_changed = models.PositiveIntegerField(default=0)
+    wells_mismatched = models.PositiveIntegerField(
+        default=0, help_text="Wells whose sample name in the file disagreed with the layout"
+    )
     warnings = models.JSONField(default=list, blank=True)
+    dye_assays = models.JSONField(
+        default=dict, blank=True, help_text="The dye-to-assay mapping this import was read with"
+    )
+    replace_reason = models.CharField(
+        max_length=300, blank=True, help_text="Why existing Cq values were replaced"
+    )
+    override_reason = models.CharField(
+        max_length=300,
+        blank=True,
+        help_text="Why a curator confirmed a file whose sample names disagree with the layout",
+    )
+    reverted_at = models.DateTimeField(null=True, blank=True)
+    reverted_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    revert_reason = models.CharField(max_length=300, blank=True)
 
     class Meta:
         ordering = ["-imported_at"]
+        permissions = [
+            (
+                "override_plateimport",
+                "Confirm an export whose sample names mostly disagree with the layout",
+            )
+        ]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["sha256"],
+                condition=Q(reverted_at__isnull=True),
+                name="export_live_once",
+            ),
+            models.CheckConstraint(
+                condition=Q(reverted_at__isnull=True) | ~Q(revert_reason=""),
+                name="import_revert_has_reason",
+            ),
+            models.CheckConstraint(
+                condition=Q(wells_changed=0) | ~Q(replace_reason=""),
+                name="import_replacement_has_reason",
+            ),
+        ]
 
     def __str__(self):
         return f"{self.original_name} -> {self.plate.barcode} ({self.imported_at:%Y-%m-%d %H:%M})"
+
+    @property
+    def is_reverted(self) -> bool:
+        return self.reverted_at is not None
+
+
+class WellImportChange(models.Model):
+    """What one import did to one well, with everything it replaced: reverting the
+    import writes the previous values back exactly (Cq, the import it came from, and
+    the exclusion decision, which an import that changes the Cq clears)."""
+
+    class Action(models.TextChoices):
+        FILL = "fill", "Filled an empty well"
+        CHANGE = "change", "Changed an existing value"
+
+    plate_import = models.ForeignKey(
+        PlateImport, on_delete=models.CASCADE, related_name="well_changes"
+    )
+    well = models.ForeignKey(Well, on_delete=models.CASCADE, related_name="import_changes")
+    action = models.CharField(max_length=6, choices=Action.choices)
+    new_cq = models.FloatField(null=True, blank=True)
+    previous_cq = models.FloatField(null=True, blank=True)
+    previous_imported_from = models.ForeignKey(
+        PlateImport, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    previous_excluded = models.BooleanField(null=True, blank=True)
+    previous_exclusion_reason = models.CharField(max_length=300, blank=True)
+    previous_excluded_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    previous_excluded_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["plate_import_id", "well_id"]
+        constraints = [
+            models.UniqueConstraint(fields=["plate_import", "well"], name="one_change_per_well"),
+        ]
+
+    def __str__(self):
+        return f"{self.plate_import_id}: {self.well_id} {self.previous_cq} -> {self.new_cq}"
