@@ -3,19 +3,34 @@
 Laying out triplicates for a list of samples and assays is one call, filling the
 plate row by row in the order a technician pipettes: each sample, each assay,
 its replicates side by side, then the no-template controls.
+
+A plate can also be laid out by hand, position by position (`plate_place`,
+`plate_move`, `plate_clear`), for layouts the auto-fill cannot express: controls in
+chosen corners, inter-run calibrators, multiplex wells (several assays at one
+position, one Well row each). Both ways keep the same rules: no change once the
+plate has live results, every sample primed for its assays.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Sequence
+import re
+from collections.abc import Iterable, Sequence
 from itertools import product
 
 from django.core.exceptions import ValidationError
-from django.db import transaction
+from django.db import models, transaction
 from django.utils import timezone
+from simple_history.utils import bulk_create_with_history, bulk_update_with_history
 
-from biobank.models import Assay, QpcrPlate, ReverseTranscription, Well
+from biobank.models import (
+    Assay,
+    PlateImport,
+    QpcrPlate,
+    ReverseTranscription,
+    Well,
+    position_label,
+)
 
 from .common import save_validated
 
@@ -46,6 +61,27 @@ def plate_positions(plate: QpcrPlate):
     return product(range(1, rows + 1), range(1, columns + 1))
 
 
+def _refuse_unprimed(
+    samples: Iterable[ReverseTranscription], assays: Sequence[Assay], *, field: str = "samples"
+) -> None:
+    """TaqMan miRNA RT is assay-specific: a cDNA only holds the targets its RT was
+    primed for, so a well of another assay would read nothing and look undetermined.
+    One query whatever the number of samples."""
+    samples = list(samples)
+    primed = set(
+        ReverseTranscription.assays.through.objects.filter(
+            reversetranscription_id__in=[s.pk for s in samples]
+        ).values_list("reversetranscription_id", "assay_id")
+    )
+    unprimed = [
+        f"{sample.code} / {assay.target}"
+        for sample, assay in product(samples, assays)
+        if (sample.pk, assay.pk) not in primed
+    ]
+    if unprimed:
+        raise ValidationError({field: f"Not reverse-transcribed for: {', '.join(unprimed[:5])}"})
+
+
 @transaction.atomic
 def plate_layout(
     *,
@@ -71,23 +107,7 @@ def plate_layout(
         raise ValidationError({"replicates": "Replicates must be between 1 and 6"})
     if len({s.pk for s in samples}) != len(samples):
         raise ValidationError({"samples": "A sample is listed twice"})
-    primed = {
-        (rt_id, assay_id)
-        for rt_id, assay_id in ReverseTranscription.assays.through.objects.filter(
-            reversetranscription_id__in=[
-                s.pk for s in [*samples, *([calibrator] if calibrator else [])]
-            ]
-        ).values_list("reversetranscription_id", "assay_id")
-    }
-    unprimed = [
-        f"{sample.code} / {assay.target}"
-        for sample, assay in product([*samples, *([calibrator] if calibrator else [])], assays)
-        if (sample.pk, assay.pk) not in primed
-    ]
-    if unprimed:
-        raise ValidationError(
-            {"samples": f"Not reverse-transcribed for: {', '.join(unprimed[:5])}"}
-        )
+    _refuse_unprimed([*samples, *([calibrator] if calibrator else [])], assays)
 
     planned = [
         (Well.Kind.SAMPLE, sample, assay, replicate)
@@ -130,6 +150,196 @@ def plate_layout(
     return Well.objects.bulk_create(wells)
 
 
+# --- Laying out by hand -------------------------------------------------------------
+
+_LABEL = re.compile(r"([A-Za-z])\s*0*([0-9]{1,2})")
+_ROWS = "ABCDEFGHIJKLMNOP"
+
+
+def _positions_on(plate: QpcrPlate, labels: Iterable[str], *, field: str) -> list[tuple[int, int]]:
+    """(row, column) of each label, in the order given. Refused, naming the label, when
+    one is not a position of this plate or is given twice."""
+    n_rows, n_columns = plate.dimensions
+    seen: set[tuple[int, int]] = set()
+    positions = []
+    for label in labels:
+        match = _LABEL.fullmatch(str(label).strip())
+        row = _ROWS.find(match.group(1).upper()) + 1 if match else 0
+        column = int(match.group(2)) if match else 0
+        if not (1 <= row <= n_rows and 1 <= column <= n_columns):
+            raise ValidationError(
+                {
+                    field: f"{str(label).strip()!r} is not a position of plate {plate.barcode} "
+                    f"({plate.plate_format} wells: A1-{_ROWS[n_rows - 1]}{n_columns})"
+                }
+            )
+        if (row, column) in seen:
+            raise ValidationError({field: f"{position_label(row, column)} is listed twice"})
+        seen.add((row, column))
+        positions.append((row, column))
+    if not positions:
+        raise ValidationError({field: "Choose at least one position"})
+    return positions
+
+
+def _lock_editable(plate: QpcrPlate) -> QpcrPlate:
+    """The plate, locked, so that two technicians editing it take turns; refused once
+    results are live on it (an import not reverted): moving or clearing a well then
+    would detach its Cq from the sample it was measured for."""
+    plate = QpcrPlate.objects.select_for_update().get(pk=plate.pk)
+    live = PlateImport.objects.filter(plate=plate, reverted_at__isnull=True).exists()
+    if live or plate.status == QpcrPlate.Status.IMPORTED:
+        raise ValidationError(
+            {"plate": f"Plate {plate.barcode} has imported results; its layout is fixed"}
+        )
+    return plate
+
+
+def _wells_at(plate: QpcrPlate, positions: Iterable[tuple[int, int]], *, lock: bool = False):
+    """The wells at these positions, keyed by position (several at a multiplex one)."""
+    wanted = set(positions)
+    rows = {row for row, _ in wanted}
+    wells = (
+        Well.objects.filter(plate=plate, row__in=rows)
+        .select_related("sample", "assay")
+        .order_by("pk")
+    )
+    if lock:
+        wells = wells.select_for_update(of=("self",))
+    found: dict[tuple[int, int], list[Well]] = {}
+    for well in wells:
+        if (well.row, well.column) in wanted:
+            found.setdefault((well.row, well.column), []).append(well)
+    return found
+
+
+@transaction.atomic
+def plate_place(
+    *,
+    plate: QpcrPlate,
+    positions: Sequence[str],
+    assays: Sequence[Assay],
+    kind: str = Well.Kind.SAMPLE,
+    sample: ReverseTranscription | None = None,
+) -> list[Well]:
+    """Put one RT product (as a sample, calibrator or inter-run calibrator) or a
+    no-template control into each of `positions`, one well per assay: several assays
+    at one position make a multiplex well. Replicates are numbered on from those
+    already on the plate for the same sample, kind and assay, in the order given.
+
+    Refused as a whole, naming the position, when the plate has live results, a
+    position is off the plate, an assay is already at a position, a position holds
+    another sample (one tube per well), or the sample was not primed for an assay."""
+    plate = _lock_editable(plate)
+    if kind not in Well.Kind.values:
+        raise ValidationError({"kind": f"Unknown well kind {kind!r}"})
+    if kind == Well.Kind.NTC and sample is not None:
+        raise ValidationError({"sample": "A no-template control holds no sample"})
+    if kind != Well.Kind.NTC and sample is None:
+        raise ValidationError(
+            {"sample": f"{Well.Kind(kind).label} wells need an RT product (its code)"}
+        )
+    assays = list(dict.fromkeys(assays))
+    if not assays:
+        raise ValidationError({"assays": "Choose at least one assay"})
+    wanted = _positions_on(plate, positions, field="positions")
+    if sample is not None:
+        _refuse_unprimed([sample], assays, field="sample")
+
+    occupied = _wells_at(plate, wanted)
+    what = "NTC" if sample is None else sample.code
+    for row, column in wanted:
+        label = position_label(row, column)
+        for well in occupied.get((row, column), []):
+            if well.assay_id in {assay.pk for assay in assays}:
+                raise ValidationError(
+                    {"positions": f"{label} already has a {well.assay.target} well"}
+                )
+            if well.kind != kind or well.sample_id != (sample.pk if sample else None):
+                held = "an NTC" if well.sample_id is None else well.sample.code
+                raise ValidationError(
+                    {"positions": f"{label} holds {held}; {what} cannot share its well"}
+                )
+
+    last = {
+        assay_id: replicate or 0
+        for assay_id, replicate in Well.objects.filter(
+            plate=plate, kind=kind, sample=sample, assay__in=assays
+        )
+        .values("assay_id")
+        .annotate(last=models.Max("replicate"))
+        .values_list("assay_id", "last")
+    }
+    wells = []
+    for row, column in wanted:
+        for assay in assays:
+            last[assay.pk] = last.get(assay.pk, 0) + 1
+            wells.append(
+                Well(
+                    plate=plate,
+                    row=row,
+                    column=column,
+                    kind=kind,
+                    sample=sample,
+                    assay=assay,
+                    replicate=last[assay.pk],
+                )
+            )
+    return bulk_create_with_history(wells, Well, default_change_reason="placed by hand")
+
+
+@transaction.atomic
+def plate_move(*, plate: QpcrPlate, source: str, target: str) -> list[Well]:
+    """Move every well at `source` (all its assays) to the empty position `target`.
+    The wells keep their identity, sample and replicate numbers."""
+    plate = _lock_editable(plate)
+    (from_position,) = _positions_on(plate, [source], field="source")
+    (to_position,) = _positions_on(plate, [target], field="target")
+    found = _wells_at(plate, [from_position, to_position], lock=True)
+    moving = found.get(from_position, [])
+    if not moving:
+        raise ValidationError({"source": f"{position_label(*from_position)} is empty"})
+    if found.get(to_position):
+        raise ValidationError(
+            {"target": f"{position_label(*to_position)} is not empty; clear it first"}
+        )
+    for well in moving:
+        well.row, well.column = to_position
+    bulk_update_with_history(
+        moving,
+        Well,
+        ["row", "column"],
+        default_change_reason=f"moved from {position_label(*from_position)}",
+    )
+    return moving
+
+
+@transaction.atomic
+def plate_clear(*, plate: QpcrPlate, positions: Sequence[str]) -> int:
+    """Remove every well at `positions`; returns how many wells went. An empty
+    position among them is refused by name (a typo should not pass silently), and so
+    is a well that an import ever touched: its history explains a reverted result."""
+    plate = _lock_editable(plate)
+    wanted = _positions_on(plate, positions, field="positions")
+    found = _wells_at(plate, wanted, lock=True)
+    empty = [position_label(*p) for p in wanted if p not in found]
+    if empty:
+        raise ValidationError({"positions": f"Nothing to clear at {', '.join(empty)}"})
+    wells = [well for group in found.values() for well in group]
+    touched = set(
+        Well.objects.filter(pk__in=[w.pk for w in wells])
+        .filter(models.Q(import_changes__isnull=False) | models.Q(imported_from__isnull=False))
+        .values_list("pk", flat=True)
+    )
+    if touched:
+        labels = sorted({w.position for w in wells if w.pk in touched})
+        raise ValidationError(
+            {"positions": f"{', '.join(labels)} hold imported results (even reverted); they stay"}
+        )
+    Well.objects.filter(pk__in=[w.pk for w in wells]).delete()
+    return len(wells)
+
+
 def _decide(well: Well, *, excluded: bool, user, reason: str) -> Well:
     if not reason.strip():
         raise ValidationError({"reason": "Give the reason for the decision"})
@@ -160,4 +370,3 @@ def well_clear_decision(*, well: Well, user) -> Well:
     well = Well.objects.select_for_update().get(pk=well.pk)
     well.excluded, well.exclusion_reason, well.excluded_by, well.excluded_at = None, "", None, None
     return save_validated(well)
-
