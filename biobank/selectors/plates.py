@@ -48,9 +48,25 @@ def rt_products_by_codes(codes: Iterable[str]) -> tuple[list[ReverseTranscriptio
 
 @dataclass(frozen=True)
 class MapCell:
+    """One position of the map: no well, one, or several (a multiplex well reads one
+    assay per dye at the same position; they hold the same sample)."""
+
     label: str
-    well: Well | None
+    wells: tuple[Well, ...] = ()
     assay_slot: int | None = None  # which of the plate's assays, for its colour
+
+    @property
+    def well(self) -> Well | None:
+        """The position's first well: its kind and sample are those of all of them."""
+        return self.wells[0] if self.wells else None
+
+    @property
+    def multiplex(self) -> bool:
+        return len(self.wells) > 1
+
+    @property
+    def targets(self) -> list[str]:
+        return [well.assay.target for well in self.wells]
 
 
 @dataclass(frozen=True)
@@ -63,25 +79,119 @@ class PlateMap:
     def column_numbers(self) -> list[int]:
         return list(range(1, self.plate.dimensions[1] + 1))
 
+    @property
+    def cells(self) -> list[MapCell]:
+        return [cell for row in self.rows for cell in row]
+
+    @property
+    def n_multiplex(self) -> int:
+        return sum(1 for cell in self.cells if cell.multiplex)
+
 
 def plate_map(plate: QpcrPlate) -> PlateMap:
-    """Every position of the plate with its well (sample, assay, replicate) or None."""
-    wells = {
-        (well.row, well.column): well
-        for well in plate.wells.select_related("sample", "assay").order_by("row", "column")
-    }
-    assays = sorted({well.assay.target for well in wells.values()})
+    """Every position of the plate with its wells (sample, assays, replicate), in one
+    query whatever the number of wells."""
+    wells: dict[tuple[int, int], list[Well]] = {}
+    for well in plate.wells.select_related("sample", "assay").order_by(
+        "row", "column", "assay__role", "assay__target"
+    ):
+        wells.setdefault((well.row, well.column), []).append(well)
+    assays = sorted({well.assay.target for group in wells.values() for well in group})
     n_rows, n_columns = plate.dimensions
 
     def cell(row: int, column: int) -> MapCell:
-        well = wells.get((row, column))
-        slot = assays.index(well.assay.target) if well else None
-        return MapCell(position_label(row, column), well, slot)
+        here = tuple(wells.get((row, column), ()))
+        slot = assays.index(here[0].assay.target) if here else None
+        return MapCell(position_label(row, column), here, slot)
 
     rows = [
         [cell(row, column) for column in range(1, n_columns + 1)] for row in range(1, n_rows + 1)
     ]
     return PlateMap(plate=plate, rows=rows, assays=assays)
+
+
+def rt_products_not_on_a_plate(limit: int = 12) -> list[ReverseTranscription]:
+    """The latest RT products no well holds yet: what a technician is about to plate."""
+    return list(
+        ReverseTranscription.objects.filter(wells__isnull=True).order_by("-performed_on", "-pk")[
+            :limit
+        ]
+    )
+
+
+def _dye_slot(dye: str) -> int | None:
+    """The dye slot a reporter or LightCycler filter combination names, if any."""
+    from biobank.instruments.sample_sheets import ABI_DYES, CFX_DYES, LC480_FILTERS
+
+    for names in (ABI_DYES, CFX_DYES, LC480_FILTERS):
+        folded = [name.casefold() for name in names]
+        if dye.strip().casefold() in folded:
+            return folded.index(dye.strip().casefold())
+    return None
+
+
+def sample_sheet_wells(plate: QpcrPlate) -> list:
+    """The plate's layout as `sample_sheets.SheetWell`s, named as the import expects
+    them back (`plate_import.expected_name`), in one query.
+
+    Dyes: a plate without multiplex wells reads every assay in the first dye (FAM);
+    with multiplex wells each assay keeps one dye over the whole plate (its probe's),
+    the dye mapping remembered from an import first, else targets before the spike-in,
+    in that order. ValueError when a multiplex plate has more assays than an instrument
+    has dyes."""
+    from biobank.instruments.sample_sheets import ABI_DYES, SheetWell
+    from biobank.services.plate_import import expected_name
+
+    wells = list(
+        plate.wells.select_related("sample", "assay").order_by("row", "column", "replicate")
+    )
+    positions: dict[tuple[int, int], int] = {}
+    for well in wells:
+        positions[(well.row, well.column)] = positions.get((well.row, well.column), 0) + 1
+    slots: dict[int, int] = {}
+    if any(n > 1 for n in positions.values()):
+        remembered = {
+            target: _dye_slot(dye) for dye, target in (plate.dye_assays or {}).items() if target
+        }
+        ordered = sorted(
+            {well.assay for well in wells},
+            key=lambda assay: (assay.role != Assay.Role.TARGET, assay.target),
+        )
+        for assay in ordered:  # the remembered dyes first, then the others in order
+            slot = remembered.get(assay.target)
+            if slot is not None and slot not in slots.values():
+                slots[assay.pk] = slot
+        for assay in ordered:
+            if assay.pk in slots:
+                continue
+            free = [n for n in range(len(ABI_DYES)) if n not in slots.values()]
+            if not free:
+                raise ValueError(
+                    f"Plate {plate.barcode} multiplexes {len(ordered)} assays; "
+                    f"an instrument reads at most {len(ABI_DYES)} dyes"
+                )
+            slots[assay.pk] = free[0]
+    first: dict[tuple, Well] = {}
+    sizes: dict[tuple, int] = {}
+    for well in wells:
+        group = (well.kind, well.sample_id, well.assay_id)
+        sizes[group] = sizes.get(group, 0) + 1
+        if group not in first or well.replicate < first[group].replicate:
+            first[group] = well
+    return [
+        SheetWell(
+            row=well.row,
+            column=well.column,
+            sample_name=expected_name(well),
+            target=well.assay.target,
+            kind=well.kind,
+            reference=well.assay.role == Assay.Role.SPIKE_IN,
+            dye_slot=slots.get(well.assay_id, 0),
+            replicate_of=first[group].position if sizes[group] > 1 else "",
+        )
+        for well in wells
+        for group in [(well.kind, well.sample_id, well.assay_id)]
+    ]
 
 
 def plate_well(plate: QpcrPlate, row: int, column: int) -> Well | None:
