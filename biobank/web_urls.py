@@ -51,6 +51,12 @@ urlpatterns = [
     path("plates/", plates.plate_list, name="plate_list"),
     path("plates/new/", plates.plate_setup, name="plate_setup"),
     path("plates/<int:pk>/", plates.plate_detail, name="plate_detail"),
+    path("plates/<int:pk>/layout/", plates.plate_edit, name="plate_edit"),
+    path(
+        "plates/<int:pk>/sample-sheet/<slug:instrument>/",
+        plates.plate_sample_sheet,
+        name="plate_sample_sheet",
+    ),
     path("plates/<int:pk>/import/", plate_import.plate_import, name="plate_import"),
     path(
         "plates/<int:pk>/import/preview/",

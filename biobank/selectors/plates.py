@@ -18,6 +18,9 @@ def plates_with_counts():
             n_wells=Count("wells", distinct=True),
             n_filled=Count("wells", filter=Q(wells__cq__isnull=False), distinct=True),
             n_imports=Count("imports", distinct=True),
+            n_live_imports=Count(
+                "imports", filter=Q(imports__reverted_at__isnull=True), distinct=True
+            ),
             last_import_at=Max("imports__imported_at"),
         )
         .order_by("-created_at", "barcode")
@@ -26,6 +29,12 @@ def plates_with_counts():
 
 def plate_with_counts(plate_id: int) -> QpcrPlate | None:
     return plates_with_counts().filter(pk=plate_id).first()
+
+
+def layout_is_open(plate: QpcrPlate) -> bool:
+    """Whether wells may still be placed, moved or cleared (the services' rule, read
+    from `plates_with_counts`' annotations without a query)."""
+    return plate.status == QpcrPlate.Status.LAYOUT and not plate.n_live_imports
 
 
 def plates_awaiting_export():

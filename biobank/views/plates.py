@@ -1,20 +1,36 @@
-"""qPCR plates: the list, setting one up (layout), and its printable map."""
+"""qPCR plates: the list, setting one up (auto-fill or empty), its printable map, which
+is also the editor while the plate is laid out (place, move, clear), and its layout as
+the instruments' sample sheets."""
 
 from __future__ import annotations
 
 from django.contrib import messages
 from django.core.exceptions import ValidationError
-from django.http import Http404
+from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils.http import urlencode
 from django.utils.safestring import mark_safe
+from django.views.decorators.http import require_POST
 
 from biobank.forms.errors import add_service_errors
-from biobank.forms.plates import PlateSetupForm
+from biobank.forms.plates import PlatePlacementForm, PlateSetupForm
+from biobank.instruments import sample_sheets
 from biobank.labels.code128 import svg
-from biobank.selectors.plates import plate_map, plate_with_counts, plates_with_counts
+from biobank.selectors.plates import (
+    layout_is_open,
+    plate_map,
+    plate_with_counts,
+    plates_with_counts,
+    rt_products_not_on_a_plate,
+    sample_sheet_wells,
+)
 from biobank.services.plate_setup import plate_set_up
+from biobank.services.plates import plate_clear, plate_move, plate_place
 
 from .access import needs
+
+EDIT_PERMISSIONS = ("biobank.add_well", "biobank.change_well")
 
 
 def plate_or_404(pk: int):
@@ -34,26 +50,134 @@ def plate_setup(request):
     form = PlateSetupForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         try:
-            plate = plate_set_up(operator=request.user, **form.cleaned_data)
+            plate = plate_set_up(operator=request.user, **form.service_arguments())
         except ValidationError as error:
             add_service_errors(form, error)
         else:
-            messages.success(request, f"Plate {plate.barcode} laid out. Print its map.")
+            if form.cleaned_data["by_hand"]:
+                messages.success(request, f"Plate {plate.barcode} created: lay it out below.")
+            else:
+                messages.success(request, f"Plate {plate.barcode} laid out. Print its map.")
             return redirect("web:plate_detail", pk=plate.pk)
     return render(request, "web/plate_setup.html", {"form": form})
 
 
-@needs("biobank.view_qpcrplate", "biobank.view_well")
-def plate_detail(request, pk: int):
-    """The plate map: what goes in each well, to pipette from and to print."""
-    plate = plate_or_404(pk)
+def _detail(request, plate, form: PlatePlacementForm | None = None):
+    editable = layout_is_open(plate) and request.user.has_perms(EDIT_PERMISSIONS)
+    if editable and form is None:
+        # After a placement the same sample, kind and assays stay chosen for the next.
+        form = PlatePlacementForm(initial=_carried(request.GET))
+    plate_map_ = plate_map(plate)
+    n_dyes = len(plate_map_.assays) if plate_map_.n_multiplex else 1
     return render(
         request,
         "web/plate_detail.html",
         {
             "plate": plate,
-            "map": plate_map(plate),
+            "map": plate_map_,
+            "editable": editable,
+            "form": form if editable else None,
+            "recent_rt_products": rt_products_not_on_a_plate() if editable else [],
+            "cfx_dyes": [(n, sample_sheets.CFX_DYES[n]) for n in range(min(n_dyes, 4))],
             # The encoder escapes the text it draws, so its SVG is safe to inline.
             "barcode_svg": mark_safe(svg(plate.barcode, height_px=40)),
         },
     )
+
+
+def _carried(query) -> dict:
+    return {
+        "kind": query.get("kind", ""),
+        "sample": query.get("sample", ""),
+        "assays": query.getlist("assays"),
+    }
+
+
+@needs("biobank.view_qpcrplate", "biobank.view_well")
+def plate_detail(request, pk: int):
+    """The plate map: what goes in each well, to pipette from and to print; while the
+    plate is laid out, also where a technician places, moves and clears wells."""
+    return _detail(request, plate_or_404(pk))
+
+
+@require_POST
+@needs("biobank.view_qpcrplate", *EDIT_PERMISSIONS)
+def plate_edit(request, pk: int):
+    """One edit of the layout through the services; on a refusal the map comes back
+    with the message beside the field and nothing changed."""
+    plate = plate_or_404(pk)
+    form = PlatePlacementForm(request.POST)
+    if not form.is_valid():
+        return _detail(request, plate, form)
+    data = form.cleaned_data
+    try:
+        if data["action"] == form.MOVE:
+            source, target = data["positions"]
+            plate_move(plate=plate, source=source, target=target)
+            done = f"Moved {source} to {target}."
+        elif data["action"] == form.CLEAR:
+            n = plate_clear(plate=plate, positions=data["positions"])
+            done = f"Cleared {len(data['positions'])} positions ({n} wells)."
+        else:
+            wells = plate_place(
+                plate=plate,
+                positions=data["positions"],
+                assays=list(data["assays"]),
+                kind=data["kind"],
+                sample=data["sample"],
+            )
+            what = data["sample"].code if data["sample"] else "NTC"
+            done = f"Placed {what} in {len(data['positions'])} positions ({len(wells)} wells)."
+    except ValidationError as error:
+        add_service_errors(
+            form, error, fields={"source": "positions", "target": "positions", "plate": None}
+        )
+        return _detail(request, plate, form)
+    messages.success(request, done)
+    url = reverse("web:plate_detail", args=[plate.pk])
+    if data["action"] == form.PLACE:
+        carried = {"kind": data["kind"], "assays": [a.pk for a in data["assays"]]}
+        if data["sample"]:
+            carried["sample"] = data["sample"].code
+        url += "?" + urlencode(carried, doseq=True)
+    return redirect(url)
+
+
+SHEETS = {
+    "lc480": ("lc480-sample-information.txt", "text/plain"),
+    "abi": ("abi-plate-setup.txt", "text/plain"),
+    "cfx": ("cfx-plate-setup.csv", "text/csv"),
+}
+
+
+@needs("biobank.view_qpcrplate", "biobank.view_well")
+def plate_sample_sheet(request, pk: int, instrument: str):
+    """The layout as an instrument's sample sheet, to import before the run."""
+    if instrument not in SHEETS:
+        raise Http404("No such sample sheet")
+    plate = plate_or_404(pk)
+    try:
+        wells = sample_sheet_wells(plate)
+    except ValueError as error:
+        messages.error(request, str(error))
+        return redirect("web:plate_detail", pk=plate.pk)
+    if not wells:
+        messages.error(request, f"Plate {plate.barcode} has no wells yet: lay it out first.")
+        return redirect("web:plate_detail", pk=plate.pk)
+    suffix, content_type = SHEETS[instrument]
+    if instrument == "lc480":
+        data = sample_sheets.lc480_sample_information(wells)
+    elif instrument == "abi":
+        data = sample_sheets.abi_plate_setup(
+            wells, plate_size=plate.plate_format, experiment_name=plate.barcode
+        )
+    else:
+        slot = request.GET.get("dye", "0")
+        if slot not in {str(n) for n in sample_sheets.cfx_dye_slots(wells)}:
+            raise Http404("No wells are read in that fluor")
+        data = sample_sheets.cfx_plate_setup(wells, dye_slot=int(slot))
+        fluor = sample_sheets.CFX_DYES[int(slot)].replace(" ", "-")
+        suffix = f"cfx-plate-setup-{fluor}.csv"
+    response = HttpResponse(data, content_type=f"{content_type}; charset=utf-8")
+    response["Content-Disposition"] = f'attachment; filename="{plate.barcode}-{suffix}"'
+    return response

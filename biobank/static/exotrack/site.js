@@ -2,6 +2,8 @@
  *
  * 1. Box grids: clicking (or Enter / Space on) a free position puts its label in the
  *    form's position field; taken positions are disabled buttons and never chosen.
+ *    The plate map's editor works the same way with `button.pick` (any position, in
+ *    the order clicked: a move is the source, then the target).
  * 2. Textareas of scanned codes: the scanner's Enter makes a new line, so Ctrl+Enter
  *    (or Cmd+Enter) submits the form.
  * 3. Uploads marked data-upload-progress show a progress bar while the file is sent.
@@ -23,7 +25,7 @@
 
     function sync() {
       var chosen = new Set(splitLabels(input.value));
-      grid.querySelectorAll("button.free").forEach(function (button) {
+      grid.querySelectorAll("button.free, button.pick").forEach(function (button) {
         var on = chosen.has(button.dataset.position);
         button.classList.toggle("chosen", on);
         button.setAttribute("aria-pressed", on ? "true" : "false");
@@ -31,7 +33,7 @@
     }
 
     grid.addEventListener("click", function (event) {
-      var button = event.target.closest("button.free");
+      var button = event.target.closest("button.free, button.pick");
       if (!button || button.disabled) return;
       var position = button.dataset.position;
       var labels = splitLabels(input.value);
