@@ -129,9 +129,13 @@ def plate_edit(request, pk: int):
             what = data["sample"].code if data["sample"] else "NTC"
             done = f"Placed {what} in {len(data['positions'])} positions ({len(wells)} wells)."
     except ValidationError as error:
-        add_service_errors(
-            form, error, fields={"source": "positions", "target": "positions", "plate": None}
-        )
+        if "plate" in getattr(error, "error_dict", {}):
+            # The layout is closed (results imported meanwhile): the page has no editor
+            # to show the message in, so it comes as a message above the map.
+            for message in error.message_dict["plate"]:
+                messages.error(request, message)
+            return redirect("web:plate_detail", pk=plate.pk)
+        add_service_errors(form, error, fields={"source": "positions", "target": "positions"})
         return _detail(request, plate, form)
     messages.success(request, done)
     url = reverse("web:plate_detail", args=[plate.pk])
