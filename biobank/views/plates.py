@@ -17,6 +17,7 @@ from biobank.forms.errors import add_service_errors
 from biobank.forms.plates import PlatePlacementForm, PlateSetupForm
 from biobank.instruments import sample_sheets
 from biobank.labels.code128 import svg
+from biobank.models import Well
 from biobank.selectors.plates import (
     layout_is_open,
     plate_map,
@@ -87,7 +88,7 @@ def _detail(request, plate, form: PlatePlacementForm | None = None):
 
 def _carried(query) -> dict:
     return {
-        "kind": query.get("kind", ""),
+        "kind": query.get("kind") or Well.Kind.SAMPLE,
         "sample": query.get("sample", ""),
         "assays": query.getlist("assays"),
     }
