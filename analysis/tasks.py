@@ -18,24 +18,36 @@ to the next worker) makes a fresh run in its place. The fingerprint check of
 `analysis_run_execute`, under the lock, keeps two successful runs of the same data
 from ever existing.
 
-With no broker the same tasks run eagerly, in-process; the lock is then a thread
-lock of this process and the debounce is one run per transaction (analysis.triggers).
+With no broker (the embedded default) the same tasks run in-process: the lock is a
+thread lock of this process, and the runs are computed by the `BackgroundRunner`, one
+daemon thread of the process, so that a save never waits for a re-analysis. Its queue
+holds at most one pending data-change run per plan (later commits add their reasons
+to it; the run reads the data when it starts, so it sees them all). A commit during a
+run queues exactly one more. A process that dies leaves its runs queued or running:
+the runner of the next process fails them when it starts ("Worker lost", runs are
+stamped with their process) and computes one fresh run per plan in their place.
+`wait_for_background_runs(timeout)` waits for the queue to drain (tests, commands).
+With REANALYSIS_IN_BACKGROUND off the runs are computed eagerly, in the committing
+thread, before the response (the test suite's default, for determinism).
 """
 
 from __future__ import annotations
 
+import atexit
 import logging
 import os
 import random
+import socket
 import threading
 import uuid
+from collections import Counter, OrderedDict
 from contextlib import contextmanager
 from datetime import timedelta
 
 import redis
 from celery import shared_task
 from django.conf import settings
-from django.db import InterfaceError, OperationalError, connection
+from django.db import InterfaceError, OperationalError, close_old_connections, connection
 from django.utils import timezone
 from kombu.exceptions import OperationalError as BrokerError
 
@@ -74,6 +86,12 @@ def option(name: str, default=None):
 def broker_mode() -> bool:
     """True when tasks go to a worker through a broker; False when they run in-process."""
     return not celery_app.conf.task_always_eager
+
+
+def background_mode() -> bool:
+    """No broker, and runs computed by this process's background thread (the default),
+    not in the committing thread before the response."""
+    return not broker_mode() and bool(option("REANALYSIS_IN_BACKGROUND", True))
 
 
 # --- Redis: the lock and the debounce state -----------------------------------------
@@ -331,8 +349,10 @@ def fail_orphans(plan_id: int, dataset_id: int | None) -> list[int]:
 
 
 def _execute(run: AnalysisRun, lock, *, task_id: str | None, attempt: int) -> AnalysisRun:
+    stamp = {} if broker_mode() else {"process": process_token()}  # see BackgroundRunner
     run.parameters = {
         **(run.parameters or {}),
+        **stamp,
         "lock": lock.kind,
         "task_id": task_id,
         "attempt": attempt + 1,
@@ -517,3 +537,176 @@ def sweep_stale_runs() -> list[int]:
         _fail(run.pk, f"Never started: no worker picked it up within {stale}.")
         failed.append(run.pk)
     return failed
+
+
+# --- no broker: the background runner ------------------------------------------------
+
+_process: tuple[int, str] | None = None
+
+
+def process_token() -> str:
+    """host:pid:boot of this process, stamped on the runs it queues and computes (no
+    broker), so that the next process can tell a dead process's runs from a live one's
+    (a restarted container may get the same pid: the boot part differs)."""
+    global _process
+    pid = os.getpid()
+    if _process is None or _process[0] != pid:
+        _process = (pid, f"{socket.gethostname()}:{pid}:{uuid.uuid4().hex[:12]}")
+    return _process[1]
+
+
+def process_is_gone(token: str) -> bool:
+    """Whether the process a token names has stopped. Only known for this host: another
+    machine's runs (PostgreSQL without a broker) are left to the stale-run sweep."""
+    host, _, rest = token.partition(":")
+    pid, _, _ = rest.partition(":")
+    if host != socket.gethostname() or not pid.isdigit() or token == process_token():
+        return False
+    if int(pid) == os.getpid():
+        return True  # our pid, an earlier boot
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:  # alive, another user's
+        return False
+    return False
+
+
+class BackgroundRunner:
+    """One daemon thread of this process that computes queued runs, one at a time, so
+    that no request waits for one (no broker: the embedded default).
+
+    Jobs are keyed: ("plan", id) is a plan's waiting data-change run, which later
+    commits join (their reasons are added; it reads the data when it starts) until the
+    thread takes it; ("run", id) is a run queued by hand or by the nightly job. The
+    thread starts with the first job; it first fails the runs a stopped process left
+    queued or running and queues one run per plan in their place."""
+
+    def __init__(self):
+        self.pid = os.getpid()
+        self._cond = threading.Condition()
+        self._submitting = threading.Lock()  # one waiting run per plan, never two
+        self._jobs: OrderedDict[tuple[str, int], dict] = OrderedDict()
+        self._busy = False
+        self._thread: threading.Thread | None = None
+
+    def reanalyse(self, *, plan_id: int, reasons: dict, create) -> int:
+        """Queue a data-change run of the plan, made by `create()` (returns its id), or
+        add these reasons to the run of the plan already waiting. Returns the run's id."""
+        with self._submitting:
+            with self._cond:
+                job = self._jobs.get(("plan", plan_id))
+                if job is not None:
+                    job["reasons"].update(reasons)
+                    job["commits"] += 1
+                    return job["run_id"]
+            run_id = create()
+            self._put(("plan", plan_id), {"run_id": run_id, "reasons": Counter(reasons)})
+            return run_id
+
+    def submit(self, run_id: int) -> None:
+        """Queue a run that exists already (by hand, nightly)."""
+        self._put(("run", run_id), {"run_id": run_id})
+
+    def _put(self, key: tuple[str, int], job: dict) -> None:
+        with self._cond:
+            self._jobs[key] = {"commits": 1, **job}
+            if self._thread is None or not self._thread.is_alive():
+                self._busy = True  # recovering first
+                self._thread = threading.Thread(
+                    target=self._loop, name="exotrack-reanalysis", daemon=True
+                )
+                self._thread.start()
+                atexit.register(self.wait, float(option("REANALYSIS_LOCK_SECONDS", 60)) * 10)
+            self._cond.notify_all()
+
+    def wait(self, timeout: float | None = None) -> bool:
+        """Wait until nothing is queued or running; False when `timeout` passed first."""
+        with self._cond:
+            return self._cond.wait_for(lambda: not self._jobs and not self._busy, timeout)
+
+    def pending(self) -> list[int]:
+        with self._cond:
+            return [job["run_id"] for job in self._jobs.values()]
+
+    def _loop(self) -> None:
+        try:
+            self._recover()
+        except Exception:  # noqa: BLE001 - never stop the thread
+            log.exception("could not recover the runs of a stopped process")
+        while True:
+            with self._cond:
+                job = self._jobs.popitem(last=False)[1] if self._jobs else None
+                self._busy = True
+            if job is None:
+                connection.close()  # idle: hold no database connection
+                with self._cond:
+                    if not self._jobs:
+                        self._busy = False
+                        self._cond.notify_all()
+                        self._cond.wait_for(lambda: bool(self._jobs))
+                continue
+            try:
+                self._run(job)
+            except Exception:  # noqa: BLE001 - stored on the run when it could be; go on
+                log.exception("background run #%s", job["run_id"])
+
+    def _run(self, job: dict) -> None:
+        close_old_connections()
+        if job["commits"] > 1:  # commits that joined the run while it waited
+            run = AnalysisRun.objects.filter(pk=job["run_id"]).first()
+            if run is not None:
+                parameters = {
+                    **run.parameters,
+                    "reasons": dict(sorted(job["reasons"].items())),
+                    "commits": job["commits"],
+                }
+                AnalysisRun.objects.filter(pk=run.pk).update(parameters=parameters)
+        run_analysis.apply(kwargs={"run_id": job["run_id"]})
+
+    def _recover(self) -> None:
+        """Fail the runs a stopped process of this host left queued or running, and queue
+        one run per plan in their place (through `_claim`, which replaces a lost run)."""
+        host = socket.gethostname()
+        latest = {}
+        left = AnalysisRun.objects.filter(
+            status__in=[Status.QUEUED, Status.RUNNING], parameters__process__startswith=f"{host}:"
+        )
+        for run in left.order_by("pk"):
+            if not process_is_gone(run.parameters["process"]):
+                continue
+            log.warning("run #%s was left %s by a stopped process; failing it", run.pk, run.status)
+            what = "computing" if run.status == Status.RUNNING else "that queued"
+            _fail(
+                run.pk,
+                f"{WORKER_LOST}: the process {what} this run stopped (killed or crashed) before "
+                "it finished. The plan was queued again when the site restarted.",
+                lost=True,
+            )
+            latest[(run.plan_id, run.dataset_id)] = run.pk
+        with self._cond:
+            for pk in latest.values():
+                self._jobs.setdefault(("run", pk), {"run_id": pk, "commits": 1})
+
+
+_runner: BackgroundRunner | None = None
+_runner_guard = threading.Lock()
+
+
+def background_runner() -> BackgroundRunner:
+    """This process's runner (a forked child makes its own)."""
+    global _runner
+    with _runner_guard:
+        if _runner is None or _runner.pid != os.getpid():
+            _runner = BackgroundRunner()
+        return _runner
+
+
+def wait_for_background_runs(timeout: float | None = 60) -> bool:
+    """Wait until this process's background runner has nothing queued or running (True),
+    or `timeout` seconds passed (False). For tests, commands and the bench."""
+    runner = _runner
+    if runner is None or runner.pid != os.getpid():
+        return True
+    return runner.wait(timeout)

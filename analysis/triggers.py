@@ -23,8 +23,11 @@ the changes of a transaction are gathered and handed over by one on_commit callb
 With a broker they are debounced in Redis (analysis.tasks.Debounce): the first edit
 enqueues one task per plan with countdown = the quiet time, later edits push the due
 time on, and the task runs the plan once, the quiet time after the last edit. With
-no broker (the embedded default) each committed transaction runs each plan it
-touched once, in-process, through the same task.
+no broker (the embedded default) the runs go to this process's background runner
+(analysis.tasks.BackgroundRunner): the response returns right after the commit, a
+plan has at most one run waiting (later commits join it), and a commit during a run
+makes exactly one more. With REANALYSIS_IN_BACKGROUND off, each committed transaction
+runs each plan it touched once, in the committing thread, through the same task.
 """
 
 from __future__ import annotations
@@ -198,20 +201,42 @@ def dispatch(plans, reasons: Counter) -> None:
             except Exception:  # noqa: BLE001 - the edit is committed; the nightly run catches up
                 log.exception("could not schedule the re-analysis of plan %s", plan)
         return
+    if tasks.background_mode():
+        runner = tasks.background_runner()
+        for plan in plans:
+            try:
+                runner.reanalyse(
+                    plan_id=plan.pk,
+                    reasons=dict(reasons),
+                    create=lambda plan=plan: _new_run(plan, dict(reasons)).pk,
+                )
+            except Exception:  # noqa: BLE001 - the edit is committed; a later edit catches up
+                log.exception("could not queue the re-analysis of plan %s", plan)
+        return
     for plan in plans:
         _enqueue(_new_run(plan, dict(reasons)).pk)
 
 
 def _new_run(plan: AnalysisPlan, reasons: dict) -> AnalysisRun:
     run = analysis_run_create(plan=plan, trigger=AnalysisRun.Trigger.DATA_CHANGE)
-    run.parameters = {"via": "task", "reasons": reasons}
+    run.parameters = {"via": "task", "reasons": reasons, **_stamp()}
     run.save(update_fields=["parameters"])
     return run
+
+
+def _stamp() -> dict:
+    """No broker: the process that will compute the run (see BackgroundRunner)."""
+    from analysis import tasks
+
+    return {} if tasks.broker_mode() else {"process": tasks.process_token()}
 
 
 def _enqueue(run_id: int) -> None:
     from analysis import tasks
 
+    if tasks.background_mode():
+        tasks.background_runner().submit(run_id)  # computed after the response
+        return
     if not tasks.broker_mode():
         tasks.run_analysis.apply_async(kwargs={"run_id": run_id})  # runs here, now
         return
@@ -226,9 +251,10 @@ def _enqueue(run_id: int) -> None:
 
 def request_run(*, plan: AnalysisPlan, trigger: str, user=None, dataset=None) -> AnalysisRun:
     """A run by hand or by the nightly job: queued now, computed by the task after this
-    transaction commits (by a worker, or in-process with no broker)."""
+    transaction commits (by a worker, or in-process with no broker: in the background
+    runner, or in this thread with REANALYSIS_IN_BACKGROUND off)."""
     run = analysis_run_create(plan=plan, trigger=trigger, user=user, dataset=dataset)
-    run.parameters = {"via": "task"}
+    run.parameters = {"via": "task", **_stamp()}
     run.save(update_fields=["parameters"])
     transaction.on_commit(lambda: _enqueue(run.pk), robust=True)
     return run

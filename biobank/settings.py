@@ -88,8 +88,18 @@ DATABASES = {
     )
 }
 if DATABASES["default"]["ENGINE"].endswith("sqlite3"):
-    # Concurrent writers (the dev server plus in-process tasks) wait instead of failing.
-    DATABASES["default"].setdefault("OPTIONS", {})["timeout"] = 20
+    # The dev server's requests and the background re-analysis write the same file:
+    # WAL lets readers and one writer go on together; a writer waits for the other
+    # (busy timeout, seconds) instead of failing with "database is locked"; and
+    # IMMEDIATE takes the write lock when a transaction begins, so that a transaction
+    # that read first never fails when it then writes (SQLite cannot wait there).
+    DATABASES["default"].setdefault("OPTIONS", {}).update(
+        {
+            "timeout": 20,
+            "transaction_mode": "IMMEDIATE",
+            "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+        }
+    )
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
@@ -151,8 +161,11 @@ EXOTRACK = {
     "REPLICATE_MAX_DISTANCE": float(os.environ.get("EXOTRACK_REPLICATE_MAX_DISTANCE", "0.5")),
     # Re-analysis on data changes (analysis/triggers.py, analysis/tasks.py).
     "REANALYSIS_ENABLED": env_bool("EXOTRACK_REANALYSIS_ENABLED", True),
+    # No broker: compute the runs in a background thread of this process, so that a
+    # save never waits for one (off: in the saving thread, before the response).
+    "REANALYSIS_IN_BACKGROUND": env_bool("EXOTRACK_REANALYSIS_IN_BACKGROUND", True),
     # A burst of edits makes one run, this long after the last edit (broker mode only:
-    # with no broker each transaction's edits run once, in-process, after its commit).
+    # with no broker a plan has at most one run waiting, which later edits join).
     "REANALYSIS_QUIET_SECONDS": float(os.environ.get("EXOTRACK_REANALYSIS_QUIET_SECONDS", "5")),
     # Redis for the per-plan lock and debounce state; empty: the broker's.
     "REANALYSIS_REDIS_URL": os.environ.get("EXOTRACK_REANALYSIS_REDIS_URL", ""),

@@ -330,3 +330,42 @@ def test_users_option_creates_role_logins(settings):
 
 def _grouped(queryset, field):
     return queryset.order_by().values(field).annotate(n=Count("pk"))
+
+
+@pytest.mark.django_db
+def test_if_empty_seeds_an_empty_database_and_keeps_a_used_one(settings):
+    """`make demo` a second time: what the user did in the demo stays, and it succeeds."""
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+    seed("--patients", "3", "--if-empty", "--users")
+    assert Patient.objects.count() == 3
+    # The user's work: a follow-up deleted, a patient added (with the demo's prefix, so
+    # that the plain command would refuse the count), a login's password changed.
+    FollowUp.objects.filter(patient__study_id="DEMO-0001").order_by(
+        "-contact_date"
+    ).first().delete()
+    Patient.objects.create(
+        study_id="DEMO-0099",
+        sex="F",
+        age_at_enrolment=61,
+        liver_background="cirrhosis",
+        etiology="HBV",
+        type2_diabetes=False,
+        consent_date="2016-02-01",
+    )
+    curator = get_user_model().objects.get(username="curator")
+    curator.set_password("my-own-password")
+    curator.save()
+    get_user_model().objects.filter(username="analyst").delete()
+    before, kept = counts(), digest()
+    with pytest.raises(CommandError, match="--reset"):
+        seed("--patients", "3", "--users")  # what `make demo` used to run: it stopped here
+
+    output = seed("--patients", "3", "--if-empty", "--users")  # exits 0
+    assert "holds 4 patients already: not seeding" in output
+    assert counts() == before and digest() == kept
+    users = get_user_model().objects
+    assert users.get(username="curator").check_password("my-own-password")
+    assert users.get(username="analyst").check_password(DEMO_PASSWORD)  # logins ensured
+
+    with pytest.raises(CommandError, match="contradict"):
+        seed("--if-empty", "--reset")

@@ -8,6 +8,11 @@ from __future__ import annotations
 
 import datetime as dt
 import io
+import os
+import socket
+import subprocess
+import threading
+import time
 from collections import Counter
 
 import pytest
@@ -374,3 +379,168 @@ class TestReportSaysWhenDataChanged:
         client.force_login(analyst)
         page = client.get(f"/analysis/runs/{run.pk}/").content.decode()
         assert "The data changed after this run" not in page
+
+
+# --- the embedded default: runs in the background, saves never wait ----------------------
+
+
+@pytest.fixture
+def small_demo(transactional_db):
+    call_command("seed_demo", patients=12, stdout=io.StringIO())
+
+
+@pytest.fixture
+def cq_plan(small_demo, background_reanalysis):
+    """One active plan reading the Cq values (a well exclusion re-runs it)."""
+    AnalysisPlan.objects.update(is_active=False)
+    return AnalysisPlan.objects.create(name="cq", title="cq", spec=EXPRESSION)
+
+
+@pytest.fixture
+def held(monkeypatch):
+    """Runs block in the middle of their computation until `release` is set; `started`
+    is set when one gets there."""
+    from analysis import services
+
+    real = services.run_plan
+    gate = type("Gate", (), {})()
+    gate.started, gate.release, gate.calls = threading.Event(), threading.Event(), 0
+
+    def run_plan(table, spec):
+        gate.calls += 1
+        gate.started.set()
+        assert gate.release.wait(60), "the test never released the run"
+        return real(table, spec)
+
+    monkeypatch.setattr(services, "run_plan", run_plan)
+    yield gate
+    gate.release.set()  # whatever happened, let the runner drain
+
+
+def wells(count: int) -> list[Well]:
+    return list(Well.objects.exclude(cq=None).filter(excluded=None).order_by("pk")[:count])
+
+
+class TestInTheBackground:
+    def test_the_save_returns_before_the_run_finishes_then_the_run_completes(
+        self, cq_plan, held, curator
+    ):
+        started = time.perf_counter()
+        well_exclude(well=wells(1)[0], user=curator, reason="bubble")
+        elapsed = time.perf_counter() - started
+        (run,) = runs(plan=cq_plan)
+        assert run.status in ("queued", "running")  # committed; the run is not done
+        assert run.parameters["reasons"] == {"well changed": 1}
+        assert held.started.wait(30)
+        assert runs(plan=cq_plan).get().status == "running"
+        assert not tasks.wait_for_background_runs(timeout=0.2)  # still computing
+        assert elapsed < 5  # the save did not wait for the (held) run
+        held.release.set()
+        assert tasks.wait_for_background_runs(timeout=60)
+        run.refresh_from_db()
+        assert run.status == "succeeded", run.error
+        assert run.parameters["lock"] == "local" and run.parameters["process"]
+
+    def test_edits_during_a_run_make_exactly_one_more_run_with_all_their_reasons(
+        self, cq_plan, held, curator
+    ):
+        first, *others = wells(4)
+        well_exclude(well=first, user=curator, reason="bubble")
+        assert held.started.wait(30)
+        for well in others:  # three commits while the first run computes
+            well_exclude(well=well, user=curator, reason="bubble")
+        waiting = runs(plan=cq_plan, status="queued")
+        assert waiting.count() == 1  # coalesced: one run waits for all three
+        held.release.set()
+        assert tasks.wait_for_background_runs(timeout=60)
+        made = list(runs(plan=cq_plan).order_by("pk"))
+        assert [r.status for r in made] == ["succeeded", "succeeded"]
+        assert held.calls == 2
+        second = made[1]
+        assert second.parameters["reasons"] == {"well changed": 3}
+        assert second.parameters["commits"] == 3
+        # No lost edit: the second run read every exclusion, the first did not.
+        assert made[0].fingerprint != second.fingerprint
+        assert triggers.data_changed(second) is None
+
+    def test_a_write_while_a_run_writes_waits_for_it_instead_of_failing(
+        self, cq_plan, monkeypatch, curator
+    ):
+        """The run holds a write transaction for a moment (SQLite: the database's one
+        write lock); a save meanwhile waits for it (busy timeout) and succeeds."""
+        from analysis import services
+
+        real, holding, release = services.run_plan, threading.Event(), threading.Event()
+
+        def run_plan(table, spec):
+            with transaction.atomic():
+                AnalysisPlan.objects.filter(pk=cq_plan.pk).update(title="writing")
+                holding.set()
+                release.wait(30)
+            return real(table, spec)
+
+        monkeypatch.setattr(services, "run_plan", run_plan)
+        first, second = wells(2)
+        well_exclude(well=first, user=curator, reason="bubble")
+        assert holding.wait(30)
+        threading.Timer(0.5, release.set).start()
+        well_exclude(well=second, user=curator, reason="bubble")  # no "database is locked"
+        assert Well.objects.get(pk=second.pk).excluded is True
+        assert tasks.wait_for_background_runs(timeout=60)
+        assert set(runs(plan=cq_plan).values_list("status", flat=True)) == {"succeeded"}
+
+    def test_a_rerun_by_hand_is_queued_and_computed_after_the_response(
+        self, cq_plan, held, client, curator
+    ):
+        client.force_login(curator)
+        response = client.post("/analysis/plans/cq/rerun/")
+        run = runs(trigger="manual").get()
+        assert response.url == f"/analysis/runs/{run.pk}/"
+        assert run.status in ("queued", "running")
+        held.release.set()
+        assert tasks.wait_for_background_runs(timeout=60)
+        run.refresh_from_db()
+        assert run.status == "succeeded" and run.requested_by == curator
+
+    def test_runs_left_by_a_stopped_process_are_failed_and_run_again(self, cq_plan):
+        dead = subprocess.Popen(["true"])
+        dead.wait()
+        host = socket.gethostname()
+        left = AnalysisRun.objects.create(
+            plan=cq_plan,
+            status="running",
+            started_at=dt.datetime.now(dt.UTC),
+            spec=EXPRESSION,
+            parameters={"via": "task", "process": f"{host}:{dead.pid}:gone", "lock": "local"},
+        )
+        alive = AnalysisRun.objects.create(  # queued by a live process (this one's parent)
+            plan=cq_plan, spec=EXPRESSION, parameters={"process": f"{host}:{os.getppid()}:x"}
+        )
+        runner = tasks.BackgroundRunner()  # a process starting: its runner recovers first
+        runner.submit(triggers.request_run(plan=cq_plan, trigger="manual").pk)
+        assert runner.wait(60)
+        left.refresh_from_db(), alive.refresh_from_db()
+        assert left.status == "failed" and left.error.startswith("Worker lost")
+        again = AnalysisRun.objects.get(pk=left.parameters["replaced_by"])
+        assert (
+            again.status in ("succeeded", "unchanged") and again.parameters["replaces"] == left.pk
+        )
+        assert alive.status == "queued"  # not ours to judge
+        assert not tasks.process_is_gone(tasks.process_token())
+        assert tasks.process_is_gone(f"{host}:{dead.pid}:gone")
+        assert not tasks.process_is_gone(f"elsewhere:{dead.pid}:gone")
+
+
+@pytest.mark.skipif(
+    "sqlite" not in __import__("django.conf").conf.settings.DATABASES["default"]["ENGINE"],
+    reason="SQLite settings",
+)
+def test_sqlite_waits_for_a_writer_instead_of_failing(transactional_db):
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute("PRAGMA journal_mode")
+        assert cursor.fetchone()[0] == "wal"
+        cursor.execute("PRAGMA busy_timeout")
+        assert cursor.fetchone()[0] >= 10_000
+    assert connection.settings_dict["OPTIONS"]["transaction_mode"] == "IMMEDIATE"

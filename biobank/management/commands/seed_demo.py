@@ -24,6 +24,7 @@ from biobank.demo.loader import (
     load_cohort,
     stored_seed,
 )
+from biobank.models import Patient
 
 
 class Command(BaseCommand):
@@ -62,12 +63,31 @@ class Command(BaseCommand):
             f"of those names) with the password '{DEMO_PASSWORD}'. Existing users keep "
             "their password.",
         )
+        parser.add_argument(
+            "--if-empty",
+            action="store_true",
+            help="Seed only when the database holds no patient at all; otherwise say so, "
+            "change nothing (but --users) and succeed. `make demo` uses it, so that a "
+            "second `make demo` keeps what a user did in the first.",
+        )
 
-    def handle(self, *args, patients, seed, reset, users, **options):
+    def handle(self, *args, patients, seed, reset, users, if_empty, **options):
         if patients < 1:
             raise CommandError("--patients must be at least 1")
         if not 0 <= seed < 2**63:
             raise CommandError("--seed must be a non-negative integer")
+        if if_empty and reset:
+            raise CommandError("--if-empty and --reset contradict each other; pass one")
+        if if_empty and Patient.objects.exists():
+            self.stdout.write(
+                f"The database holds {Patient.objects.count()} patients already: not seeding "
+                "(--if-empty), the data stay as they are. To rebuild the demo cohort: "
+                "seed_demo --reset."
+            )
+            if users:
+                with transaction.atomic():
+                    self._users()
+            return
         clock = Stopwatch()
         self.stdout.write(
             f"ExoTrack demo: a SYNTHETIC cohort of {patients} patients (seed {seed}); "
