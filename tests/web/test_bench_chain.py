@@ -97,6 +97,16 @@ class TestBatchPage:
         product = ReverseTranscription.objects.get(code="EXO-1-AL-1-RT1")
         assert reverse("web:rt_product_detail", args=[product.pk]) in html
 
+    def test_a_sample_left_out_of_the_rna_does_not_hold_the_others_back(self, tech_client):
+        batch = make_batch(2)
+        rows = {isolation_of("EXO-1-AL-1").pk: "", isolation_of("EXO-1-AL-2").pk: None}
+        tech_client.post(reverse("web:isolation_batch_rna", args=[batch.pk]), rna_data(rows))
+        response = tech_client.get(reverse("web:isolation_batch_detail", args=[batch.pk]))
+        page, html = text(response), response.content.decode()
+        assert "Isolate the RNA of 1 sample." in page
+        assert "Reverse-transcribe the RNA of 1 sample." in page
+        assert reverse("web:isolation_batch_rt", args=[batch.pk]) in html
+
     def test_the_plate_form_opens_with_the_codes_prefilled(self, tech_client, assays):
         ReverseTranscriptionFactory(code="X-RT1")
         html = tech_client.get(
