@@ -81,7 +81,7 @@ STEPS = {
 }
 
 
-def _record_step(request, step: str, chain, form) -> list:
+def _record_step(request, step: str, form) -> list:
     """Run the step's service for the rows ticked; raises the service's ValidationError."""
     rows, deviations = form.chosen()
     values = form.shared_values()
@@ -108,7 +108,7 @@ def _chain_step(request, step: str, chain, *, tubes: str = "", scan_form=None):
     refused: dict[str, list[str]] = {}
     if request.method == "POST" and form.is_valid():
         try:
-            made = _record_step(request, step, chain, form)
+            made = _record_step(request, step, form)
         except SamplesRefused as error:
             refused = error.by_barcode
             form.add_error(
