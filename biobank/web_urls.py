@@ -2,7 +2,17 @@
 
 from django.urls import path
 
-from biobank.views import boxes, draws, extractions, labels, plate_import, plates, qc, samples
+from biobank.views import (
+    boxes,
+    draws,
+    extractions,
+    labels,
+    plate_import,
+    plates,
+    qc,
+    rt_products,
+    samples,
+)
 
 app_name = "web"
 urlpatterns = [
@@ -48,6 +58,12 @@ urlpatterns = [
     path(
         "extractions/<int:pk>/", extractions.isolation_batch_detail, name="isolation_batch_detail"
     ),
+    path("extractions/<int:pk>/rna/", extractions.isolation_batch_rna, name="isolation_batch_rna"),
+    path("extractions/<int:pk>/rt/", extractions.isolation_batch_rt, name="isolation_batch_rt"),
+    path("rna/scan/", extractions.rna_scan, name="rna_scan"),
+    path("rt/scan/", extractions.rt_scan, name="rt_scan"),
+    path("rt/labels/", rt_products.rt_labels, name="rt_labels"),
+    path("rt/<int:pk>/", rt_products.rt_product_detail, name="rt_product_detail"),
     path("plates/", plates.plate_list, name="plate_list"),
     path("plates/new/", plates.plate_setup, name="plate_setup"),
     path("plates/<int:pk>/", plates.plate_detail, name="plate_detail"),

@@ -29,6 +29,7 @@ from biobank.models import (
     QpcrPlate,
     Rack,
     ReverseTranscription,
+    RnaIsolation,
     SerumDraw,
     StorageEvent,
     Treatment,
@@ -564,6 +565,59 @@ class ExosomeIsolationBatchInput(serializers.Serializer):
     spike_in_name = serializers.CharField(max_length=32, required=False)
     spike_in_volume_ul = serializers.DecimalField(max_digits=6, decimal_places=1, required=False)
     note = serializers.CharField(max_length=300, required=False, allow_blank=True)
+
+
+class BenchSampleInput(serializers.Serializer):
+    aliquot = serializers.CharField(max_length=64, help_text="The tube's barcode, as scanned")
+    deviation = serializers.CharField(
+        max_length=300, required=False, allow_blank=True, default="", help_text="For this sample"
+    )
+
+
+class RnaIsolationBatchInput(serializers.Serializer):
+    samples = BenchSampleInput(many=True, allow_empty=False)
+    performed_on = serializers.DateField()
+    kit = serializers.CharField(max_length=64, required=False)
+    kit_lot = serializers.CharField(max_length=64)
+    elution_volume_ul = serializers.DecimalField(max_digits=6, decimal_places=1, required=False)
+
+
+class RnaIsolationSerializer(serializers.ModelSerializer):
+    aliquot = serializers.IntegerField(source="isolation.aliquot_id", read_only=True)
+    barcode = serializers.CharField(source="isolation.aliquot.barcode", read_only=True)
+    batch = serializers.CharField(source="isolation.batch.code", read_only=True)
+    operator = Username("operator")
+
+    class Meta:
+        model = RnaIsolation
+        fields = [
+            "id",
+            "isolation",
+            "aliquot",
+            "barcode",
+            "batch",
+            "kit",
+            "kit_lot",
+            "performed_on",
+            "elution_volume_ul",
+            "operator",
+            "deviation",
+        ]
+        read_only_fields = fields
+
+
+class ReverseTranscriptionBatchInput(serializers.Serializer):
+    samples = BenchSampleInput(many=True, allow_empty=False)
+    performed_on = serializers.DateField()
+    kit = serializers.CharField(max_length=64, required=False)
+    kit_lot = serializers.CharField(max_length=64)
+    assays = serializers.PrimaryKeyRelatedField(
+        queryset=Assay.objects.all(),
+        many=True,
+        required=False,
+        help_text="The primer pool; every assay of the study when left out",
+    )
+    input_volume_ul = serializers.DecimalField(max_digits=5, decimal_places=1, required=False)
 
 
 class ReverseTranscriptionSerializer(serializers.ModelSerializer):

@@ -7,6 +7,7 @@ with the record as it is now.
 from __future__ import annotations
 
 from django.contrib.auth import get_user_model
+from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db.models import Count, IntegerField, Max, OuterRef, Prefetch, Subquery
 from django.db.models.functions import Coalesce
 from django.http import JsonResponse, StreamingHttpResponse
@@ -45,11 +46,13 @@ from biobank.models import (
     QpcrPlate,
     Rack,
     ReverseTranscription,
+    RnaIsolation,
     SerumDraw,
     StorageEvent,
     Treatment,
     Well,
 )
+from biobank.selectors.processing import scanned_chain
 from biobank.services import aliquots as aliquot_services
 from biobank.services import draws as draw_services
 from biobank.services import patients as patient_services
@@ -567,7 +570,63 @@ class ExtractionBatchViewSet(ReadViewSet):
         batch = processing_services.exosome_isolation_batch_record(**values, user=request.user)
         return self.answer(batch, status.HTTP_201_CREATED)
 
+    @extend_schema(
+        request=s.RnaIsolationBatchInput,
+        responses={201: s.RnaIsolationSerializer(many=True), 400: VALIDATION_ERROR},
+        description="Isolate the RNA of the tubes named (by barcode, from any batch) with one "
+        "kit, lot, elution volume and date; one sample refused refuses them all, naming it.",
+    )
+    @action(
+        detail=False,
+        methods=["post"],
+        url_path="isolate-rna",
+        write_permission="biobank.add_rnaisolation",
+    )
+    def isolate_rna(self, request):
+        values = dict(self.validated(s.RnaIsolationBatchInput))
+        rows, deviations = _bench_samples(values.pop("samples"), step="rna")
+        made = processing_services.rna_isolation_batch_record(
+            isolations=[row.isolation for row in rows],
+            deviations={row.isolation.pk: deviations[row.barcode] for row in rows},
+            user=request.user,
+            **values,
+        )
+        fresh = RnaIsolation.objects.select_related(
+            "operator", "isolation__aliquot", "isolation__batch"
+        ).filter(pk__in=[rna.pk for rna in made])
+        return Response(
+            s.RnaIsolationSerializer(
+                fresh.order_by("pk"), many=True, context=self.get_serializer_context()
+            ).data,
+            status=status.HTTP_201_CREATED,
+        )
 
+
+def _bench_samples(samples: list[dict], *, step: str):
+    """The chain rows of the tubes named, as the scanning page finds them, and each
+    tube's deviation; a barcode that names no usable tube is a 400 on `samples`."""
+    barcodes = [sample["aliquot"].strip() for sample in samples]
+    if len(set(barcodes)) != len(barcodes):
+        raise DjangoValidationError({"samples": "A tube is listed twice"})
+    chain, problems = scanned_chain(barcodes, step=step)
+    if problems:
+        raise DjangoValidationError({"samples": problems})
+    deviations = {
+        barcode: sample.get("deviation", "")
+        for barcode, sample in zip(barcodes, samples, strict=True)
+    }
+    return chain.rows, deviations
+
+
+@extend_schema_view(
+    create=extend_schema(
+        request=s.ReverseTranscriptionBatchInput,
+        responses={201: s.ReverseTranscriptionSerializer(many=True), 400: VALIDATION_ERROR},
+        description="Reverse-transcribe the latest RNA of each tube named (by barcode) with "
+        "one kit, lot, primer pool, input volume and date; the codes are generated "
+        "(<aliquot barcode>-RT<n>); one sample refused refuses them all, naming it.",
+    ),
+)
 class ReverseTranscriptionViewSet(ReadViewSet):
     """cDNA products: what a plate layout's samples are."""
 
@@ -578,6 +637,18 @@ class ReverseTranscriptionViewSet(ReadViewSet):
     filterset_class = filtersets.ReverseTranscriptionFilterSet
     ordering_fields = ["code", "performed_on"]
     ordering = ["code"]
+
+    def create(self, request, *args, **kwargs):
+        values = dict(self.validated(s.ReverseTranscriptionBatchInput))
+        rows, deviations = _bench_samples(values.pop("samples"), step="rt")
+        made = processing_services.reverse_transcription_batch_record(
+            rnas=[row.rna for row in rows],
+            deviations={row.rna.pk: deviations[row.barcode] for row in rows},
+            user=request.user,
+            **values,
+        )
+        fresh = self.get_queryset().filter(pk__in=[p.pk for p in made]).order_by("code")
+        return Response(self.get_serializer(fresh, many=True).data, status=status.HTTP_201_CREATED)
 
 
 # ---------------------------------------------------------------- qPCR

@@ -39,6 +39,7 @@ import pandas as pd
 from scipy.special import ndtri
 
 from biobank.domain.child_pugh import child_pugh, grade_for_score
+from biobank.domain.rt_codes import rt_code
 
 DEFAULT_PATIENTS = 75
 # Picked from 20190101-20190140 (about 3 in 4 give log-rank P < 0.1 at N = 75): with it
@@ -734,7 +735,7 @@ def _processing(rng: np.random.Generator, frame: pd.DataFrame, draws: pd.DataFra
             "rna_kit_lot": [f"MV-{1612 + b // 8}" for b in batch],
             "rt_on": rna_day.astype("datetime64[D]"),
             "rt_kit_lot": [f"RT4366596-{1701 + b // 12}" for b in batch],
-            "code": [f"{barcode}-RT" for barcode in aliquots["barcode"].to_numpy()[consumed]],
+            "code": [rt_code(barcode, 1) for barcode in aliquots["barcode"].to_numpy()[consumed]],
         }
     )
     plate = np.arange(m) // PRODUCTS_PER_PLATE

@@ -115,4 +115,6 @@ def cohort_table_chunks(chunk_size: int = 1000):
         wells = wells_frame(
             queryset=Well.objects.filter(**{f"{DRAW}__patient__study_id__in": chunk})
         )
-        yield build_cohort_table(patients_frame(chunk), follow_ups_frame(chunk), expression_table(wells))
+        yield build_cohort_table(
+            patients_frame(chunk), follow_ups_frame(chunk), expression_table(wells)
+        )

@@ -18,7 +18,7 @@ from biobank.models import Aliquot, PatientIdentity, StorageEvent
 class SampleRecord:
     aliquot: Aliquot
     events: list[StorageEvent]
-    isolations: list  # ExosomeIsolation rows, with their batch
+    isolations: list  # ExosomeIsolation rows, with their batch, RNA and RT products
     identity: PatientIdentity | None
 
     @property
@@ -53,7 +53,11 @@ def sample_record(aliquot_id: int, *, include_identity: bool) -> SampleRecord | 
         .select_related("user", "from_box", "to_box")
         .order_by("at", "id")
     )
-    isolations = list(aliquot.isolations.select_related("batch").order_by("batch__performed_on"))
+    isolations = list(
+        aliquot.isolations.select_related("batch", "rna")
+        .prefetch_related("rna__reverse_transcriptions")
+        .order_by("batch__performed_on")
+    )
     identity = (
         PatientIdentity.objects.filter(patient_id=aliquot.draw.patient_id).first()
         if include_identity

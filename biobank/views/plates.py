@@ -48,7 +48,8 @@ def plate_list(request):
 
 @needs("biobank.add_qpcrplate", "biobank.add_well")
 def plate_setup(request):
-    form = PlateSetupForm(request.POST or None)
+    # ?samples= prefills the RT codes (the extraction batch page's "Lay out a plate").
+    form = PlateSetupForm(request.POST or None, initial={"samples": request.GET.get("samples", "")})
     if request.method == "POST" and form.is_valid():
         try:
             plate = plate_set_up(operator=request.user, **form.service_arguments())
