@@ -589,7 +589,7 @@ def confirm_refusals(
             f"The sample names of {preview.mismatched} of the {preview.named_wells} wells the "
             f"file names disagree with the layout (more than {MISMATCH_THRESHOLD:.0%})"
         )
-        if not user.has_perm(OVERRIDE_PERMISSION):
+        if not (user is not None and user.has_perm(OVERRIDE_PERMISSION)):
             refusals.setdefault("file", []).append(
                 f"{share}: is this plate {preview.plate.barcode}'s file? A technician cannot "
                 "confirm it; a curator may override, with a reason"
