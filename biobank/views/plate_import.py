@@ -95,7 +95,7 @@ def plate_import_review(request, pk: int):
             mapping=preview.dye_assays,
         )
         if dye_form.is_valid():
-            keep_dye_mapping(request, plate.pk, {**preview.dye_assays, **dye_form.mapping()})
+            keep_dye_mapping(request, plate.pk, dye_form.mapping())  # every dye is on it
             return redirect("web:plate_import_preview", pk=plate.pk)
     elif confirming and confirm_form.is_valid():
         try:
