@@ -38,7 +38,7 @@ def plate_import_revert(*, plate_import: PlateImport, user, reason: str) -> Plat
         raise ValidationError({"reason": "Give the reason for reverting the import"})
     plate = QpcrPlate.objects.select_for_update().get(pk=plate_import.plate_id)
     record = (
-        PlateImport.objects.select_for_update()
+        PlateImport.objects.select_for_update(of=("self",))  # PostgreSQL: not the user
         .select_related("reverted_by")
         .get(pk=plate_import.pk)
     )
