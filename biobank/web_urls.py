@@ -84,5 +84,10 @@ urlpatterns = [
         plate_import.plate_import_cancel,
         name="plate_import_cancel",
     ),
+    path(
+        "plates/<int:pk>/imports/<int:import_pk>/revert/",
+        plate_import.plate_import_revert_page,
+        name="plate_import_revert",
+    ),
     path("plates/<int:pk>/qc/", qc.plate_qc_page, name="plate_qc"),
 ]

@@ -1,11 +1,17 @@
 """Real instrument exports imported into laid-out plates: the right Cq lands in the
-right well, undetermined stays empty, several runs ask for a choice."""
+right well, undetermined stays empty, several runs ask for a choice.
+
+The files' sample names are not the factory layout's RT codes, so every one of them
+"mostly disagrees" with the layout: a technician is refused, and these tests confirm
+as a curator overriding with a reason (tests/test_import_safety.py has the rules)."""
 
 from __future__ import annotations
 
 import pytest
+from django.core.exceptions import ValidationError
 
 from biobank.instruments import parse_export
+from biobank.models import PlateImport, Well
 from biobank.services.plate_import import plate_import_confirm, plate_import_preview
 from biobank.services.plates import plate_create, plate_layout
 
@@ -37,7 +43,7 @@ def full_plate(size: int, user):
 
 
 @pytest.mark.parametrize(("name", "size", "run"), REAL_EXPORTS, ids=[r[0] for r in REAL_EXPORTS])
-def test_real_export_puts_each_cq_in_its_well(name, size, run, technician):
+def test_real_export_puts_each_cq_in_its_well(name, size, run, technician, curator):
     data = real_export(name)
     export = parse_export(data)
     chosen = export.runs()[0] if run == "first" else None
@@ -45,7 +51,20 @@ def test_real_export_puts_each_cq_in_its_well(name, size, run, technician):
 
     preview = plate_import_preview(plate=plate, data=data, filename=name, run=chosen)
     assert preview.can_confirm, preview.errors
-    plate_import_confirm(plate=plate, data=data, filename=name, user=technician, run=chosen)
+    assert preview.mostly_mismatched  # another lab's names: a curator's decision
+    with pytest.raises(ValidationError) as refused:
+        plate_import_confirm(plate=plate, data=data, filename=name, user=technician, run=chosen)
+    assert "A technician cannot confirm it" in refused.value.message_dict["file"][0]
+    assert not PlateImport.objects.exists() and not Well.objects.filter(cq__isnull=False).exists()
+    record = plate_import_confirm(
+        plate=plate,
+        data=data,
+        filename=name,
+        user=curator,
+        run=chosen,
+        override_reason="public example file, names differ by design",
+    )
+    assert record.override_reason and record.wells_mismatched == preview.mismatched
 
     readings = {}
     for reading in export.wells:
@@ -69,7 +88,9 @@ def test_real_export_puts_each_cq_in_its_well(name, size, run, technician):
 def test_several_runs_need_a_choice(technician):
     data = real_export("rdml-biorad-qpcr-melt.rdml")
     assert len(parse_export(data).runs()) == 2
-    preview = plate_import_preview(plate=full_plate(96, technician), data=data, filename="melt.rdml")
+    preview = plate_import_preview(
+        plate=full_plate(96, technician), data=data, filename="melt.rdml"
+    )
     assert not preview.can_confirm and "choose one" in preview.errors[0]
 
 

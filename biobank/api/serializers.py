@@ -702,6 +702,48 @@ class PlateImportInput(serializers.Serializer):
     file = serializers.FileField(help_text="The instrument's export, as it came off the machine")
     format = serializers.CharField(max_length=32, default="auto")
     run = serializers.CharField(max_length=200, required=False, allow_null=True, default=None)
+    replace = serializers.BooleanField(
+        default=False,
+        help_text="Needed (with `reason`) when the file changes Cq values already on the plate",
+    )
+    reason = serializers.CharField(
+        max_length=300, required=False, allow_blank=True, default="", help_text="Why replace"
+    )
+    override_reason = serializers.CharField(
+        max_length=300,
+        required=False,
+        allow_blank=True,
+        default="",
+        help_text="A curator's reason to confirm a file whose sample names disagree with the "
+        "layout in more than half of the wells it names (biobank.override_plateimport)",
+    )
+    dye_assays = serializers.JSONField(
+        binary=True,
+        required=False,
+        allow_null=True,
+        default=None,
+        help_text='Multiplex files: JSON {"FAM": "hsa-miR-122-5p", "VIC": ""} mapping each '
+        "dye to an assay target ('' = not read); omitted: the mapping remembered on the plate",
+    )
+
+    def validate_dye_assays(self, value):
+        if value is None:
+            return None
+        if not isinstance(value, dict) or not all(
+            isinstance(dye, str) and isinstance(target, str) for dye, target in value.items()
+        ):
+            raise serializers.ValidationError(
+                "Map each dye to an assay target, or '' for not read: "
+                '{"FAM": "hsa-miR-122-5p", "VIC": ""}'
+            )
+        return value
+
+
+class PlateImportRevertInput(serializers.Serializer):
+    plate_import = serializers.IntegerField(
+        min_value=1, max_value=2**63 - 1, help_text="The id of the plate's import to revert"
+    )
+    reason = serializers.CharField(max_length=300)
 
 
 class WellChangeSerializer(serializers.Serializer):
@@ -712,7 +754,22 @@ class WellChangeSerializer(serializers.Serializer):
     assay = serializers.CharField()
     old_cq = serializers.FloatField(allow_null=True)
     new_cq = serializers.FloatField(allow_null=True)
-    action = serializers.CharField()
+    action = serializers.ChoiceField(["fill", "change", "same", "unresolved", "missing"])
+    note = serializers.CharField()
+    name_disagrees = serializers.BooleanField()
+    study_id = serializers.CharField(help_text="The patient's study id; '' for controls")
+    dye = serializers.CharField()
+    decided = serializers.BooleanField(
+        help_text="The well has an exclusion decision, which writing its Cq clears"
+    )
+
+
+class StrayReadingSerializer(serializers.Serializer):
+    position = serializers.CharField()
+    sample_name = serializers.CharField()
+    target = serializers.CharField()
+    dye = serializers.CharField()
+    cq = serializers.FloatField(allow_null=True)
     note = serializers.CharField()
 
 
@@ -727,10 +784,28 @@ class PlateImportPreviewSerializer(serializers.Serializer):
     changes = serializers.IntegerField()
     unchanged = serializers.IntegerField()
     unresolved = serializers.IntegerField()
+    missing = serializers.IntegerField()
+    mismatched = serializers.IntegerField(help_text="Wells whose sample name disagrees")
+    named_wells = serializers.IntegerField(help_text="Wells where the file names a sample")
+    mismatch_threshold = serializers.FloatField(
+        help_text="More than this share of named wells disagreeing needs a curator"
+    )
+    mostly_mismatched = serializers.BooleanField()
+    needs_replace = serializers.BooleanField()
+    can_confirm = serializers.BooleanField()
     wells = WellChangeSerializer(many=True)
+    stray_readings = StrayReadingSerializer(many=True)
     unknown_positions = serializers.ListField(child=serializers.CharField())
     missing_positions = serializers.ListField(child=serializers.CharField())
     name_mismatches = serializers.ListField(child=serializers.CharField())
+    dyes = serializers.ListField(
+        child=serializers.CharField(), help_text="Dyes that need an assay (multiplex)"
+    )
+    dye_assays = serializers.DictField(child=serializers.CharField(allow_blank=True))
+    dye_choices = serializers.ListField(child=serializers.CharField())
+    patients = serializers.ListField(child=serializers.CharField())
+    changed_patients = serializers.ListField(child=serializers.CharField())
+    analyses = serializers.ListField(child=serializers.CharField())
     errors = serializers.ListField(child=serializers.CharField())
     warnings = serializers.ListField(child=serializers.CharField())
     duplicate_of = serializers.IntegerField(allow_null=True)
@@ -738,6 +813,8 @@ class PlateImportPreviewSerializer(serializers.Serializer):
 
 class PlateImportSerializer(serializers.ModelSerializer):
     imported_by = Username("imported_by")
+    reverted_by = Username("reverted_by")
+    is_reverted = serializers.BooleanField(read_only=True)
 
     class Meta:
         model = PlateImport
@@ -754,7 +831,15 @@ class PlateImportSerializer(serializers.ModelSerializer):
             "imported_at",
             "wells_filled",
             "wells_changed",
+            "wells_mismatched",
             "warnings",
+            "dye_assays",
+            "replace_reason",
+            "override_reason",
+            "is_reverted",
+            "reverted_at",
+            "reverted_by",
+            "revert_reason",
         ]
         read_only_fields = fields
 

@@ -60,6 +60,7 @@ from biobank.services import plate_import as import_services
 from biobank.services import plates as plate_services
 from biobank.services import processing as processing_services
 from biobank.services import storage as storage_services
+from biobank.services.plate_import_revert import plate_import_revert
 
 from . import serializers as s
 from .exports import prepare_cohort_export
@@ -707,7 +708,8 @@ class PlateViewSet(ReadViewSet):
             filename=upload.name or "export",
             format=values["format"],
             run=values["run"],
-        )
+            dye_assays=values["dye_assays"],
+        ), values
 
     @extend_schema(
         request={"multipart/form-data": s.PlateImportInput},
@@ -720,8 +722,10 @@ class PlateViewSet(ReadViewSet):
         parser_classes=[MultiPartParser, FormParser],
     )
     def import_preview(self, request, pk=None):
-        """What the export would change, well by well; writes nothing."""
-        preview = import_services.plate_import_preview(**self._import_values())
+        """What the export would do to every well, the patients and analyses it would
+        touch, the dyes a multiplex file needs mapped; writes nothing."""
+        arguments, _values = self._import_values()
+        preview = import_services.plate_import_preview(**arguments)
         return Response(preview.to_dict())
 
     @extend_schema(
@@ -736,12 +740,63 @@ class PlateViewSet(ReadViewSet):
         parser_classes=[MultiPartParser, FormParser],
     )
     def import_confirm(self, request, pk=None):
-        """Write what the preview shows (refused, with nothing saved, when it has errors)."""
-        record = import_services.plate_import_confirm(**self._import_values(), user=request.user)
+        """Write what the preview shows. Refused, with nothing saved, when it has errors
+        or nothing to import, when it changes existing Cq values without `replace` and a
+        `reason`, or when the file's sample names disagree with the layout in more than
+        half of the wells it names (a curator may confirm with an `override_reason`)."""
+        arguments, values = self._import_values()
+        record = import_services.plate_import_confirm(
+            **arguments,
+            user=request.user,
+            replace=values["replace"],
+            reason=values["reason"],
+            override_reason=values["override_reason"],
+        )
         return Response(
             s.PlateImportSerializer(record, context=self.get_serializer_context()).data,
             status=status.HTTP_201_CREATED,
         )
+
+    @extend_schema(responses={200: s.PlateImportSerializer(many=True)})
+    @action(detail=True, methods=["get"], url_path="imports", url_name="imports")
+    def imports(self, request, pk=None):
+        """The plate's imports, newest first, live or reverted."""
+        records = (
+            PlateImport.objects.filter(plate=self.get_object())
+            .select_related("imported_by", "reverted_by")
+            .order_by("-imported_at", "-pk")
+        )
+        return Response(
+            s.PlateImportSerializer(records, many=True, context=self.get_serializer_context()).data
+        )
+
+    @extend_schema(
+        request=s.PlateImportRevertInput,
+        responses={200: s.PlateImportSerializer, 400: VALIDATION_ERROR},
+    )
+    @action(
+        detail=True,
+        methods=["post"],
+        url_path="import-revert",
+        url_name="import-revert",
+        write_permission="biobank.change_plateimport",
+    )
+    def import_revert(self, request, pk=None):
+        """Put back every well the import wrote (previous Cq, import and exclusion
+        decision), logged with who and why; the analyses re-run. Refused when already
+        reverted, or when a later live import changed the same wells (revert it first)."""
+        values = self.validated(s.PlateImportRevertInput)
+        plate = self.get_object()
+        record = PlateImport.objects.filter(plate=plate, pk=values["plate_import"]).first()
+        if record is None:
+            raise DjangoValidationError(
+                {"plate_import": f"Plate {plate.barcode} has no import #{values['plate_import']}"}
+            )
+        record = plate_import_revert(
+            plate_import=record, user=request.user, reason=values["reason"]
+        )
+        record = PlateImport.objects.select_related("imported_by", "reverted_by").get(pk=record.pk)
+        return Response(s.PlateImportSerializer(record, context=self.get_serializer_context()).data)
 
 
 WELL_ANSWER = {200: s.WellSerializer, 400: VALIDATION_ERROR}

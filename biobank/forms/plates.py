@@ -234,8 +234,80 @@ class PlateExportForm(BenchForm):
         return upload
 
 
+class PlateImportConfirmForm(BenchForm):
+    """What confirming an import needs beyond the file: replacing existing Cq values
+    takes the box and a reason; a file whose names mostly disagree with the layout,
+    a curator's override reason. plate_import_confirm checks both; this only asks."""
+
+    replace = forms.BooleanField(
+        label="Replace existing results",
+        required=False,
+        help_text="The file changes Cq values already on the plate; the old values are "
+        "kept and come back if the import is reverted.",
+    )
+    reason = forms.CharField(
+        label="Reason for replacing",
+        max_length=300,
+        required=False,
+        widget=forms.TextInput(attrs={"autocomplete": "off"}),
+    )
+    override_reason = forms.CharField(
+        label="Curator's reason for overriding the name check",
+        max_length=300,
+        required=False,
+        widget=forms.TextInput(attrs={"autocomplete": "off"}),
+    )
+
+
+NOT_CHOSEN, NOT_READ_CHOICE = "", "-"
+
+
+class DyeMappingForm(BenchForm):
+    """Which assay each dye of a multiplex export reads (or none), one select per dye,
+    prefilled from the mapping in force (the plate's last, or the one chosen)."""
+
+    def __init__(self, *args, dyes: list[str], targets: list[str], mapping: dict, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.dyes = dyes
+        choices = [
+            (NOT_CHOSEN, "— choose the assay —"),
+            (NOT_READ_CHOICE, "not read"),
+            *((target, target) for target in targets),
+        ]
+        for index, dye in enumerate(dyes):
+            chosen = mapping.get(dye)
+            self.fields[f"dye_{index}"] = forms.ChoiceField(
+                label=dye,
+                choices=choices,
+                required=False,
+                initial=NOT_CHOSEN
+                if chosen is None
+                else NOT_READ_CHOICE
+                if chosen == ""
+                else chosen,
+            )
+
+    def mapping(self) -> dict[str, str]:
+        """{dye: target, or '' = not read}; dyes left unchosen are not in it."""
+        chosen = {}
+        for index, dye in enumerate(self.dyes):
+            value = self.cleaned_data.get(f"dye_{index}", NOT_CHOSEN)
+            if value != NOT_CHOSEN:
+                chosen[dye] = "" if value == NOT_READ_CHOICE else value
+        return chosen
+
+
+class PlateImportRevertForm(BenchForm):
+    reason = forms.CharField(
+        label="Reason for reverting",
+        max_length=300,
+        widget=forms.TextInput(attrs={"autocomplete": "off"}),
+    )
+
+
 class WellDecisionForm(BenchForm):
-    """Exclude or keep a well, with the reason; or hand it back to the automatic QC."""
+    """Exclude or keep a well, with the reason; or hand it back to the automatic QC.
+    A multiplex position holds one well per assay: then `assay` says which."""
 
     EXCLUDE, RESTORE, AUTOMATIC = "exclude", "restore", "automatic"
     position = PositionField(
@@ -255,3 +327,19 @@ class WellDecisionForm(BenchForm):
     reason = forms.CharField(
         max_length=300, required=False, widget=forms.TextInput(attrs={"autocomplete": "off"})
     )
+    assay = forms.ChoiceField(
+        label="Assay",
+        required=False,
+        choices=[("", "the only assay at this position")],
+        help_text="Only for a position holding several assays (multiplex).",
+    )
+
+    def __init__(self, *args, assays: list[tuple[int, str]] = (), **kwargs):
+        super().__init__(*args, **kwargs)
+        if assays:
+            self.fields["assay"].choices = [
+                ("", "the only assay at this position"),
+                *((str(pk), target) for pk, target in assays),
+            ]
+        else:
+            del self.fields["assay"]

@@ -9,14 +9,16 @@ a heat map over the plate, one row per replicate group, the exclusions.
 from __future__ import annotations
 
 import math
+from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass
+from urllib.parse import quote
 
 import pandas as pd
 from django.conf import settings
 
 from analysis.qc import apply_replicate_qc, ntc_contamination, summarise_replicates
-from biobank.models import QpcrPlate, ReverseTranscription, position_label
+from biobank.models import QpcrPlate, ReverseTranscription, Well, position_label
 from biobank.selectors.wells import wells_frame
 
 
@@ -50,6 +52,14 @@ class QcWell:
     reason: str
     source: str  # 'auto', 'manual' or ''
     heat: float | None  # 0 (lowest Cq on the plate) .. 1 (highest); None without a usable Cq
+    multiplex: bool = False  # another assay's well shares the position
+
+    @property
+    def query(self) -> str:
+        """The QC page's address part choosing this well: ?well=B7, plus the assay where
+        the position holds several (multiplex)."""
+        query = f"well={self.position}"
+        return f"{query}&assay={quote(self.target)}" if self.multiplex else query
 
 
 @dataclass(frozen=True)
@@ -70,7 +80,9 @@ class QcGroup:
 @dataclass(frozen=True)
 class PlateQc:
     plate: QpcrPlate
-    rows: list[tuple[str, list[QcWell | None]]]  # ('A', the wells of row A), ...
+    # ('A', [[the wells at A1], [at A2], ...]): one well per position, or one per assay
+    # at a multiplex position; [] where there is none.
+    rows: list[tuple[str, list[list[QcWell]]]]
     column_numbers: list[int]
     groups: list[QcGroup]
     ntc_flags: list[str]
@@ -81,7 +93,12 @@ class PlateQc:
 
     @property
     def wells(self) -> list[QcWell]:
-        return [well for _label, row in self.rows for well in row if well is not None]
+        return [well for _label, row in self.rows for cell in row for well in cell]
+
+    @property
+    def multiplex_targets(self) -> list[str]:
+        """The assays at positions holding several ([] on a singleplex plate)."""
+        return sorted({well.target for well in self.wells if well.multiplex})
 
     @property
     def exclusions(self) -> list[QcWell]:
@@ -110,12 +127,14 @@ def plate_qc(plate: QpcrPlate) -> PlateQc:
             return None
         return 0.5 if high == low else round((cq - low) / (high - low), 3)
 
-    wells: dict[str, QcWell] = {}
-    for record in frame.to_dict("records"):
+    records = frame.to_dict("records")
+    per_position = Counter(record["position"] for record in records)
+    wells: dict[int, QcWell] = {}
+    for record in records:
         cq = _number(record["cq"])
         undetermined = bool(record["undetermined"])
         sample_id = record["sample_id"]
-        wells[record["position"]] = QcWell(
+        wells[int(record["well_id"])] = QcWell(
             well_id=int(record["well_id"]),
             position=record["position"],
             kind=record["kind"],
@@ -128,13 +147,17 @@ def plate_qc(plate: QpcrPlate) -> PlateQc:
             reason=str(record["exclusion_reason"] or ""),
             source=str(record["exclusion_source"] or ""),
             heat=None if undetermined else heat(cq),
+            multiplex=per_position[record["position"]] > 1,
         )
+    at: dict[str, list[QcWell]] = {}
+    for well in sorted(wells.values(), key=lambda well: well.target):
+        at.setdefault(well.position, []).append(well)
 
     n_rows, n_columns = plate.dimensions
     rows = [
         (
             position_label(row, 1)[0],
-            [wells.get(position_label(row, column)) for column in range(1, n_columns + 1)],
+            [at.get(position_label(row, column), []) for column in range(1, n_columns + 1)],
         )
         for row in range(1, n_rows + 1)
     ]
@@ -154,14 +177,14 @@ def plate_qc(plate: QpcrPlate) -> PlateQc:
     )
 
 
-def _groups(frame: pd.DataFrame, wells: dict[str, QcWell], codes: dict[int, str]):
+def _groups(frame: pd.DataFrame, wells: dict[int, QcWell], codes: dict[int, str]):
     if frame.empty:
         return []
     summary = summarise_replicates(frame)
     members: dict[tuple[int, str], list[QcWell]] = {}
     for record in frame.loc[frame["kind"].ne("ntc")].to_dict("records"):
         key = (int(record["sample_id"]), record["target"])
-        members.setdefault(key, []).append(wells[record["position"]])
+        members.setdefault(key, []).append(wells[int(record["well_id"])])
     groups = []
     for row in summary.to_dict("records"):
         key = (int(row["sample_id"]), row["target"])
@@ -183,3 +206,10 @@ def _groups(frame: pd.DataFrame, wells: dict[str, QcWell], codes: dict[int, str]
             )
         )
     return groups
+
+
+def wells_at(plate: QpcrPlate, row: int, column: int) -> list[Well]:
+    """The wells at one position: one, or one per assay at a multiplex position."""
+    return list(
+        plate.wells.filter(row=row, column=column).select_related("assay").order_by("assay__target")
+    )

@@ -1,10 +1,23 @@
 """Applying an instrument export to a laid-out plate, in two steps.
 
 `plate_import_preview` reads the file and compares it with the layout without
-writing anything: which wells it fills, which Cq it changes, what disagrees.
-`plate_import_confirm` does the same comparison again under a lock on the plate
-and writes it: the raw file (content-addressed by SHA-256), the import record and
-every well's Cq, in a constant number of queries whatever the plate size.
+writing anything: for every well of the layout, whether the file fills it, repeats
+its value, changes it, disagrees with its sample name, or cannot be told apart from
+another reading at the same position (unresolved); and which readings of the file
+have no well. `plate_import_confirm` does the same comparison again under a lock on
+the plate and writes it, under rules that make it impossible to lose a result by
+accident (a wrong file once overwrote 90 good Cq values behind a Confirm button):
+
+* changing an existing Cq needs `replace=True` and a reason;
+* a file whose sample names mostly disagree with the layout (more than
+  MISMATCH_THRESHOLD of the wells where the file names a sample) is refused unless
+  a curator (biobank.override_plateimport) overrides it with a reason;
+* a file with nothing to fill or change is refused;
+* every write keeps what it replaced in WellImportChange, so that
+  biobank.services.plate_import_revert can put it back exactly.
+
+Multiplex files (Bio-Rad CFX Maestro: two fluors per position, no target name) are
+read through a dye -> assay mapping chosen on the preview and remembered on the plate.
 """
 
 from __future__ import annotations
@@ -16,19 +29,44 @@ from dataclasses import dataclass, field
 from django.core.exceptions import ValidationError
 from django.core.files.base import ContentFile
 from django.db import IntegrityError, transaction
+from django.db.models import F
 from simple_history.utils import bulk_update_with_history
 
-from analysis.triggers import schedule_reanalysis
+from analysis.triggers import EXPRESSION, affected_plans, schedule_reanalysis
 from biobank.instruments import ExportParseError, ParsedExport, ParsedWell, parse_export
 from biobank.instruments.positions import normalise_position
-from biobank.models import PlateImport, QpcrPlate, Well, position_label
+from biobank.models import PlateImport, QpcrPlate, Well, WellImportChange, position_label
 
 # Cq values equal within this are "the same" (exports round to 2 decimals).
 CQ_TOLERANCE = 1e-6
 
+# A file "mostly disagrees" with the layout when the sample names of MORE THAN this
+# share of the wells where the file names a sample differ from the layout's. Such a
+# file is most likely another plate's: only a curator may confirm it, with a reason.
+MISMATCH_THRESHOLD = 0.5
+OVERRIDE_PERMISSION = "biobank.override_plateimport"
+
+NOT_READ = ""  # a dye mapped to '' is not read (QpcrPlate.dye_assays)
+
+# The well fields an import writes (and a revert puts back).
+WRITTEN_FIELDS = [
+    "cq",
+    "imported_from",
+    "excluded",
+    "exclusion_reason",
+    "excluded_by",
+    "excluded_at",
+]
+
+DRAW = "sample__rna__isolation__aliquot__draw"
+
+ACTIONS = ("fill", "change", "same", "unresolved", "missing")
+
 
 @dataclass(frozen=True)
 class WellChange:
+    """What the file would do to one well of the layout."""
+
     position: str
     well_id: int
     expected_sample: str
@@ -36,8 +74,24 @@ class WellChange:
     assay: str
     old_cq: float | None
     new_cq: float | None
-    action: str  # 'fill' | 'change' | 'same' | 'unresolved'
+    action: str  # one of ACTIONS: 'missing' = the file has no reading for this well
     note: str = ""
+    name_disagrees: bool = False
+    study_id: str = ""  # the patient's study id (never an identity); '' for NTCs
+    dye: str = ""
+    decided: bool = False  # the well has an exclusion decision, which a write clears
+
+
+@dataclass(frozen=True)
+class StrayReading:
+    """A reading of the file that belongs to no well of the layout."""
+
+    position: str
+    sample_name: str
+    target: str
+    dye: str
+    cq: float | None
+    note: str
 
 
 @dataclass
@@ -49,19 +103,55 @@ class ImportPreview:
     export: ParsedExport | None
     run: str = ""
     changes: list[WellChange] = field(default_factory=list)
+    stray_readings: list[StrayReading] = field(default_factory=list)
     unknown_positions: list[str] = field(default_factory=list)
     missing_positions: list[str] = field(default_factory=list)
     name_mismatches: list[str] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
     duplicate_of: PlateImport | None = None
+    # Multiplex: the dyes whose readings cannot be told apart by target name, the
+    # mapping in force (chosen, or remembered on the plate), and the assays to choose.
+    dyes: list[str] = field(default_factory=list)
+    dye_assays: dict[str, str] = field(default_factory=dict)
+    dye_choices: list[str] = field(default_factory=list)
+    named_wells: int = 0  # wells where the file names a sample (the threshold's base)
+    patients: list[str] = field(default_factory=list)  # study ids a write would touch
+    changed_patients: list[str] = field(default_factory=list)  # ... whose Cq would change
+    analyses: list[str] = field(default_factory=list)  # active plans that would re-run
+    wells: dict[int, Well] = field(default_factory=dict, repr=False)
+
+    @property
+    def mismatched(self) -> int:
+        return sum(1 for change in self.changes if change.name_disagrees)
+
+    @property
+    def mostly_mismatched(self) -> bool:
+        """More than MISMATCH_THRESHOLD of the named wells disagree with the layout."""
+        return self.named_wells > 0 and self.mismatched > MISMATCH_THRESHOLD * self.named_wells
+
+    @property
+    def importable(self) -> bool:
+        return any(change.action in {"fill", "change"} for change in self.changes)
+
+    @property
+    def needs_replace(self) -> bool:
+        return any(change.action == "change" for change in self.changes)
 
     @property
     def can_confirm(self) -> bool:
-        return not self.errors
+        """Nothing stands in the way but the confirm rules (replace, override)."""
+        return not self.errors and self.importable
+
+    @property
+    def unmapped_dyes(self) -> list[str]:
+        return [dye for dye in self.dyes if dye not in self.dye_assays]
 
     def count(self, action: str) -> int:
         return sum(1 for change in self.changes if change.action == action)
+
+    def counts(self) -> dict[str, int]:
+        return {action: self.count(action) for action in ACTIONS}
 
     def to_dict(self) -> dict:
         return {
@@ -75,10 +165,24 @@ class ImportPreview:
             "changes": self.count("change"),
             "unchanged": self.count("same"),
             "unresolved": self.count("unresolved"),
+            "missing": self.count("missing"),
+            "mismatched": self.mismatched,
+            "named_wells": self.named_wells,
+            "mismatch_threshold": MISMATCH_THRESHOLD,
+            "mostly_mismatched": self.mostly_mismatched,
+            "needs_replace": self.needs_replace,
+            "can_confirm": self.can_confirm,
             "wells": [change.__dict__ for change in self.changes],
+            "stray_readings": [reading.__dict__ for reading in self.stray_readings],
             "unknown_positions": self.unknown_positions,
             "missing_positions": self.missing_positions,
             "name_mismatches": self.name_mismatches,
+            "dyes": self.dyes,
+            "dye_assays": self.dye_assays,
+            "dye_choices": self.dye_choices,
+            "patients": self.patients,
+            "changed_patients": self.changed_patients,
+            "analyses": self.analyses,
             "errors": self.errors,
             "warnings": self.warnings,
             "duplicate_of": self.duplicate_of.pk if self.duplicate_of else None,
@@ -102,31 +206,139 @@ def _names_agree(expected: str, found: str) -> bool:
     return not found or _simplify(expected) == _simplify(found)
 
 
-def _reading_for(well: Well, readings: list[ParsedWell]) -> tuple[ParsedWell | None, str]:
-    """The reading that belongs to the well's assay when the file has several at one
-    position (several dyes or targets), or the only one."""
-    if len(readings) == 1:
-        return readings[0], ""
-    target = _simplify(well.assay.target)
-    matching = [r for r in readings if r.target and _simplify(r.target) == target]
-    if len(matching) == 1:
-        return matching[0], ""
-    return (
-        None,
-        f"{len(readings)} readings at this position and {len(matching)} name {well.assay.target}",
-    )
-
-
-def _same(a: float | None, b: float | None) -> bool:
+def same_cq(a: float | None, b: float | None) -> bool:
     if a is None or b is None:
         return a is b
     return abs(a - b) <= CQ_TOLERANCE
 
 
+def _on_plate(position: str, plate_format: int) -> bool:
+    try:
+        normalise_position(position, plate_format)
+    except ExportParseError:
+        return False
+    return True
+
+
+def _listed(items: list[str], limit: int = 8) -> str:
+    return ", ".join(items[:limit]) + (" …" if len(items) > limit else "")
+
+
+# --- which reading belongs to which well ----------------------------------------------
+
+Assignment = dict[int, tuple[ParsedWell | None, str]]  # well id -> (reading, note)
+UNRESOLVED = "unresolved: "  # a note starting so: the well's reading is not known
+
+
+def _by_target(wells: list[Well], readings: list[ParsedWell]):
+    """Pair wells and readings of one position without a dye mapping: the only reading
+    with the only well, or by target name. Returns the assignment, the readings that
+    belong to no well, and whether a well is left not knowing which reading is its."""
+    if len(wells) == 1 and len(readings) == 1:
+        return {wells[0].pk: (readings[0], "")}, [], False
+    assignment: Assignment = {}
+    used: set[int] = set()
+    for well in wells:
+        target = _simplify(well.assay.target)
+        matching = [i for i, r in enumerate(readings) if r.target and _simplify(r.target) == target]
+        if len(matching) == 1:
+            assignment[well.pk] = (readings[matching[0]], "")
+            used.add(matching[0])
+    left = [r for i, r in enumerate(readings) if i not in used]
+    unresolved = False
+    for well in wells:
+        if well.pk in assignment:
+            continue
+        if left:
+            unresolved = True
+            assignment[well.pk] = (
+                None,
+                f"{UNRESOLVED}{len(readings)} readings at this position, none of them "
+                f"named {well.assay.target} alone",
+            )
+        else:
+            assignment[well.pk] = (None, f"the file has no {well.assay.target} reading here")
+    return assignment, [] if unresolved else left, unresolved
+
+
+def _by_dye(wells: list[Well], readings: list[ParsedWell], mapping: dict[str, str]):
+    """Pair wells and readings of one position through the dye -> assay mapping."""
+    by_target = {_simplify(well.assay.target): well for well in wells}
+    taken: dict[int, ParsedWell] = {}
+    stray: list[tuple[ParsedWell, str]] = []
+    unmapped: list[str] = []
+    for reading in readings:
+        if reading.dye not in mapping:
+            unmapped.append(reading.dye or "(no dye)")
+            continue
+        target = mapping[reading.dye]
+        if target == NOT_READ:
+            continue
+        well = by_target.get(_simplify(target))
+        if well is None:
+            stray.append((reading, f"{reading.dye} reads {target}, which has no well here"))
+        else:
+            taken[well.pk] = reading
+    assignment: Assignment = {}
+    for well in wells:
+        if well.pk in taken:
+            assignment[well.pk] = (taken[well.pk], "")
+        elif unmapped:
+            dyes = ", ".join(sorted(set(unmapped)))
+            assignment[well.pk] = (None, f"{UNRESOLVED}map the dye {dyes} to an assay")
+        else:
+            assignment[well.pk] = (None, f"no dye of the file reads {well.assay.target}")
+    return assignment, stray
+
+
+def _clean_mapping(given: dict | None, plate: QpcrPlate, dyes: list[str], choices: list[str]):
+    """The mapping in force for the file's dyes: the one given, else the plate's last;
+    with the errors of a mapping that names no assay of the plate or one assay twice."""
+    source = plate.dye_assays if given is None else given
+    if not isinstance(source, dict):
+        return {}, ["The dye mapping must map each dye to an assay target (or '' = not read)"]
+    known = {_simplify(choice): choice for choice in choices}
+    mapping: dict[str, str] = {}
+    errors: list[str] = []
+    for dye in dyes:
+        if dye not in source:
+            continue
+        target = source[dye]
+        if not isinstance(target, str):
+            errors.append(f"Dye {dye}: map it to an assay target, or '' for not read")
+            continue
+        if target.strip() == NOT_READ:
+            mapping[dye] = NOT_READ
+        elif _simplify(target) in known:
+            mapping[dye] = known[_simplify(target)]
+        elif given is not None:
+            errors.append(f"Dye {dye}: plate {plate.barcode} has no assay {target!r}")
+    read = [target for target in mapping.values() if target != NOT_READ]
+    for target in sorted(set(read)):
+        if read.count(target) > 1:
+            twice = [dye for dye, chosen in mapping.items() if chosen == target]
+            errors.append(f"Dyes {' and '.join(twice)} are both mapped to {target}: one dye each")
+    return mapping, errors
+
+
+# --- the preview ------------------------------------------------------------------------
+
+
 def plate_import_preview(
-    *, plate: QpcrPlate, data: bytes, filename: str, format: str = "auto", run: str | None = None
+    *,
+    plate: QpcrPlate,
+    data: bytes,
+    filename: str,
+    format: str = "auto",
+    run: str | None = None,
+    dye_assays: dict[str, str] | None = None,
 ) -> ImportPreview:
-    """Compare an export with the plate's layout. Reads only; writes nothing."""
+    """Compare an export with the plate's layout, well by well. Reads only; writes
+    nothing; a constant number of queries whatever the plate size (the live import of
+    the same file, the layout with its patients, the plans a write would re-run).
+
+    `dye_assays` maps the dyes of a multiplex file to assay targets ('' = not read);
+    None uses the mapping remembered on the plate."""
     preview = ImportPreview(
         plate=plate,
         sha256=hashlib.sha256(data).hexdigest(),
@@ -135,13 +347,15 @@ def plate_import_preview(
         export=None,
     )
     preview.duplicate_of = (
-        PlateImport.objects.filter(sha256=preview.sha256).select_related("plate").first()
+        PlateImport.objects.filter(sha256=preview.sha256, reverted_at__isnull=True)
+        .select_related("plate")
+        .first()
     )
     if preview.duplicate_of:
         first = preview.duplicate_of
         preview.errors.append(
             f"This file was already imported (import #{first.pk} into plate {first.plate.barcode} "
-            f"on {first.imported_at:%Y-%m-%d %H:%M})"
+            f"on {first.imported_at:%Y-%m-%d %H:%M}); revert that import to import it again"
         )
     try:
         export = parse_export(data, format=format, filename=filename)
@@ -170,88 +384,219 @@ def plate_import_preview(
         if reading.run == preview.run:
             by_position.setdefault(reading.position, []).append(reading)
 
-    layout = {
-        position_label(w.row, w.column): w
-        for w in plate.wells.select_related("sample", "assay").order_by("row", "column")
-    }
+    layout: dict[str, list[Well]] = {}
+    for well in (
+        plate.wells.select_related("sample", "assay")
+        .annotate(study_id=F(f"{DRAW}__patient__study_id"))
+        .order_by("row", "column", "assay__target")
+    ):
+        layout.setdefault(position_label(well.row, well.column), []).append(well)
+        preview.wells[well.pk] = well
     if not layout:
         preview.errors.append(
             f"Plate {plate.barcode} has no layout yet: lay it out before importing"
         )
         return preview
-    for position in by_position:
+    preview.dye_choices = sorted({w.assay.target for w in preview.wells.values()})
+
+    _stray_positions(preview, by_position, layout)
+
+    # Without a mapping first; the dyes at positions left unresolved need one.
+    plain = {
+        position: _by_target(layout[position], readings)
+        for position, readings in by_position.items()
+        if position in layout
+    }
+    preview.dyes = sorted(
+        {
+            reading.dye
+            for position, (_assignment, left, unresolved) in plain.items()
+            if unresolved
+            for reading in by_position[position]
+            if reading.dye
+        }
+    )
+    preview.dye_assays, mapping_errors = _clean_mapping(
+        dye_assays, plate, preview.dyes, preview.dye_choices
+    )
+    preview.errors.extend(mapping_errors)
+
+    for position, wells in layout.items():
+        readings = by_position.get(position, [])
+        if not readings:
+            assignment = {well.pk: (None, "") for well in wells}
+        elif preview.dyes and any(r.dye in preview.dyes for r in readings):
+            assignment, stray = _by_dye(wells, readings, preview.dye_assays)
+            preview.stray_readings.extend(_stray(r, note) for r, note in stray)
+        else:
+            assignment, left, unresolved = plain[position]
+            if not unresolved:
+                preview.stray_readings.extend(
+                    _stray(r, "no well of this assay at this position") for r in left
+                )
+        for well in wells:
+            reading, problem = assignment[well.pk]
+            preview.changes.append(_classify(preview, position, well, reading, problem))
+
+    _summarise(preview)
+    return preview
+
+
+def _stray(reading: ParsedWell, note: str) -> StrayReading:
+    return StrayReading(
+        reading.position, reading.sample_name, reading.target, reading.dye, reading.cq, note
+    )
+
+
+def _stray_positions(preview: ImportPreview, by_position, layout) -> None:
+    plate = preview.plate
+    for position, readings in by_position.items():
         if position not in layout:
             preview.unknown_positions.append(position)
-    on_plate = [p for p in preview.unknown_positions if _on_plate(p, plate.plate_format)]
+            preview.stray_readings.extend(
+                _stray(r, "no well at this position in the layout") for r in readings
+            )
     off_plate = [p for p in preview.unknown_positions if not _on_plate(p, plate.plate_format)]
+    on_plate = [p for p in preview.unknown_positions if p not in off_plate]
     if off_plate:
         preview.errors.append(
-            f"Positions outside a {plate.plate_format}-well plate: {', '.join(off_plate[:8])}"
-            + (" …" if len(off_plate) > 8 else "")
+            f"Positions outside a {plate.plate_format}-well plate: {_listed(off_plate)}"
         )
     if on_plate:
         preview.warnings.append(
             f"{len(on_plate)} readings at positions with no well in the layout are ignored"
         )
+    implausible = [
+        f"{r.position} ({r.cq})"
+        for readings in by_position.values()
+        for r in readings
+        if r.cq is not None and not 0 < r.cq < 60
+    ]
+    if implausible:
+        preview.errors.append(f"Cq values outside 0-60 cycles: {_listed(implausible)}")
 
-    for position, well in layout.items():
-        readings = by_position.get(position)
-        if not readings:
-            preview.missing_positions.append(position)
-            continue
-        reading, problem = _reading_for(well, readings)
-        expected = expected_name(well)
-        if reading is None:
-            preview.changes.append(
-                WellChange(
-                    position,
-                    well.pk,
-                    expected,
-                    "",
-                    well.assay.target,
-                    well.cq,
-                    None,
-                    "unresolved",
-                    problem,
-                )
-            )
-            continue
-        note = ""
-        if not _names_agree(expected, reading.sample_name):
-            note = f"file names the sample {reading.sample_name!r}, the layout {expected!r}"
-            preview.name_mismatches.append(f"{position}: {note}")
-        if well.cq is None and reading.cq is not None:
-            action = "fill"
-        elif _same(well.cq, reading.cq):
-            action = "same"
-        else:
-            action = "change"
-        preview.changes.append(
-            WellChange(
-                position,
-                well.pk,
-                expected,
-                reading.sample_name,
-                well.assay.target,
-                well.cq,
-                reading.cq,
-                action,
-                note,
-            )
+
+def _classify(preview, position, well, reading, problem) -> WellChange:
+    expected = expected_name(well)
+    common = dict(
+        position=position,
+        well_id=well.pk,
+        expected_sample=expected,
+        assay=well.assay.target,
+        old_cq=well.cq,
+        study_id=well.study_id or "",
+        decided=well.excluded is not None,
+    )
+    if reading is None:
+        unresolved = problem.startswith(UNRESOLVED)
+        return WellChange(
+            **common,
+            file_sample="",
+            new_cq=None,
+            action="unresolved" if unresolved else "missing",
+            note=problem.removeprefix(UNRESOLVED) or "not in the file",
         )
-    if preview.missing_positions:
+    note = ""
+    disagrees = not _names_agree(expected, reading.sample_name)
+    if reading.sample_name:
+        preview.named_wells += 1
+    if disagrees:
+        note = f"file names the sample {reading.sample_name!r}, the layout {expected!r}"
+        preview.name_mismatches.append(f"{position}: {note} ({well.assay.target})")
+    if well.cq is None and reading.cq is not None:
+        action = "fill"
+    elif same_cq(well.cq, reading.cq):
+        action = "same"
+    else:
+        action = "change"
+    if action in {"fill", "change"} and well.excluded is not None:
+        note = "; ".join(filter(None, [note, "its exclusion decision is cleared"]))
+    return WellChange(
+        **common,
+        file_sample=reading.sample_name,
+        new_cq=reading.cq,
+        action=action,
+        note=note,
+        name_disagrees=disagrees,
+        dye=reading.dye,
+    )
+
+
+def _summarise(preview: ImportPreview) -> None:
+    """The warnings, what a write would touch, and why nothing may be importable."""
+    missing = [c.position for c in preview.changes if c.action == "missing"]
+    preview.missing_positions = list(dict.fromkeys(missing))
+    if missing:
+        preview.warnings.append(f"The file lacks {len(missing)} wells of the layout")
+    if preview.mismatched and not preview.mostly_mismatched:
         preview.warnings.append(
-            f"The file lacks {len(preview.missing_positions)} wells of the layout"
+            f"The sample names of {preview.mismatched} of the {preview.named_wells} wells the "
+            "file names disagree with the layout"
         )
-    return preview
+    written = [c for c in preview.changes if c.action in {"fill", "change"}]
+    preview.patients = sorted({c.study_id for c in written if c.study_id})
+    preview.changed_patients = sorted(
+        {c.study_id for c in written if c.study_id and c.action == "change"}
+    )
+    if written:
+        preview.analyses = [plan.name for plan in affected_plans({EXPRESSION})]
+    if preview.errors or written:
+        return
+    unresolved = preview.count("unresolved")
+    if preview.unmapped_dyes:
+        preview.errors.append(
+            f"Nothing to import yet: {unresolved} wells are unresolved until the dyes "
+            f"{', '.join(preview.unmapped_dyes)} are mapped to assays"
+        )
+    elif unresolved:
+        preview.errors.append(
+            f"Nothing to import: {unresolved} wells are unresolved (several readings at "
+            "one position and no way to tell which is whose)"
+        )
+    else:
+        preview.errors.append(
+            "Nothing to import: the file fills no empty well and changes no Cq "
+            f"({preview.count('same')} unchanged, {preview.count('missing')} not in the file)"
+        )
 
 
-def _on_plate(position: str, plate_format: int) -> bool:
-    try:
-        normalise_position(position, plate_format)
-    except ExportParseError:
-        return False
-    return True
+# --- confirming -------------------------------------------------------------------------
+
+
+def confirm_refusals(
+    preview: ImportPreview, *, user, replace: bool, reason: str, override_reason: str
+):
+    """Why this user may not confirm this preview, by field ({} when they may). The web
+    page and the API show the same messages because both come from here."""
+    refusals: dict[str, list[str]] = {}
+    if preview.errors:
+        refusals["file"] = list(preview.errors)
+        return refusals
+    changed = [c for c in preview.changes if c.action == "change"]
+    if changed:
+        positions = _listed([f"{c.position} {c.assay}" for c in changed], 5)
+        if not replace:
+            refusals["replace"] = [
+                f"The file changes {len(changed)} existing Cq values ({positions}): choose "
+                "“replace existing results” and give the reason, or discard the upload"
+            ]
+        if not reason.strip():
+            refusals["reason"] = [
+                f"Give the reason for replacing {len(changed)} existing Cq values"
+            ]
+    if preview.mostly_mismatched:
+        share = (
+            f"The sample names of {preview.mismatched} of the {preview.named_wells} wells the "
+            f"file names disagree with the layout (more than {MISMATCH_THRESHOLD:.0%})"
+        )
+        if not (user is not None and user.has_perm(OVERRIDE_PERMISSION)):
+            refusals.setdefault("file", []).append(
+                f"{share}: is this plate {preview.plate.barcode}'s file? A technician cannot "
+                "confirm it; a curator may override, with a reason"
+            )
+        elif not override_reason.strip():
+            refusals["override_reason"] = [f"{share}: give the reason for overriding"]
+    return refusals
 
 
 @transaction.atomic
@@ -263,15 +608,29 @@ def plate_import_confirm(
     user,
     format: str = "auto",
     run: str | None = None,
+    replace: bool = False,
+    reason: str = "",
+    override_reason: str = "",
+    dye_assays: dict[str, str] | None = None,
 ) -> PlateImport:
-    """Write what the preview showed. Refused, with nothing saved, when the preview
-    has errors (a broken file, the same file again, positions off the plate)."""
+    """Write what the preview shows, or refuse with nothing saved (see
+    confirm_refusals: errors, nothing importable, a change without replace and a
+    reason, a file that mostly disagrees with the layout without a curator's reason).
+
+    Each written well gets a WellImportChange row with its exact previous Cq, import
+    and exclusion decision. A write clears the well's decision (excluded, reason, by,
+    at): the decision was about the old value, not the new one; a revert restores it.
+    A well whose value the file repeats is left as it is (still from its import)."""
     plate = QpcrPlate.objects.select_for_update().get(pk=plate.pk)
     preview = plate_import_preview(
-        plate=plate, data=data, filename=filename, format=format, run=run
+        plate=plate, data=data, filename=filename, format=format, run=run, dye_assays=dye_assays
     )
-    if not preview.can_confirm:
-        raise ValidationError({"file": preview.errors})
+    refusals = confirm_refusals(
+        preview, user=user, replace=replace, reason=reason, override_reason=override_reason
+    )
+    if refusals:
+        raise ValidationError(refusals)
+    user = user if getattr(user, "is_authenticated", False) else None
     record = PlateImport(
         plate=plate,
         original_name=filename[:255],
@@ -280,40 +639,79 @@ def plate_import_confirm(
         format=preview.export.format,
         instrument=preview.export.instrument,
         run=preview.run,
-        imported_by=user if getattr(user, "is_authenticated", False) else None,
+        imported_by=user,
         wells_filled=preview.count("fill"),
         wells_changed=preview.count("change"),
+        wells_mismatched=preview.mismatched,
         warnings=[*preview.warnings, *preview.name_mismatches],
+        dye_assays=preview.dye_assays,
+        replace_reason=reason.strip()[:300] if preview.needs_replace else "",
+        override_reason=override_reason.strip()[:300] if preview.mostly_mismatched else "",
     )
+    _store_raw_file(record, data, filename)
     try:
         with transaction.atomic():
-            # Content-addressed name: a retry after a failure reuses the same file.
-            record.raw_file.save(filename, ContentFile(data), save=False)
             record.save()
     except IntegrityError as error:
-        first = PlateImport.objects.filter(sha256=preview.sha256).first()
+        first = PlateImport.objects.filter(sha256=preview.sha256, reverted_at__isnull=True).first()
         raise ValidationError(
             {"file": f"This file was already imported (import #{first.pk if first else '?'})"}
         ) from error
 
     written = [change for change in preview.changes if change.action in {"fill", "change"}]
-    wells = Well.objects.in_bulk([change.well_id for change in written])
+    rows, wells = [], []
     for change in written:
-        wells[change.well_id].cq = change.new_cq
-        wells[change.well_id].imported_from = record
+        well = preview.wells[change.well_id]
+        rows.append(
+            WellImportChange(
+                plate_import=record,
+                well=well,
+                action=change.action,
+                new_cq=change.new_cq,
+                previous_cq=well.cq,
+                previous_imported_from_id=well.imported_from_id,
+                previous_excluded=well.excluded,
+                previous_exclusion_reason=well.exclusion_reason,
+                previous_excluded_by_id=well.excluded_by_id,
+                previous_excluded_at=well.excluded_at,
+            )
+        )
+        well.cq, well.imported_from = change.new_cq, record
+        well.excluded, well.exclusion_reason, well.excluded_by, well.excluded_at = (
+            None,
+            "",
+            None,
+            None,
+        )
+        wells.append(well)
+    WellImportChange.objects.bulk_create(rows, batch_size=500)
+    why = f"import #{record.pk} of {filename}"
+    if record.replace_reason:
+        why += f": {record.replace_reason}"
     bulk_update_with_history(
-        list(wells.values()),
+        wells,
         Well,
-        ["cq", "imported_from"],
-        batch_size=1000,
-        default_user=record.imported_by,
-        default_change_reason=f"import #{record.pk} of {filename}",
+        WRITTEN_FIELDS,
+        batch_size=500,
+        default_user=user,
+        default_change_reason=why[:100],
     )
-    Well.objects.filter(
-        plate=plate, pk__in=[c.well_id for c in preview.changes if c.action == "same"]
-    ).update(imported_from=record)
     plate.status = QpcrPlate.Status.IMPORTED
-    plate.save(update_fields=["status"])
+    if preview.dye_assays:
+        plate.dye_assays = {**plate.dye_assays, **preview.dye_assays}  # for the next import
+    plate._change_reason = why[:100]
+    plate.save(update_fields=["status", "dye_assays"])
     # bulk_update_with_history sends no post_save: re-run the plans reading Cq ourselves.
     schedule_reanalysis(reason=f"plate {plate.barcode} results imported", model=Well)
     return record
+
+
+def _store_raw_file(record: PlateImport, data: bytes, filename: str) -> None:
+    """Content-addressed: the same bytes always land at the same name, so a file
+    imported again after a revert (or a retry after a failure) reuses the stored copy."""
+    name = record.raw_file.field.generate_filename(record, filename)
+    storage = record.raw_file.storage
+    if storage.exists(name):
+        record.raw_file.name = name
+    else:
+        record.raw_file.save(filename, ContentFile(data), save=False)

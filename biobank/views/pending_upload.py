@@ -2,7 +2,8 @@
 
 Nothing reaches the database before the technician confirms, so the bytes wait in
 a scratch directory under MEDIA_ROOT, named by their SHA-256, and the session
-remembers which file belongs to which plate. Confirming hands the same bytes to
+remembers which file belongs to which plate (and the dye mapping chosen on the
+preview of a multiplex file). Confirming hands the same bytes and mapping to
 plate_import_confirm; cancelling, or confirming, deletes the scratch file. Files
 older than a day are swept whenever a new one is kept.
 """
@@ -30,6 +31,7 @@ class PendingUpload:
     format: str
     run: str | None
     data: bytes
+    dye_assays: dict[str, str] | None = None  # None: the plate's remembered mapping
 
 
 def _session_key(plate_id: int) -> str:
@@ -67,7 +69,23 @@ def pending_upload(request, plate_id: int) -> PendingUpload | None:
         return None
     with default_storage.open(path, "rb") as handle:
         data = handle.read()
-    return PendingUpload(kept["sha256"], kept["filename"], kept["format"], kept["run"], data)
+    mapping = kept.get("dye_assays")
+    return PendingUpload(
+        kept["sha256"],
+        kept["filename"],
+        kept["format"],
+        kept["run"],
+        data,
+        mapping if isinstance(mapping, dict) else None,
+    )
+
+
+def keep_dye_mapping(request, plate_id: int, mapping: dict[str, str]) -> None:
+    """The dye -> assay mapping chosen on the preview, for the preview and the confirm."""
+    key = _session_key(plate_id)
+    kept = request.session.get(key)
+    if kept:
+        request.session[key] = {**kept, "dye_assays": dict(mapping)}
 
 
 def forget_upload(request, plate_id: int) -> None:

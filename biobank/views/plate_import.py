@@ -1,8 +1,11 @@
-"""Uploading a plate's instrument export: upload, preview, then confirm.
+"""Uploading a plate's instrument export: upload, preview, then confirm; and revert.
 
-The preview shows what the file would change and writes nothing; the bytes wait
-outside the database (see pending_upload) until the technician confirms, and
-plate_import_confirm then repeats the comparison under a lock and writes it all.
+The preview shows what the file would do to every well and writes nothing; the
+bytes wait outside the database (see pending_upload) until the technician confirms,
+and plate_import_confirm then repeats the comparison under a lock and writes it all,
+or refuses (a change without "replace" and a reason, a file whose names mostly
+disagree with the layout without a curator's override). A multiplex file's dye
+mapping is chosen on the preview and kept with the upload until the confirm.
 """
 
 from __future__ import annotations
@@ -10,15 +13,29 @@ from __future__ import annotations
 from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.http import JsonResponse
-from django.shortcuts import redirect, render
+from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
+from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_POST
 
-from biobank.forms.plates import PlateExportForm
-from biobank.services.plate_import import plate_import_confirm, plate_import_preview
+from biobank.forms.errors import add_service_errors
+from biobank.forms.plates import (
+    DyeMappingForm,
+    PlateExportForm,
+    PlateImportConfirmForm,
+    PlateImportRevertForm,
+)
+from biobank.models import PlateImport
+from biobank.services.plate_import import (
+    MISMATCH_THRESHOLD,
+    OVERRIDE_PERMISSION,
+    plate_import_confirm,
+    plate_import_preview,
+)
+from biobank.services.plate_import_revert import plate_import_revert
 
 from .access import needs
-from .pending_upload import forget_upload, keep_upload, pending_upload
+from .pending_upload import forget_upload, keep_dye_mapping, keep_upload, pending_upload
 from .plates import plate_or_404
 
 
@@ -45,16 +62,13 @@ def plate_import(request, pk: int):
             run=form.cleaned_data["run"].strip() or None,
         )
         return _go(request, reverse("web:plate_import_preview", args=[plate.pk]))
-    return render(
-        request,
-        "web/plate_import.html",
-        {"plate": plate, "form": form, "imports": plate.imports.select_related("imported_by")},
-    )
+    return render(request, "web/plate_import.html", {"plate": plate, "form": form})
 
 
 @needs("biobank.add_plateimport")
 def plate_import_review(request, pk: int):
-    """GET: the preview of the waiting upload. POST: confirm it."""
+    """GET: the preview of the waiting upload. POST: choose the dye mapping
+    (action=map), or confirm."""
     plate = plate_or_404(pk)
     pending = pending_upload(request, plate.pk)
     if pending is None:
@@ -66,30 +80,60 @@ def plate_import_review(request, pk: int):
         "filename": pending.filename,
         "format": pending.format,
         "run": pending.run,
+        "dye_assays": pending.dye_assays,
     }
+    mapping = request.method == "POST" and request.POST.get("action") == "map"
+    confirming = request.method == "POST" and not mapping
+    confirm_form = PlateImportConfirmForm(request.POST if confirming else None)
     refused: list[str] = []
-    if request.method == "POST":
+    if mapping:
+        preview = plate_import_preview(**arguments)
+        dye_form = DyeMappingForm(
+            request.POST,
+            dyes=preview.dyes,
+            targets=preview.dye_choices,
+            mapping=preview.dye_assays,
+        )
+        if dye_form.is_valid():
+            keep_dye_mapping(request, plate.pk, dye_form.mapping())  # every dye is on it
+            return redirect("web:plate_import_preview", pk=plate.pk)
+    elif confirming and confirm_form.is_valid():
         try:
-            record = plate_import_confirm(user=request.user, **arguments)
+            record = plate_import_confirm(
+                user=request.user,
+                replace=confirm_form.cleaned_data["replace"],
+                reason=confirm_form.cleaned_data["reason"],
+                override_reason=confirm_form.cleaned_data["override_reason"],
+                **arguments,
+            )
         except ValidationError as error:
-            refused = error.messages
+            add_service_errors(confirm_form, error)
+            refused = confirm_form.non_field_errors()
         else:
             forget_upload(request, plate.pk)
             messages.success(
                 request,
                 f"{record.original_name} imported into {plate.barcode}: "
-                f"{record.wells_filled} wells filled, {record.wells_changed} changed.",
+                f"{record.wells_filled} wells filled, {record.wells_changed} changed. "
+                "It can be reverted from the plate page.",
             )
             return redirect("web:plate_qc", pk=plate.pk)
     preview = plate_import_preview(**arguments)
+    dye_form = DyeMappingForm(
+        dyes=preview.dyes, targets=preview.dye_choices, mapping=preview.dye_assays
+    )
     return render(
         request,
         "web/plate_import_preview.html",
         {
             "plate": plate,
             "preview": preview,
-            "counts": {a: preview.count(a) for a in ("fill", "change", "same", "unresolved")},
+            "counts": preview.counts(),
             "refused": refused,
+            "confirm_form": confirm_form,
+            "dye_form": dye_form,
+            "may_override": request.user.has_perm(OVERRIDE_PERMISSION),
+            "threshold_percent": round(MISMATCH_THRESHOLD * 100),
         },
     )
 
@@ -100,3 +144,33 @@ def plate_import_cancel(request, pk: int):
     forget_upload(request, pk)
     messages.info(request, "The upload is discarded; nothing was imported.")
     return redirect("web:plate_import", pk=pk)
+
+
+@require_POST
+@needs("biobank.change_plateimport")
+def plate_import_revert_page(request, pk: int, import_pk: int):
+    """Revert one import of the plate (the form of web/_plate_imports.html), then back
+    to the page the form was on."""
+    plate = plate_or_404(pk)
+    record = get_object_or_404(PlateImport, pk=import_pk, plate_id=plate.pk)
+    back = request.POST.get("next", "")
+    if not url_has_allowed_host_and_scheme(back, {request.get_host()}, request.is_secure()):
+        back = reverse("web:plate_detail", args=[plate.pk])
+    form = PlateImportRevertForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, f"Import #{record.pk} was not reverted: give the reason.")
+        return redirect(back)
+    try:
+        plate_import_revert(
+            plate_import=record, user=request.user, reason=form.cleaned_data["reason"]
+        )
+    except ValidationError as error:
+        messages.error(request, f"Import #{record.pk} was not reverted: {' '.join(error.messages)}")
+    else:
+        messages.success(
+            request,
+            f"Import #{record.pk} ({record.original_name}) reverted: "
+            f"{record.wells_filled + record.wells_changed} wells have their previous "
+            "values and decisions back.",
+        )
+    return redirect(back)

@@ -1,7 +1,10 @@
 """A plate's QC: Cq over the plate as a heat map, replicate groups, exclusions, and
-the technician's decision on a well."""
+the technician's decision on a well. At a multiplex position (one well per assay)
+the decision names the assay too: the form asks which when the position is ambiguous."""
 
 from __future__ import annotations
+
+from urllib.parse import quote
 
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied, ValidationError
@@ -11,8 +14,7 @@ from django.urls import reverse
 from biobank.forms.errors import add_service_errors
 from biobank.forms.plates import WellDecisionForm
 from biobank.models import position_label
-from biobank.selectors.plate_qc import plate_qc
-from biobank.selectors.plates import plate_well
+from biobank.selectors.plate_qc import plate_qc, wells_at
 from biobank.services.plates import well_clear_decision, well_exclude, well_restore
 
 from .access import needs
@@ -31,20 +33,45 @@ DECISIONS = {
 }
 
 
+def _the_well(form: WellDecisionForm, plate, row: int, column: int):
+    """The well the form names, or None with the error on the form."""
+    label = position_label(row, column)
+    wells = wells_at(plate, row, column)
+    chosen = form.cleaned_data.get("assay", "")
+    if not wells:
+        form.add_error("position", f"Plate {plate.barcode} has no well {label}")
+        return None
+    if chosen:
+        matching = [well for well in wells if well.assay.target == chosen]
+        if not matching:
+            form.add_error("assay", f"Well {label} holds no {chosen} well")
+            return None
+        return matching[0]
+    if len(wells) > 1:
+        targets = ", ".join(well.assay.target for well in wells)
+        form.add_error("assay", f"Well {label} holds {len(wells)} assays ({targets}): choose which")
+        return None
+    return wells[0]
+
+
 @needs("biobank.view_qpcrplate", "biobank.view_well")
 def plate_qc_page(request, pk: int):
     plate = plate_or_404(pk)
-    form = WellDecisionForm(request.POST or None, initial={"position": request.GET.get("well", "")})
+    qc = plate_qc(plate)
+    targets = [(target, target) for target in qc.multiplex_targets]
+    form = WellDecisionForm(
+        request.POST or None,
+        initial={"position": request.GET.get("well", ""), "assay": request.GET.get("assay", "")},
+        assays=targets,
+    )
     if request.method == "POST":
         if not request.user.has_perm("biobank.change_well"):
             raise PermissionDenied
         if form.is_valid():
             row, column = form.cleaned_data["position"]
             label = position_label(row, column)
-            well = plate_well(plate, row, column)
-            if well is None:
-                form.add_error("position", f"Plate {plate.barcode} has no well {label}")
-            else:
+            well = _the_well(form, plate, row, column)
+            if well is not None:
                 try:
                     DECISIONS[form.cleaned_data["decision"]](
                         well, request.user, form.cleaned_data["reason"]
@@ -53,13 +80,16 @@ def plate_qc_page(request, pk: int):
                     add_service_errors(form, error)
                 else:
                     messages.success(request, f"Well {label}: decision saved.")
-                    return redirect(f"{reverse('web:plate_qc', args=[plate.pk])}?well={label}")
+                    query = f"well={label}"
+                    if form.cleaned_data.get("assay"):
+                        query += f"&assay={quote(well.assay.target)}"
+                    return redirect(f"{reverse('web:plate_qc', args=[plate.pk])}?{query}")
     return render(
         request,
         "web/plate_qc.html",
         {
             "plate": plate,
-            "qc": plate_qc(plate),
+            "qc": qc,
             "form": form,
             "selected": (request.POST.get("position") or request.GET.get("well", "")).upper(),
         },

@@ -66,6 +66,8 @@ EXPECTED: dict[str, tuple[frozenset, dict[str, frozenset]]] = {
     "plate:layout": (TC, {"POST": TC}),
     "plate:import-preview": (TC, {"POST": TC}),
     "plate:import": (TC, {"POST": TC}),
+    "plate:imports": (TC, {}),
+    "plate:import-revert": (TC, {"POST": TC}),
     "well:list": (TC, {}),
     "well:detail": (TC, {}),
     "well:exclude": (TC, {"POST": TC}),

@@ -171,8 +171,9 @@ def test_lay_out_a_plate_upload_its_export_and_exclude_a_well(page, shot, techni
     expect(page.locator(".preview-summary")).to_contain_text("18 to fill")
     assert not PlateImport.objects.exists() and not Well.objects.filter(cq__isnull=False).exists()
     shot("preview")
-    expect(page.get_by_role("button", name="Confirm the import")).to_be_focused()
-    page.keyboard.press("Enter")
+    confirm = page.get_by_role("button", name="Confirm the import")
+    expect(confirm).not_to_be_focused()  # never the default: Enter confirms nothing
+    confirm.click()
 
     expect(page.locator(".messages .success")).to_contain_text("18 wells filled")
     expect(page.locator("table.heatmap td.excluded")).to_have_count(1)  # A3, by the QC
