@@ -58,7 +58,7 @@ def run_report_download(request, pk: int):
 @permission_required("analysis.add_analysisrun", raise_exception=True)
 def plan_rerun(request, name: str):
     """Queue a run through the task: a worker computes it when a broker is configured,
-    this process does, before the redirect, when none is."""
+    this process's background runner when none is (the redirect never waits for it)."""
     plan = get_object_or_404(AnalysisPlan, name=name)
     run = request_run(plan=plan, trigger=AnalysisRun.Trigger.MANUAL, user=request.user)
     run = current_run(run.pk) or run  # or the run that replaced it after a transient fault
@@ -69,7 +69,7 @@ def plan_rerun(request, name: str):
 def rerun_message(run: AnalysisRun) -> str:
     if run.status in (AnalysisRun.Status.QUEUED, AnalysisRun.Status.RUNNING):
         return (
-            f"Run #{run.pk} is {run.get_status_display().lower()}: a worker computes it in a "
-            "few seconds; reload this page to see its results."
+            f"Run #{run.pk} is {run.get_status_display().lower()}: it is computed in the "
+            "background; reload this page to see its results."
         )
     return f"Run #{run.pk}: {run.get_status_display()}"
