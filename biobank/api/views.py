@@ -52,6 +52,7 @@ from biobank.models import (
     Treatment,
     Well,
 )
+from biobank.selectors.plate_imports import plate_import_history
 from biobank.selectors.processing import scanned_chain
 from biobank.services import aliquots as aliquot_services
 from biobank.services import draws as draw_services
@@ -761,11 +762,7 @@ class PlateViewSet(ReadViewSet):
     @action(detail=True, methods=["get"], url_path="imports", url_name="imports")
     def imports(self, request, pk=None):
         """The plate's imports, newest first, live or reverted."""
-        records = (
-            PlateImport.objects.filter(plate=self.get_object())
-            .select_related("imported_by", "reverted_by")
-            .order_by("-imported_at", "-pk")
-        )
+        records = plate_import_history(self.get_object())  # as the plate page lists them
         return Response(
             s.PlateImportSerializer(records, many=True, context=self.get_serializer_context()).data
         )
