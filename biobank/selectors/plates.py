@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from django.db.models import Count, Max, Q
 
 from biobank.models import Assay, QpcrPlate, ReverseTranscription, Well, position_label
+from biobank.selectors.scans import in_scan_order
 
 
 def plates_with_counts():
@@ -48,11 +49,7 @@ def study_assays():
 
 def rt_products_by_codes(codes: Iterable[str]) -> tuple[list[ReverseTranscription], list[str]]:
     """RT products in the order scanned, and the codes that match none."""
-    wanted = list(codes)
-    found = {rt.code: rt for rt in ReverseTranscription.objects.filter(code__in=wanted)}
-    return [found[code] for code in wanted if code in found], [
-        code for code in wanted if code not in found
-    ]
+    return in_scan_order(ReverseTranscription.objects.all(), "code", codes)
 
 
 @dataclass(frozen=True)

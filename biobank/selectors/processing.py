@@ -17,6 +17,7 @@ from biobank.models import (
     RnaIsolation,
     Well,
 )
+from biobank.selectors.scans import in_scan_order
 
 
 def recent_isolation_batches(limit: int = 10):
@@ -201,8 +202,4 @@ def rt_lineage(product_id: int) -> RtLineage | None:
 
 def rt_products_for_labels(codes: Sequence[str]) -> tuple[list[ReverseTranscription], list[str]]:
     """RT products in the order asked for, with what a label prints, and unknown codes."""
-    wanted = list(dict.fromkeys(codes))
-    found = {product.code: product for product in _products().filter(code__in=wanted)}
-    return [found[code] for code in wanted if code in found], [
-        code for code in wanted if code not in found
-    ]
+    return in_scan_order(_products(), "code", dict.fromkeys(codes))

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from django.db.models import OuterRef, Subquery
 
 from biobank.models import Aliquot, PatientIdentity, StorageEvent
+from biobank.selectors.scans import in_scan_order
 
 
 @dataclass(frozen=True)
@@ -68,11 +69,7 @@ def sample_record(aliquot_id: int, *, include_identity: bool) -> SampleRecord | 
 
 def aliquots_by_barcodes(barcodes: Iterable[str]) -> tuple[list[Aliquot], list[str]]:
     """The aliquots in the order scanned, and the barcodes that match none."""
-    wanted = list(barcodes)
-    found = {a.barcode: a for a in aliquot_queryset().filter(barcode__in=wanted)}
-    return [found[code] for code in wanted if code in found], [
-        code for code in wanted if code not in found
-    ]
+    return in_scan_order(aliquot_queryset(), "barcode", barcodes)
 
 
 def checked_out_aliquots():
