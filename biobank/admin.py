@@ -129,6 +129,7 @@ class SerumDrawForm(forms.ModelForm):
             "storage_temperature_c",
             "serum_volume_ul",
             "haemolysis",
+            "a414",
             "note",
         )
 
@@ -151,6 +152,7 @@ class SerumDrawAdmin(SimpleHistoryAdmin):
         "days_after_treatment",
         "outside_window",
         "haemolysis",
+        "a414",
         "serum_volume_ul",
         "sprec_code",
     )

@@ -126,6 +126,29 @@ def test_admin_refuses_a_post_draw_before_its_tace_with_the_field_named(client, 
     assert not m.SerumDraw.objects.exists()
 
 
+def test_admin_refuses_a_negative_a414_with_the_field_named(client, curator):
+    treatment = TreatmentFactory()
+    client.force_login(curator)
+    response = client.post(
+        admin_url(m.SerumDraw, "add"),
+        {
+            "treatment": treatment.pk,
+            "timepoint": "PRE",
+            "drawn_at_0": "2010-01-05",
+            "drawn_at_1": "08:00",
+            "serum_volume_ul": "1000",
+            "haemolysis": "none",
+            "a414": "-0.1",
+            "container": "SST",
+            "storage_temperature_c": "-80",
+        },
+    )
+    assert response.status_code == 200
+    html = response.content.decode()
+    assert "field-a414" in html and "greater than or equal to 0" in html
+    assert not m.SerumDraw.objects.exists()
+
+
 def test_admin_refuses_a_pt_of_750(client, curator):
     treatment = TreatmentFactory()
     client.force_login(curator)

@@ -264,6 +264,7 @@ class SerumDrawSerializer(serializers.ModelSerializer):
             "storage_temperature_c",
             "serum_volume_ul",
             "haemolysis",
+            "a414",
             "days_after_treatment",
             "outside_window",
             "sprec_code",
@@ -281,6 +282,12 @@ class SerumDrawInput(serializers.Serializer):
     frozen_at = serializers.DateTimeField(required=False, allow_null=True)
     haemolysis = serializers.ChoiceField(
         SerumDraw.Haemolysis.choices, default=SerumDraw.Haemolysis.NONE
+    )
+    a414 = serializers.FloatField(
+        required=False,
+        allow_null=True,
+        min_value=0,
+        help_text=SerumDraw._meta.get_field("a414").help_text,
     )
     held_cold = serializers.BooleanField(default=False)
     container = serializers.ChoiceField(SerumDraw.Container.choices, default="SST")

@@ -39,6 +39,12 @@ class SerumDrawForm(BenchForm):
     haemolysis = forms.ChoiceField(
         choices=SerumDraw.Haemolysis.choices, initial=SerumDraw.Haemolysis.NONE
     )
+    a414 = forms.FloatField(
+        label="A414 (optional)",
+        required=False,
+        min_value=0,
+        help_text=SerumDraw._meta.get_field("a414").help_text,
+    )
     container = forms.ChoiceField(
         choices=SerumDraw.Container.choices, initial=SerumDraw.Container.SST
     )

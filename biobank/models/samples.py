@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from django.core.validators import MinValueValidator
 from django.db import models
 from django.db.models import F, Q
 from simple_history.models import HistoricalRecords
@@ -46,6 +47,18 @@ class SerumDraw(models.Model):
     haemolysis = models.CharField(
         max_length=10, choices=Haemolysis.choices, default=Haemolysis.NONE
     )
+    # Optional: the visual grade above is recorded for every draw, the absorbance only
+    # where a spectrophotometer (NanoDrop) reading was taken. The QC reads both.
+    a414 = models.FloatField(
+        "A414",
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(0)],
+        help_text=(
+            "Serum absorbance at 414 nm, the oxyhaemoglobin peak; above 0.2 is read as "
+            "haemolysed (Kirschner et al. 2011, PLoS One 6:e24145). Leave empty when not measured."
+        ),
+    )
     days_after_treatment = models.SmallIntegerField(editable=False, null=True)
     outside_window = models.BooleanField(
         default=False, editable=False, help_text="POST drawn outside the 5-10 day window"
@@ -72,6 +85,9 @@ class SerumDraw(models.Model):
             ),
             models.CheckConstraint(
                 condition=Q(serum_volume_ul__gte=0), name="draw_volume_not_negative"
+            ),
+            models.CheckConstraint(
+                condition=Q(a414__isnull=True) | Q(a414__gte=0), name="draw_a414_not_negative"
             ),
         ]
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import math
 from decimal import Decimal
 
 from django.conf import settings
@@ -43,6 +44,17 @@ def is_outside_window(timepoint: str, offset: int) -> bool:
     return timepoint == SerumDraw.Timepoint.POST and not (low <= offset <= high)
 
 
+def check_a414(a414: float | None) -> None:
+    """An absorbance is never negative (a blank read after the sample, or a sign typo);
+    refuse it by name rather than let a 'clean' -0.3 into the haemolysis QC."""
+    if a414 is None:
+        return
+    if isinstance(a414, bool) or not isinstance(a414, (int, float)) or math.isnan(a414):
+        raise ValidationError({"a414": f"A414 must be a number, not {a414!r}"})
+    if a414 < 0:
+        raise ValidationError({"a414": f"A414 cannot be negative (got {a414:g})"})
+
+
 def derive_draw_timing(draw: SerumDraw) -> SerumDraw:
     """Fill what follows from the treatment and the draw time (patient, day offset,
     window flag), refusing a PRE after or a POST before its TACE. Every path that
@@ -66,6 +78,7 @@ def serum_draw_register(
     centrifuged_at: dt.datetime | None = None,
     frozen_at: dt.datetime | None = None,
     haemolysis: str = SerumDraw.Haemolysis.NONE,
+    a414: float | None = None,
     held_cold: bool = False,
     container: str = SerumDraw.Container.SST,
     note: str = "",
@@ -84,6 +97,7 @@ def serum_draw_register(
         raise ValidationError({"centrifuged_at": "Centrifugation cannot precede the draw"})
     if frozen_at and centrifuged_at and frozen_at < centrifuged_at:
         raise ValidationError({"frozen_at": "Freezing cannot precede centrifugation"})
+    check_a414(a414)
     draw = SerumDraw(
         treatment=treatment,
         timepoint=timepoint,
@@ -92,6 +106,7 @@ def serum_draw_register(
         frozen_at=frozen_at,
         serum_volume_ul=Decimal(str(serum_volume_ul)),
         haemolysis=haemolysis,
+        a414=a414,
         held_cold=held_cold,
         container=container,
         note=note,
@@ -105,5 +120,7 @@ def serum_draw_update(*, draw: SerumDraw, **values) -> SerumDraw:
     for name, value in values.items():
         if name in {"patient", "days_after_treatment", "outside_window"}:
             raise ValidationError({name: "This field is derived and cannot be set"})
+        if name == "a414":
+            check_a414(value)
         setattr(draw, name, value)
     return save_validated(derive_draw_timing(draw))

@@ -210,6 +210,33 @@ class TestDraws:
         )
         assert_field_error(response, "timepoint")
 
+    def test_a_negative_a414_is_refused_naming_the_field(self, clients, world):
+        response = clients["technician"].post(
+            url("draw-list"),
+            {
+                "treatment": world["treatment"].pk,
+                "timepoint": "POST",
+                "drawn_at": aware(2014, 1, 17).isoformat(),
+                "serum_volume_ul": "800",
+                "a414": -0.05,
+            },
+        )
+        assert_field_error(response, "a414")
+        patched = clients["technician"].patch(
+            url("draw-detail", world["draw"].pk), {"a414": -0.3}, format="json"
+        )
+        assert_field_error(patched, "a414")
+        world["draw"].refresh_from_db()
+        assert world["draw"].a414 is None
+
+    def test_an_a414_is_recorded_and_read_back(self, clients, world):
+        detail = url("draw-detail", world["draw"].pk)
+        response = clients["technician"].patch(detail, {"a414": 0.31}, format="json")
+        assert response.status_code == 200, response.json()
+        assert response.json()["a414"] == 0.31
+        cleared = clients["technician"].patch(detail, {"a414": None}, format="json")
+        assert cleared.status_code == 200 and cleared.json()["a414"] is None
+
     def test_a_correction_applies_the_timing_rules(self, clients, world):
         detail = url("draw-detail", world["draw"].pk)
         late = clients["technician"].patch(detail, {"drawn_at": aware(2014, 1, 12).isoformat()})

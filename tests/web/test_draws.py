@@ -6,9 +6,12 @@ import datetime as dt
 import re
 
 import pytest
+from django.core.exceptions import ValidationError
+from django.db import IntegrityError, transaction
 from django.urls import reverse
 
 from biobank.models import SerumDraw
+from biobank.services.draws import serum_draw_register
 
 from ..factories import PatientFactory, SerumDrawFactory, TreatmentFactory
 from .conftest import field_errors, messages_of
@@ -93,6 +96,7 @@ def test_a_post_draw_outside_the_window_is_saved_with_its_warning(tech_client, t
         ({"serum_volume_ul": ""}, "serum_volume_ul", "required"),
         ({"drawn_at": "yesterday"}, "drawn_at", "valid date/time"),
         ({"treatment": ""}, "treatment", "required"),
+        ({"a414": "-0.2"}, "a414", "greater than or equal to 0"),
     ],
     ids=[
         "post-before-tace",
@@ -102,6 +106,7 @@ def test_a_post_draw_outside_the_window_is_saved_with_its_warning(tech_client, t
         "no-volume",
         "bad-date",
         "no-treatment",
+        "negative-a414",
     ],
 )
 def test_refusals_show_beside_their_field_and_save_nothing(
@@ -114,6 +119,30 @@ def test_refusals_show_beside_their_field_and_save_nothing(
     )
     assert "has-error" in response.content.decode()
     assert not SerumDraw.objects.exists()
+
+
+def test_an_a414_is_saved_with_the_draw(tech_client, treatment):
+    tech_client.post(URL, post_data(treatment, a414="0.27"))
+    assert SerumDraw.objects.get().a414 == 0.27
+
+
+def test_the_service_refuses_a_negative_a414_naming_the_field(treatment):
+    with pytest.raises(ValidationError) as refused:
+        serum_draw_register(
+            treatment=treatment,
+            timepoint="PRE",
+            drawn_at=dt.datetime(2010, 1, 10, 8, tzinfo=dt.UTC),
+            serum_volume_ul=1000,
+            a414=-0.1,
+        )
+    assert "cannot be negative" in refused.value.message_dict["a414"][0]
+    assert not SerumDraw.objects.exists()
+
+
+def test_the_database_refuses_a_negative_a414(treatment):
+    draw = SerumDrawFactory(treatment=treatment)
+    with pytest.raises(IntegrityError), transaction.atomic():
+        SerumDraw.objects.filter(pk=draw.pk).update(a414=-1.0)
 
 
 def test_a_second_draw_for_the_same_timepoint_is_refused_on_the_timepoint(tech_client, treatment):
