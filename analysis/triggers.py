@@ -10,13 +10,19 @@ the same columns the input fingerprint covers). Who changes what:
     Well, Assay, SerumDraw, Aliquot,  the expression columns (Cq, exclusions, and the
     ExosomeIsolation, RnaIsolation,   chain that ties a well to a patient and timepoint)
     ReverseTranscription
+    SerumDraw (haemolysis, a414,      the expression columns' QC flags (issue 12: the
+      drawn/centrifuged/frozen at),   haemolysis grade and A414, the processing delays,
+    Aliquot (freeze_thaw_count),      the freeze-thaws of the tube an RT product came
+    TemperatureExcursion (and its     from, and the freezer excursions it went through;
+      affected_aliquots links)        a flag can exclude a value from a plan's analysis)
 
 Model saves and deletes arrive through post_save / post_delete (the admin, forms, the
-API and the services alike); the services that write in bulk (plate_import_confirm's
-bulk_update_with_history) call `schedule_reanalysis` themselves. Aliquot volume,
-freeze-thaw count, status and position (the services' `.update()` calls) feed no
-analysis and schedule nothing. Plans run on an imported CohortDataset never follow
-database edits.
+API and the services alike), and the links of an excursion to its aliquots through
+m2m_changed; the services that write in bulk or with `.update()` call
+`schedule_reanalysis` themselves (plate_import_confirm's bulk_update_with_history,
+aliquot_thaw when the tube has fed an exosome isolation). Aliquot volume, status and
+position, and the thaw of a tube no isolation used, feed no analysis and schedule
+nothing. Plans run on an imported CohortDataset never follow database edits.
 
 Nothing is scheduled before the transaction commits, and nothing if it rolls back:
 the changes of a transaction are gathered and handed over by one on_commit callback.
@@ -40,7 +46,7 @@ from datetime import timedelta
 from django.apps import apps
 from django.conf import settings
 from django.db import transaction
-from django.db.models.signals import post_delete, post_save
+from django.db.models.signals import m2m_changed, post_delete, post_save
 
 from analysis.cohort import BASELINE_COLUMNS, EXPRESSION_SUFFIXES, SURVIVAL_COLUMNS
 from analysis.models import AnalysisPlan, AnalysisRun
@@ -84,12 +90,26 @@ WATCHES = (
         | {"exclusion_reason"},
     ),
     _watch("biobank.Assay", {EXPRESSION}, {"target", "role"}),
-    _watch("biobank.SerumDraw", {EXPRESSION}, {"patient", "treatment", "timepoint"}),
-    _watch("biobank.Aliquot", {EXPRESSION}, {"draw"}),
+    _watch(
+        "biobank.SerumDraw",
+        {EXPRESSION},
+        {"patient", "treatment", "timepoint"}  # which patient and timepoint
+        | {"haemolysis", "a414", "drawn_at", "centrifuged_at", "frozen_at"},  # its QC flags
+    ),
+    _watch("biobank.Aliquot", {EXPRESSION}, {"draw", "freeze_thaw_count"}),
     _watch("biobank.ExosomeIsolation", {EXPRESSION}, {"aliquot", "batch"}),
     _watch("biobank.RnaIsolation", {EXPRESSION}, {"isolation"}),
     _watch("biobank.ReverseTranscription", {EXPRESSION}, {"rna"}),
+    # Which aliquots went through the excursion (its links: m2m_changed below); a save
+    # naming only the note or who recorded it changes no flag.
+    _watch(
+        "biobank.TemperatureExcursion",
+        {EXPRESSION},
+        {"freezer", "started_at", "ended_at", "peak_temperature_c"},
+    ),
 )
+# m2m tables whose link changes feed the QC: model label -> field name.
+M2M_WATCHES = {"biobank.TemperatureExcursion": "affected_aliquots"}
 _BY_MODEL: dict[type, Watch] = {}
 
 
@@ -292,6 +312,24 @@ def _deleted(sender, instance, using=None, **kw):
         )
 
 
+_M2M_ACTIONS = {"post_add": "linked", "post_remove": "unlinked", "post_clear": "unlinked"}
+
+
+def _links_changed(sender, instance, action, reverse, model, pk_set=None, using=None, **kw):
+    """An excursion's aliquots added or removed (from either side of the m2m); an add or
+    remove of nothing (`.set()` with the same aliquots) changes no flag."""
+    verb = _M2M_ACTIONS.get(action)
+    if verb is None or (action != "post_clear" and not pk_set):
+        return
+    owner = model if reverse else type(instance)
+    watch = _BY_MODEL.get(owner)
+    if watch is None:
+        return
+    schedule_reanalysis(
+        reason=f"{owner._meta.verbose_name} aliquots {verb}", columns=watch.columns, using=using
+    )
+
+
 def connect() -> None:
     """Connect the receivers (AnalysisConfig.ready)."""
     for watch in WATCHES:
@@ -299,6 +337,11 @@ def connect() -> None:
         _BY_MODEL[model] = watch
         post_save.connect(_saved, sender=model, dispatch_uid=f"reanalysis:save:{watch.model}")
         post_delete.connect(_deleted, sender=model, dispatch_uid=f"reanalysis:delete:{watch.model}")
+    for label, field in M2M_WATCHES.items():
+        through = getattr(apps.get_model(label), field).through
+        m2m_changed.connect(
+            _links_changed, sender=through, dispatch_uid=f"reanalysis:m2m:{label}.{field}"
+        )
 
 
 # --- the report: did the data change after this run? -----------------------------------

@@ -18,20 +18,34 @@ from collections import Counter
 import pytest
 from django.core.management import call_command
 from django.db import OperationalError, transaction
+from django.utils import timezone
 from django_celery_beat.models import PeriodicTask
 
 from analysis import tasks, triggers
 from analysis.models import AnalysisPlan, AnalysisRun
 from analysis.services import analysis_run
 from biobank.celery import app as celery_app
-from biobank.models import Aliquot, ClinicalAssessment, FollowUp, Patient, Well
+from biobank.models import (
+    Aliquot,
+    ClinicalAssessment,
+    ExosomeIsolation,
+    ExosomeIsolationBatch,
+    FollowUp,
+    Freezer,
+    Patient,
+    SerumDraw,
+    TemperatureExcursion,
+    Well,
+)
 from biobank.services.aliquots import aliquot_check_out, aliquot_thaw
+from biobank.services.draws import serum_draw_update
 from biobank.services.patients import (
     clinical_assessment_update,
     follow_up_update,
     patient_withdraw,
 )
 from biobank.services.plates import well_exclude
+from biobank.services.storage import temperature_excursion_record
 
 pytestmark = pytest.mark.django_db
 
@@ -219,6 +233,81 @@ class TestWhichChangeRerunsWhichPlan:
         aliquot.refresh_from_db()
         self.commit(aliquot.save, django_capture_on_commit_callbacks)
         assert dispatched[-1][0] == {"cq"}
+
+    def test_a_draws_qc_fields_rerun_the_plans_reading_expression(
+        self, plans, dispatched, django_capture_on_commit_callbacks
+    ):
+        draw = SerumDraw.objects.first()
+        draw.note = "label smudged"
+        self.commit(lambda: draw.save(update_fields=["note"]), django_capture_on_commit_callbacks)
+        assert dispatched == []  # the note feeds no flag
+        for field, value in [("haemolysis", "moderate"), ("a414", 0.31)]:
+            setattr(draw, field, value)
+            self.commit(
+                lambda field=field: draw.save(update_fields=[field]),
+                django_capture_on_commit_callbacks,
+            )
+            assert dispatched[-1] == ({"cq"}, {"serum draw changed": 1}), field
+        self.commit(
+            lambda: serum_draw_update(draw=draw, frozen_at=draw.frozen_at + dt.timedelta(hours=3)),
+            django_capture_on_commit_callbacks,
+        )
+        assert dispatched[-1][0] == {"cq"} and len(dispatched) == 3
+
+    def test_thawing_a_tube_an_isolation_used_reruns_the_plans_reading_expression(
+        self, plans, dispatched, technician, django_capture_on_commit_callbacks
+    ):
+        aliquot = Aliquot.objects.filter(status="stored").first()
+        batch = ExosomeIsolationBatch.objects.first()
+        self.commit(
+            lambda: ExosomeIsolation.objects.create(
+                batch=batch, aliquot=aliquot, serum_volume_ul=100
+            ),
+            django_capture_on_commit_callbacks,
+        )
+        dispatched.clear()
+        self.commit(
+            lambda: aliquot_thaw(aliquot=aliquot, user=technician, reason="bench"),
+            django_capture_on_commit_callbacks,
+        )
+        assert dispatched == [({"cq"}, {"aliquot thawed": 1})]
+
+    def test_a_temperature_excursion_and_its_links_rerun_the_plans_reading_expression(
+        self, plans, dispatched, technician, django_capture_on_commit_callbacks
+    ):
+        freezer = Freezer.objects.filter(racks__boxes__aliquots__status="stored").first()
+        started = timezone.make_aware(dt.datetime(2018, 2, 3, 4, 0))
+
+        def record():
+            return temperature_excursion_record(
+                freezer=freezer, started_at=started, peak_temperature_c=-45, user=technician
+            )
+
+        self.commit(record, django_capture_on_commit_callbacks)
+        assert dispatched[-1] == (
+            {"cq"},
+            {"temperature excursion added": 1, "temperature excursion aliquots linked": 1},
+        )
+        excursion = TemperatureExcursion.objects.get()
+        aliquot = excursion.affected_aliquots.first()
+        changes = [
+            (lambda: excursion.affected_aliquots.remove(aliquot), "aliquots unlinked"),
+            (lambda: aliquot.excursions.add(excursion), "aliquots linked"),  # the other side
+            (lambda: excursion.affected_aliquots.clear(), "aliquots unlinked"),
+            (excursion.delete, "deleted"),
+        ]
+        for change, what in changes:
+            dispatched.clear()
+            self.commit(change, django_capture_on_commit_callbacks)
+            assert dispatched == [({"cq"}, {f"temperature excursion {what}": 1})], what
+        # Linking nothing, or a note on the record, changes no flag.
+        self.commit(record, django_capture_on_commit_callbacks)
+        other = TemperatureExcursion.objects.get()
+        dispatched.clear()
+        self.commit(lambda: other.affected_aliquots.add(), django_capture_on_commit_callbacks)
+        other.note = "door left open"
+        self.commit(lambda: other.save(update_fields=["note"]), django_capture_on_commit_callbacks)
+        assert dispatched == []
 
     def test_deleting_a_follow_up_reruns(
         self, plans, dispatched, django_capture_on_commit_callbacks

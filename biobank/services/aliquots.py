@@ -17,6 +17,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import F, Sum
 from django.utils import timezone
 
+from analysis.triggers import schedule_reanalysis
 from biobank.models import Aliquot, Box, SerumDraw, StorageEvent, position_label
 
 Status = Aliquot.Status
@@ -257,6 +258,10 @@ def aliquot_thaw(*, aliquot: Aliquot, user, reason: str) -> Aliquot:
     require_status(aliquot, Status.STORED, Status.OUT, action="thawed")
     Aliquot.objects.filter(pk=aliquot.pk).update(freeze_thaw_count=F("freeze_thaw_count") + 1)
     log_event(aliquot, Kind.THAW, user=user, reason=reason, source=current_position(aliquot)).save()
+    if aliquot.isolations.exists():
+        # The QC flags the RT products of a tube thawed too often (issue 12); `.update()`
+        # sends no signal, so say it here. A tube no isolation used feeds no analysis.
+        schedule_reanalysis(reason="aliquot thawed", model=Aliquot)
     aliquot.refresh_from_db()
     return aliquot
 
