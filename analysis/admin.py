@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 from django.contrib import admin, messages
 from django.urls import reverse
 from django.utils.html import format_html
@@ -93,7 +95,7 @@ class AnalysisRunAdmin(admin.ModelAdmin):
     search_fields = ("fingerprint", "plan__name")
     list_select_related = ("plan", "requested_by")
     date_hierarchy = "created_at"
-    exclude = ("results", "rows", "figures")
+    exclude = ("results", "rows", "figures", "qc")
     readonly_fields = [
         "plan",
         "dataset",
@@ -109,6 +111,7 @@ class AnalysisRunAdmin(admin.ModelAdmin):
         "finished_at",
         "n_patients",
         "diff",
+        "qc_summary",
         "previous",
         "same_as",
         "error",
@@ -142,6 +145,30 @@ class AnalysisRunAdmin(admin.ModelAdmin):
         if parameters.get("replaces"):
             text = f"replaces #{parameters['replaces']}" + (f"; {text}" if text else "")
         return text or "–"
+
+    @admin.display(description="QC")
+    def qc_summary(self, run):
+        """The QC gate in one line (policy, flow, what was left out) over the stored
+        dict, so a curator sees why n changed without opening the report."""
+        qc = run.qc or {}
+        if not qc:
+            return "–"
+        if not qc.get("available", True):
+            return "No QC columns in this dataset: no QC gate applied."
+        flow = " → ".join(f"{step.get('step')} {step.get('n')}" for step in qc.get("flow") or [])
+        summary = format_html(
+            "{}; {} patients and {} measurements left out; {} sensitivity analyses.",
+            qc.get("policy_label") or qc.get("policy") or "–",
+            len(qc.get("excluded_patients") or []),
+            len(qc.get("excluded_measurements") or []),
+            len(qc.get("sensitivity") or []),
+        )
+        return format_html(
+            "{}<br>{}<details><summary>stored QC</summary><pre>{}</pre></details>",
+            summary,
+            flow,
+            json.dumps(qc, indent=2, ensure_ascii=False),
+        )
 
     @admin.display(description="Report")
     def report(self, run):

@@ -27,8 +27,10 @@ RASTER_ABOVE = 500
 
 def to_svg(figure) -> str:
     buffer = io.StringIO()
-    # A fixed hash salt and no date keep the SVG identical for identical data.
-    figure.savefig(buffer, format="svg", bbox_inches="tight", metadata={"Date": None})
+    # A fixed hash salt and no date keep the SVG identical for identical data (without
+    # the salt, matplotlib salts its element ids with a new random uuid on every save).
+    with plt.rc_context({"svg.hashsalt": "exotrack"}):
+        figure.savefig(buffer, format="svg", bbox_inches="tight", metadata={"Date": None})
     plt.close(figure)
     return buffer.getvalue()
 

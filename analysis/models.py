@@ -97,6 +97,11 @@ class AnalysisRun(models.Model):
         default=list, blank=True, help_text="Flat results: analysis, variable, n, estimate, CI, P"
     )
     figures = models.JSONField(default=dict, blank=True, help_text="name -> SVG")
+    qc = models.JSONField(
+        default=dict,
+        blank=True,
+        help_text="QC policy, patient flow, exclusions and sensitivity analyses of this run",
+    )
     diff = models.JSONField(default=dict, blank=True)
     previous = models.ForeignKey(
         "self", on_delete=models.SET_NULL, null=True, blank=True, related_name="+"

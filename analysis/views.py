@@ -9,6 +9,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
 
 from analysis.models import AnalysisPlan, AnalysisRun
+from analysis.qc_report import analysis_figure, qc_context
 from analysis.selectors import plans_with_latest_runs, run_for_report, shown_run
 from analysis.tasks import current_run
 from analysis.triggers import data_changed, request_run
@@ -27,12 +28,16 @@ def _report_context(pk: int) -> dict:
         raise Http404("No such run") from None
     shown = shown_run(run)
     figures = shown.figures or {}
-    sections = [{**entry, "figure": figures.get(entry["name"])} for entry in shown.results]
+    sections = [
+        {**entry, "figure": analysis_figure(figures, entry["name"])} for entry in shown.results
+    ]
     return {
         "run": run,
         "shown": shown,
         "sections": sections,
         "diff": shown.diff or {},
+        # Empty for runs made before the QC gate: the page then shows no QC at all.
+        **qc_context(shown.qc or {}, figures, shown.rows or []),
         # Set when the data this run read have changed since: what the next run is doing.
         "data_changed": data_changed(run),
     }
