@@ -27,8 +27,12 @@ BASELINE_COLUMNS = [
 ]  # fmt: skip
 EXPRESSION_SUFFIXES = [
     "pre_dcq", "pre_rel", "pre_log10", "post_dcq", "post_rel", "post_log10", "ratio", "fold_change",
+    "pre_qc", "pre_qc_reasons", "pre_qc_rules", "post_qc", "post_qc_reasons", "post_qc_rules",
 ]  # fmt: skip
+QC_SUFFIXES = ("_qc", "_qc_reasons", "_qc_rules")
 SURVIVAL_COLUMNS = ["last_contact_date", "vital_status", "dss_months", "dss_event"]
+# Which patients have what: the plan's inclusion criteria read these (analysis.gate).
+STATUS_COLUMNS = ["baseline_present", "pre_drawn", "post_drawn"]
 
 # Column types the CSV reader restores (everything else numeric is read as a number,
 # text as text: unknown columns are kept as extra variables).
@@ -36,7 +40,7 @@ TEXT_COLUMNS = {
     "study_id", "sex", "liver_background", "etiology", "bclc_stage", "ascites", "encephalopathy",
     "child_pugh_grade", "vital_status",
 }  # fmt: skip
-BOOLEAN_COLUMNS = {"hbv", "type2_diabetes", "dss_event"}
+BOOLEAN_COLUMNS = {"hbv", "type2_diabetes", "dss_event", *STATUS_COLUMNS}
 DATE_COLUMNS = {"tace_date", "last_contact_date"}
 INTEGER_COLUMNS = {"age_years", "child_pugh_score", "tumour_number"}
 
@@ -47,7 +51,7 @@ def expression_columns(prefixes: Iterable[str]) -> list[str]:
 
 def extra_columns(table: pd.DataFrame) -> list[str]:
     """Columns ExoTrack does not define: kept, and usable by a plan as variables."""
-    known = set(BASELINE_COLUMNS) | set(SURVIVAL_COLUMNS)
+    known = set(BASELINE_COLUMNS) | set(SURVIVAL_COLUMNS) | set(STATUS_COLUMNS)
     return [
         column
         for column in table.columns
@@ -76,18 +80,27 @@ def disease_specific_survival(follow_ups: pd.DataFrame, tace_dates: pd.Series) -
 
 
 def build_cohort_table(
-    patients: pd.DataFrame, follow_ups: pd.DataFrame, expression: pd.DataFrame
+    patients: pd.DataFrame,
+    follow_ups: pd.DataFrame,
+    expression: pd.DataFrame,
+    draw_status: pd.DataFrame | None = None,
 ) -> pd.DataFrame:
     """Join baseline, per-patient expression and survival into one row a patient.
 
     `patients` holds the baseline columns (BASELINE_COLUMNS but hbv, which is
-    derived here); `expression` is analysis.normalise.patient_expression's output
-    (one row a patient_id); only its value columns are kept (the reasons for missing
-    values stay in the QC tables).
+    derived here); `expression` is analysis.pipeline.normalise_wells' per_patient
+    (one row a patient_id): its value and QC columns are kept (the reasons for missing
+    values stay in the QC tables). `draw_status` (study_id, baseline_present,
+    pre_drawn, post_drawn) says which patients have what, for inclusion criteria.
     """
     table = patients.copy().set_index("study_id", drop=False)
     table["hbv"] = table["etiology"].isin(["HBV", "HBV+HCV"])
     table = table[BASELINE_COLUMNS]
+    if draw_status is not None:
+        status = draw_status.set_index("study_id")[STATUS_COLUMNS]
+        table = table.join(status, how="left")
+        for column in STATUS_COLUMNS:
+            table[column] = table[column].astype("boolean").fillna(False)
     if "patient_id" in expression.columns:
         expression = expression.set_index("patient_id")
     if len(expression):
@@ -101,13 +114,19 @@ def build_cohort_table(
     return normalise_types(table.reset_index(drop=True))
 
 
+def is_text_column(column: str) -> bool:
+    """Text whatever its values look like: known codes and every QC column."""
+    return column in TEXT_COLUMNS or column.endswith(QC_SUFFIXES)
+
+
 def normalise_types(table: pd.DataFrame) -> pd.DataFrame:
     """One set of dtypes whatever the source (database or CSV), so a round trip
     gives identical frames, fingerprints and results."""
     table = table.copy()
     for column in table.columns:
-        if column in TEXT_COLUMNS:
-            table[column] = table[column].astype("string")
+        if is_text_column(column):
+            # '' and missing are one thing in a CSV: keep them one thing everywhere.
+            table[column] = table[column].astype("string").replace("", pd.NA)
         elif column in BOOLEAN_COLUMNS:
             table[column] = table[column].map(_as_bool, na_action="ignore").astype("boolean")
         elif column in DATE_COLUMNS:
@@ -224,7 +243,7 @@ def read_cohort_csv(stream) -> pd.DataFrame:
     if len(duplicated):
         raise CohortFormatError(f"study_id {duplicated.iloc[0]!r} appears twice")
     for column in raw.columns:
-        if column in TEXT_COLUMNS or column in DATE_COLUMNS:
+        if is_text_column(column) or column in DATE_COLUMNS:
             continue
         values = raw[column].dropna()
         if column in BOOLEAN_COLUMNS:

@@ -13,6 +13,12 @@ from dataclasses import dataclass, field
 
 import pandas as pd
 
+from analysis.gate import (
+    DEFAULT_POLICY,
+    POLICY_LABELS,
+    apply_gate,
+    patient_flow,
+)
 from analysis.plans import subgroup_mask, validate_plan
 from analysis.stats._json import as_float, json_safe
 from analysis.stats.comparisons import one_way_anova, paired_ttest
@@ -29,6 +35,7 @@ class PlanOutcome:
     results: list[dict] = field(default_factory=list)
     rows: list[dict] = field(default_factory=list)
     figures: dict[str, str] = field(default_factory=dict)
+    qc: dict = field(default_factory=dict)  # the gate: policy, flow, exclusions, sensitivity
 
 
 def row(
@@ -237,11 +244,9 @@ RUNNERS: dict[str, Callable] = {
 }
 
 
-def run_plan(table: pd.DataFrame, plan: Mapping, *, figures: bool = True) -> PlanOutcome:
-    """Validate, then run every analysis of `plan` on `table` (PlanError if invalid)."""
-    validate_plan(plan, table)
-    outcome = PlanOutcome()
-    for spec in plan["analyses"]:
+def _run_analyses(table: pd.DataFrame, specs, plan: Mapping) -> tuple[list[dict], list[dict]]:
+    results, rows = [], []
+    for spec in specs:
         frame = table.loc[subgroup_mask(table, spec.get("subgroup"))]
         entry = {
             "name": spec["name"],
@@ -253,16 +258,96 @@ def run_plan(table: pd.DataFrame, plan: Mapping, *, figures: bool = True) -> Pla
             "result": None,
         }
         try:
-            entry["result"], rows = RUNNERS[spec["kind"]](spec, frame, plan)
-            outcome.rows += rows
+            entry["result"], found = RUNNERS[spec["kind"]](spec, frame, plan)
+            rows += found
         except Exception as error:  # noqa: BLE001 - one failed analysis must not sink the others
             entry["error"] = f"{type(error).__name__}: {error}"
-        outcome.results.append(json_safe(entry))
+        results.append(json_safe(entry))
+    return results, rows
+
+
+def run_plan(
+    table: pd.DataFrame,
+    plan: Mapping,
+    *,
+    figures: bool = True,
+    evidence: Mapping | None = None,
+) -> PlanOutcome:
+    """Validate, pass the table through the plan's QC gate (analysis.gate), then run
+    every analysis on what the gate let through (PlanError if the plan is invalid).
+
+    `evidence` is the QC behind the table's QC columns (per-plate NTCs, spike-in per
+    batch, haemolysis per draw, excluded wells, withdrawn count), shown in the report;
+    a cohort from a file has none."""
+    validate_plan(plan, table)
+    policy = plan.get("qc_policy", DEFAULT_POLICY)
+    inclusion = list(plan.get("inclusion") or [])
+    gated = apply_gate(table, policy=policy, inclusion=inclusion)
+    outcome = PlanOutcome()
+    outcome.results, outcome.rows = _run_analyses(gated.table, plan["analyses"], plan)
+    evidence = dict(evidence or {})
+    outcome.qc = json_safe(
+        {
+            "available": gated.available,
+            "policy": policy,
+            "policy_label": POLICY_LABELS[policy],
+            "inclusion": inclusion,
+            "flow": patient_flow(
+                table, gated, inclusion=inclusion, withdrawn=evidence.pop("withdrawn", None)
+            ),
+            "excluded_patients": gated.excluded_patients,
+            "excluded_measurements": gated.excluded_measurements,
+            "status_counts": _status_counts(table),
+            **evidence,
+            "sensitivity": [
+                _sensitivity(table, plan, other, policy=policy, inclusion=inclusion)
+                for other in plan.get("sensitivity") or []
+            ],
+        }
+    )
     if figures:
         from analysis.figures import draw_figures
+        from analysis.qc_figures import draw_qc_figures
 
-        outcome.figures = draw_figures(table, plan, outcome.results)
+        outcome.figures = {
+            **draw_figures(gated.table, plan, outcome.results),
+            **draw_qc_figures(outcome.qc),
+        }
     return outcome
+
+
+def _status_counts(table: pd.DataFrame) -> dict[str, int]:
+    counts = {"pass": 0, "warn": 0, "fail": 0}
+    for column in table.columns:
+        if column.endswith(("_pre_qc", "_post_qc")):
+            for status, n in table[column].value_counts().items():
+                counts[str(status)] = counts.get(str(status), 0) + int(n)
+    return counts
+
+
+def _sensitivity(table, plan, other: Mapping, *, policy: str, inclusion: list[str]) -> dict:
+    """The chosen analyses again under another gate, for the report to show beside the
+    primary result. Exactly run_plan's path: the same gate, the same runners."""
+    chosen = set(other.get("analyses") or [a["name"] for a in plan["analyses"]])
+    other_policy = other.get("qc_policy", policy)
+    other_inclusion = list(other.get("inclusion", inclusion))
+    rules = list(other.get("exclude_rules") or [])
+    gated = apply_gate(table, policy=other_policy, inclusion=other_inclusion, exclude_rules=rules)
+    specs = [a for a in plan["analyses"] if a["name"] in chosen]
+    results, rows = _run_analyses(gated.table, specs, plan)
+    return {
+        "name": other["name"],
+        "description": other.get("description", ""),
+        "policy": other_policy,
+        "policy_label": POLICY_LABELS[other_policy],
+        "inclusion": other_inclusion,
+        "exclude_rules": rules,
+        "n_patients": int(len(gated.table)),
+        "n_measurements_left_out": len(gated.excluded_measurements),
+        "analyses": sorted(chosen),
+        "errors": {r["name"]: r["error"] for r in results if r["error"]},
+        "rows": rows,
+    }
 
 
 def diff_rows(previous: list[dict], current: list[dict], *, tolerance: float = 1e-9) -> dict:

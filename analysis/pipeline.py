@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 import pandas as pd
 
+from .flags import QcResult, QcThresholds, derive_qc
 from .normalise import DEFAULT_SPIKE_IN, delta_cq, patient_expression
 from .qc import apply_replicate_qc, ntc_contamination, summarise_replicates
 
@@ -21,7 +22,8 @@ class Normalisation:
     replicates: pd.DataFrame  # one row per (RT product, assay): mean Cq, n accepted, flags
     ntc: pd.DataFrame  # no-template controls per plate and assay; `flag` says which amplified
     normalised: pd.DataFrame  # ΔCq, 2^-ΔCq, log10 per (RT product, miRNA)
-    per_patient: pd.DataFrame  # wide: PRE/POST per miRNA, ratio, fold change
+    qc: QcResult  # pass / warn / fail with reasons per measurement (analysis.flags)
+    per_patient: pd.DataFrame  # wide: PRE/POST per miRNA, ratio, fold change, QC status
 
 
 def normalise_wells(
@@ -31,16 +33,34 @@ def normalise_wells(
     max_distance: float = 0.5,
     spike_in_target: str = DEFAULT_SPIKE_IN,
     calibrator_sample_id=None,
+    products: pd.DataFrame | None = None,
+    thresholds: QcThresholds | None = None,
 ) -> Normalisation:
+    """`products` (one row per RT product, see analysis.flags.derive_qc) brings the
+    spike-in batch, haemolysis and pre-analytical rules into the QC."""
+    thresholds = thresholds or QcThresholds(cq_cutoff=cq_cutoff, spike_in_target=spike_in_target)
     qc_wells = apply_replicate_qc(wells, cq_cutoff=cq_cutoff, max_distance=max_distance)
     replicates = summarise_replicates(qc_wells)
+    ntc = ntc_contamination(qc_wells)
     normalised = delta_cq(
         replicates, spike_in_target=spike_in_target, calibrator_sample_id=calibrator_sample_id
     )
+    qc = derive_qc(
+        qc_wells=qc_wells,
+        replicates=replicates,
+        ntc=ntc,
+        normalised=normalised,
+        products=products,
+        thresholds=thresholds,
+    )
+    per_patient = patient_expression(normalised)
+    if len(qc.per_patient.columns) > 1:
+        per_patient = per_patient.merge(qc.per_patient, on="patient_id", how="left")
     return Normalisation(
         qc_wells=qc_wells,
         replicates=replicates,
-        ntc=ntc_contamination(qc_wells),
+        ntc=ntc,
         normalised=normalised,
-        per_patient=patient_expression(normalised),
+        qc=qc,
+        per_patient=per_patient,
     )

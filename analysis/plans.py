@@ -15,6 +15,8 @@ from collections.abc import Mapping
 
 import pandas as pd
 
+from analysis.gate import gate_columns, qc_columns_for, validate_gate
+
 KINDS = ("baseline_table", "paired_t_test", "correlations", "anova", "kaplan_meier", "cox")
 
 
@@ -39,8 +41,10 @@ def subgroup_mask(table: pd.DataFrame, subgroup: Mapping | None) -> pd.Series:
     return mask
 
 
-def columns_used(plan: Mapping) -> list[str]:
-    """Every column a plan reads: what the input fingerprint covers."""
+def columns_used(plan: Mapping, table_columns=None) -> list[str]:
+    """Every column a plan reads: what the input fingerprint covers. With the table's
+    columns, also the QC columns that decide whether each value is used, and the
+    inclusion criteria (analysis.gate)."""
     used = {"study_id", plan.get("time", "dss_months"), plan.get("event", "dss_event")}
     for analysis in plan.get("analyses", []):
         used |= set(analysis.get("subgroup") or {})
@@ -51,6 +55,10 @@ def columns_used(plan: Mapping) -> list[str]:
         if analysis.get("split"):
             used.add(analysis["split"]["column"])
         used |= {term["column"] for term in analysis.get("terms", [])}
+    if table_columns is not None:
+        used |= set(gate_columns(plan, table_columns))
+        for column in list(used):
+            used |= set(qc_columns_for(column, table_columns))
     return sorted(used)
 
 
@@ -72,6 +80,7 @@ def validate_plan(plan: Mapping, table: pd.DataFrame) -> None:
     if needs_survival:
         _check_columns(table, [time], "survival time", problems, numeric=True)
         _check_columns(table, [event], "survival event", problems)
+    problems += validate_gate(plan, table)
     names = [a.get("name") for a in plan["analyses"]]
     for name in {n for n in names if names.count(n) > 1}:
         problems.append(f"two analyses are named {name!r}")

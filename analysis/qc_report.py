@@ -22,13 +22,11 @@ QC_FIGURE_PREFIX = "qc:"
 
 # The plan's inclusion criteria as a reader of the methods section would say them; a code
 # not listed here is shown with its underscores as spaces rather than hidden.
+# The inclusion criteria of analysis.gate.INCLUSION, in words.
 INCLUSION_WORDS = {
-    "consented": "consent given and not withdrawn",
-    "consent_not_withdrawn": "consent not withdrawn",
     "baseline_present": "baseline data recorded",
     "pre_drawn": "a serum draw before TACE (PRE)",
     "post_drawn": "a serum draw after TACE (POST)",
-    "qc_passed": "at least one measurement that passed QC",
 }
 
 RowKey = tuple[str, str, str]

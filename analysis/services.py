@@ -34,16 +34,22 @@ def library_versions() -> dict[str, str]:
 
 
 def load_cohort(*, dataset: CohortDataset | None = None) -> pd.DataFrame:
-    if dataset is not None:
-        return read_cohort_csv(io.StringIO(dataset.csv))
-    from biobank.selectors.cohort import cohort_table  # the ORM side lives in biobank
+    return load_cohort_with_evidence(dataset=dataset)[0]
 
-    return cohort_table()
+
+def load_cohort_with_evidence(*, dataset: CohortDataset | None = None) -> tuple[pd.DataFrame, dict]:
+    """The table a run reads and the QC evidence behind its QC columns (none for a
+    cohort brought from a file: its QC columns, if any, are all there is)."""
+    if dataset is not None:
+        return read_cohort_csv(io.StringIO(dataset.csv)), {}
+    from biobank.selectors.cohort import cohort_with_evidence  # the ORM side lives in biobank
+
+    return cohort_with_evidence()
 
 
 def input_fingerprint(table: pd.DataFrame, spec: dict) -> str:
     """Hash of exactly the rows and columns the plan reads."""
-    return fingerprint(table[[c for c in columns_used(spec) if c in table.columns]])
+    return fingerprint(table[[c for c in columns_used(spec, table.columns) if c in table.columns]])
 
 
 def last_successful_run(plan: AnalysisPlan, dataset: CohortDataset | None) -> AnalysisRun | None:
@@ -84,18 +90,19 @@ def analysis_run_execute(*, run: AnalysisRun) -> AnalysisRun:
     )
     run.save(update_fields=["status", "started_at", "versions"])
     try:
-        table = load_cohort(dataset=run.dataset)
+        table, evidence = load_cohort_with_evidence(dataset=run.dataset)
         validate_plan(run.spec, table)
         run.fingerprint = input_fingerprint(table, run.spec)
         run.n_patients = len(table)
         last = last_successful_run(run.plan, run.dataset)
         if last is not None and last.fingerprint == run.fingerprint and last.spec == run.spec:
             return _finish(run, status=AnalysisRun.Status.UNCHANGED, same_as=last, previous=last)
-        outcome = run_plan(table, run.spec)
+        outcome = run_plan(table, run.spec, evidence=evidence)
         with transaction.atomic():
             return _finish(
                 run,
                 status=AnalysisRun.Status.SUCCEEDED,
+                qc=outcome.qc,
                 results=outcome.results,
                 rows=outcome.rows,
                 figures=outcome.figures,

@@ -6,6 +6,7 @@ and Celery tasks executed in-process, so `make demo` needs no services.
 Production sets DATABASE_URL (PostgreSQL) and CELERY_BROKER_URL (Redis).
 """
 
+import json
 import os
 from pathlib import Path
 
@@ -173,6 +174,9 @@ EXOTRACK = {
     "REANALYSIS_LOCK_SECONDS": float(os.environ.get("EXOTRACK_REANALYSIS_LOCK_SECONDS", "60")),
     # Runs still queued or running after this long with no live holder are failed.
     "REANALYSIS_STALE_SECONDS": float(os.environ.get("EXOTRACK_REANALYSIS_STALE_SECONDS", "3600")),
+    # QC thresholds that override analysis.flags.QcThresholds' defaults (docs/qc.md), as a
+    # JSON object, e.g. EXOTRACK_QC='{"ntc_min_gap": 5, "freeze_thaw_limit": 2}'.
+    "QC": json.loads(os.environ.get("EXOTRACK_QC", "{}")),
 }
 
 REST_FRAMEWORK = {

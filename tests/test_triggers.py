@@ -408,7 +408,7 @@ class TestFailures:
     ):
         from analysis import services
 
-        real, calls = services.load_cohort, Counter()
+        real, calls = services.load_cohort_with_evidence, Counter()
 
         def flaky(**kwargs):
             calls["load"] += 1
@@ -416,7 +416,7 @@ class TestFailures:
                 raise OperationalError("server closed the connection unexpectedly")
             return real(**kwargs)
 
-        monkeypatch.setattr(services, "load_cohort", flaky)
+        monkeypatch.setattr(services, "load_cohort_with_evidence", flaky)
         with django_capture_on_commit_callbacks(execute=True):
             run = triggers.request_run(plan=plans["survival"], trigger="manual")
         first, second = runs(plan=plans["survival"]).order_by("id")
@@ -495,11 +495,11 @@ def held(monkeypatch):
     gate = type("Gate", (), {})()
     gate.started, gate.release, gate.calls = threading.Event(), threading.Event(), 0
 
-    def run_plan(table, spec):
+    def run_plan(table, spec, **options):
         gate.calls += 1
         gate.started.set()
         assert gate.release.wait(60), "the test never released the run"
-        return real(table, spec)
+        return real(table, spec, **options)
 
     monkeypatch.setattr(services, "run_plan", run_plan)
     yield gate
@@ -561,12 +561,12 @@ class TestInTheBackground:
 
         real, holding, release = services.run_plan, threading.Event(), threading.Event()
 
-        def run_plan(table, spec):
+        def run_plan(table, spec, **options):
             with transaction.atomic():
                 AnalysisPlan.objects.filter(pk=cq_plan.pk).update(title="writing")
                 holding.set()
                 release.wait(30)
-            return real(table, spec)
+            return real(table, spec, **options)
 
         monkeypatch.setattr(services, "run_plan", run_plan)
         first, second = wells(2)

@@ -35,6 +35,7 @@ from django.utils import timezone
 
 from analysis.cohort import (
     BASELINE_COLUMNS,
+    STATUS_COLUMNS,
     SURVIVAL_COLUMNS,
     Fingerprinter,
     expression_columns,
@@ -62,15 +63,15 @@ def header_lines(*, fingerprint: str, patients: int, exported_at: str) -> list[s
 
 
 def column_order(seen: Iterable[str]) -> list[str]:
-    """The order build_cohort_table gives: baseline, expression by prefix, survival,
-    then anything else in the order first seen."""
+    """The order build_cohort_table gives: baseline, what was drawn, expression by
+    prefix, survival, then anything else in the order first seen."""
     seen = list(dict.fromkeys(seen))
     present = set(seen)
     prefixes = sorted(
         {column.removesuffix("_pre_dcq") for column in seen if column.endswith("_pre_dcq")}
         | {column.removesuffix("_post_dcq") for column in seen if column.endswith("_post_dcq")}
     )
-    ordered = [c for c in BASELINE_COLUMNS if c in present]
+    ordered = [c for c in [*BASELINE_COLUMNS, *STATUS_COLUMNS] if c in present]
     ordered += [c for c in expression_columns(prefixes) if c in present]
     ordered += [c for c in SURVIVAL_COLUMNS if c in present]
     return ordered + [c for c in seen if c not in set(ordered)]

@@ -9,14 +9,16 @@ from __future__ import annotations
 
 import pandas as pd
 from django.conf import settings
-from django.db.models import F
+from django.db.models import F, Q
 from django.db.models.functions import Coalesce
 
 from analysis.cohort import build_cohort_table
-from analysis.pipeline import normalise_wells
+from analysis.flags import QcThresholds, qc_evidence
+from analysis.pipeline import Normalisation, normalise_wells
 from biobank.domain.child_pugh import grade_for_score
-from biobank.models import FollowUp, Patient, Well
+from biobank.models import Assay, FollowUp, Patient, Well
 
+from .qc_inputs import draw_status_frame, rt_products_frame, withdrawn_count
 from .wells import DRAW, wells_frame
 
 BASELINE = "treatments__baseline"
@@ -84,26 +86,65 @@ def active_wells_frame() -> pd.DataFrame:
     )
 
 
-def expression_table(wells: pd.DataFrame) -> pd.DataFrame:
-    if not len(wells):
-        return pd.DataFrame()
+def qc_thresholds() -> QcThresholds:
     options = settings.EXOTRACK
+    return QcThresholds.from_settings(
+        {"cq_cutoff": options["CQ_CUTOFF"], **options.get("QC", {})}
+    )
+
+
+def normalisation(wells: pd.DataFrame, products: pd.DataFrame) -> Normalisation | None:
+    if not len(wells):
+        return None
     return normalise_wells(
-        wells, cq_cutoff=options["CQ_CUTOFF"], max_distance=options["REPLICATE_MAX_DISTANCE"]
-    ).per_patient
+        wells,
+        cq_cutoff=settings.EXOTRACK["CQ_CUTOFF"],
+        max_distance=settings.EXOTRACK["REPLICATE_MAX_DISTANCE"],
+        products=products,
+        thresholds=qc_thresholds(),
+    )
+
+
+def _table(study_ids, wells: pd.DataFrame):
+    products = rt_products_frame(study_ids=study_ids)
+    result = normalisation(wells, products)
+    table = build_cohort_table(
+        patients_frame(study_ids),
+        follow_ups_frame(study_ids),
+        result.per_patient if result is not None else pd.DataFrame(),
+        draw_status_frame(study_ids=study_ids),
+    )
+    return table, result, products
 
 
 def cohort_table() -> pd.DataFrame:
-    """One row a consenting patient: baseline, PRE/POST expression, DSS."""
-    return build_cohort_table(
-        patients_frame(), follow_ups_frame(), expression_table(active_wells_frame())
-    )
+    """One row a consenting patient: baseline, PRE/POST expression with its QC status,
+    what was drawn, DSS."""
+    return _table(None, active_wells_frame())[0]
+
+
+def cohort_with_evidence() -> tuple[pd.DataFrame, dict]:
+    """The cohort table and the QC behind its QC columns, for a run's report
+    (analysis.flags.qc_evidence), with how many patients withdrew consent."""
+    table, result, products = _table(None, active_wells_frame())
+    evidence = {"withdrawn": withdrawn_count()}
+    if result is not None:
+        evidence |= qc_evidence(
+            qc_wells=result.qc_wells,
+            ntc=result.ntc,
+            qc=result.qc,
+            products=products,
+            thresholds=qc_thresholds(),
+        )
+    return table, evidence
 
 
 def cohort_table_chunks(chunk_size: int = 1000):
     """The same table, `chunk_size` patients at a time in study_id order, so an export
-    of any size runs in constant memory. Expression is per patient (QC groups and ΔCq
-    never cross patients), so the chunks concatenate to exactly `cohort_table()`."""
+    of any size runs in bounded memory. Two QC rules look beyond a patient: the NTCs of
+    the plates the chunk's wells sit on, and the spike-in of every RT product of the
+    chunk's extraction batches; those wells are loaded with the chunk, so the chunks
+    concatenate to exactly `cohort_table()`."""
     study_ids = list(
         Patient.objects.active()
         .filter(treatments__is_initial=True)
@@ -111,10 +152,25 @@ def cohort_table_chunks(chunk_size: int = 1000):
         .values_list("study_id", flat=True)
     )
     for start in range(0, len(study_ids), chunk_size):
-        chunk = study_ids[start : start + chunk_size]
-        wells = wells_frame(
-            queryset=Well.objects.filter(**{f"{DRAW}__patient__study_id__in": chunk})
-        )
-        yield build_cohort_table(
-            patients_frame(chunk), follow_ups_frame(chunk), expression_table(wells)
-        )
+        yield _chunk_table(study_ids[start : start + chunk_size])
+
+
+def _chunk_table(study_ids: list[str]) -> pd.DataFrame:
+    products = rt_products_frame(study_ids=study_ids)
+    batch_products = rt_products_frame(batches=products["batch"].dropna().unique().tolist())
+    own = Q(**{f"{DRAW}__patient__study_id__in": study_ids})
+    batch_spike_ins = Q(
+        sample_id__in=batch_products["sample_id"].tolist(), assay__role=Assay.Role.SPIKE_IN
+    )
+    wells = wells_frame(queryset=Well.objects.filter(own | batch_spike_ins))
+    controls = wells_frame(
+        queryset=Well.objects.filter(kind=Well.Kind.NTC, plate_id__in=set(wells["plate_id"]))
+    )
+    wells = pd.concat([wells, controls], ignore_index=True).drop_duplicates("well_id")
+    result = normalisation(wells, batch_products)
+    return build_cohort_table(
+        patients_frame(study_ids),
+        follow_ups_frame(study_ids),
+        result.per_patient if result is not None else pd.DataFrame(),
+        draw_status_frame(study_ids=study_ids),
+    )

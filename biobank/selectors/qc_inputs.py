@@ -57,11 +57,13 @@ RT_PRODUCT_FIELDS = {
 }
 
 
-def rt_products_frame(*, study_ids=None) -> pd.DataFrame:
+def rt_products_frame(*, study_ids=None, batches=None) -> pd.DataFrame:
     """One row per RT product (the `sample_id` of biobank.selectors.wells.wells_frame)
     of a consenting patient, with what its QC reads: the draw's haemolysis grade and
     A414 and its processing times, the consumed aliquot's freeze-thaw count and the
     temperature excursions it was in, and the extraction batch (the spike-in's peers).
+    `batches` (extraction batch codes) keeps the RT products of those batches: the
+    peers a chunk of patients' spike-ins are judged against.
 
     Times are timezone-aware (UTC) datetime64, NaT when not recorded; `a414` is NaN
     when not measured. One query."""
@@ -70,6 +72,8 @@ def rt_products_frame(*, study_ids=None) -> pd.DataFrame:
     )
     if study_ids is not None:
         products = products.filter(**{f"{DRAW}__patient__study_id__in": list(study_ids)})
+    if batches is not None:
+        products = products.filter(rna__isolation__batch__code__in=list(batches))
     rows = products.order_by(f"{DRAW}__patient__study_id", f"{DRAW}__drawn_at", "code").values(
         **{f"_{name}": expression for name, expression in RT_PRODUCT_FIELDS.items()}
     )

@@ -15,6 +15,7 @@ DRAW = "sample__rna__isolation__aliquot__draw"
 WELL_FIELDS = {
     "id": "well_id",
     "plate_id": "plate_id",
+    "plate__barcode": "plate",
     "row": "row",
     "column": "column",
     "kind": "kind",
