@@ -90,11 +90,6 @@ def qc_columns_for(column: str, table_columns: Sequence[str]) -> list[str]:
     return [c for c in dict.fromkeys(out) if c in table_columns]
 
 
-def gate_columns(plan: Mapping, table_columns: Sequence[str]) -> list[str]:
-    """Columns the plan's gate reads beyond its variables: inclusion criteria."""
-    return [c for c in plan.get("inclusion") or [] if c in table_columns]
-
-
 def validate_gate(plan: Mapping, table: pd.DataFrame) -> list[str]:
     problems = []
     policy = plan.get("qc_policy", DEFAULT_POLICY)

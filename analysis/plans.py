@@ -15,7 +15,7 @@ from collections.abc import Mapping
 
 import pandas as pd
 
-from analysis.gate import gate_columns, qc_columns_for, validate_gate
+from analysis.gate import qc_columns_for, validate_gate
 
 KINDS = ("baseline_table", "paired_t_test", "correlations", "anova", "kaplan_meier", "cox")
 
@@ -46,6 +46,7 @@ def columns_used(plan: Mapping, table_columns=None) -> list[str]:
     columns, also the QC columns that decide whether each value is used, and the
     inclusion criteria (analysis.gate)."""
     used = {"study_id", plan.get("time", "dss_months"), plan.get("event", "dss_event")}
+    used |= {c for c in plan.get("inclusion") or [] if isinstance(c, str)}
     for analysis in plan.get("analyses", []):
         used |= set(analysis.get("subgroup") or {})
         used |= set(analysis.get("variables") or [])
@@ -56,7 +57,6 @@ def columns_used(plan: Mapping, table_columns=None) -> list[str]:
             used.add(analysis["split"]["column"])
         used |= {term["column"] for term in analysis.get("terms", [])}
     if table_columns is not None:
-        used |= set(gate_columns(plan, table_columns))
         for column in list(used):
             used |= set(qc_columns_for(column, table_columns))
     return sorted(used)

@@ -82,7 +82,7 @@ WATCHES = (
     _watch("biobank.FollowUp", SURVIVAL_COLUMNS),
     _watch("biobank.Patient", {ROWS}),  # consent, withdrawal and the baseline fields
     _watch("biobank.Treatment", {ROWS}),  # the initial TACE: membership, tace_date, DSS time
-    _watch("biobank.ClinicalAssessment", CLINICAL_COLUMNS),
+    _watch("biobank.ClinicalAssessment", CLINICAL_COLUMNS | {"baseline_present"}),
     _watch(
         "biobank.Well",
         {EXPRESSION},
@@ -92,7 +92,7 @@ WATCHES = (
     _watch("biobank.Assay", {EXPRESSION}, {"target", "role"}),
     _watch(
         "biobank.SerumDraw",
-        {EXPRESSION},
+        {EXPRESSION, "pre_drawn", "post_drawn"},
         {"patient", "treatment", "timepoint"}  # which patient and timepoint
         | {"haemolysis", "a414", "drawn_at", "centrifuged_at", "frozen_at"},  # its QC flags
     ),
