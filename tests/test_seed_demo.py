@@ -13,8 +13,8 @@ from django.core.management.base import CommandError
 from django.db.models import Count, F
 from scipy import stats
 
-from biobank.demo.cohort import DEFAULT_SEED, LAB_VALUES, generate_cohort
-from biobank.demo.loader import DEMO_PASSWORD
+from biobank.demo.cohort import ALL_ASSAYS, DEFAULT_SEED, LAB_VALUES, generate_cohort
+from biobank.demo.loader import DEMO_PASSWORD, demo_footprint
 from biobank.management.commands.seed_demo import Command
 from biobank.models import (
     Aliquot,
@@ -35,6 +35,7 @@ from biobank.models import (
 from biobank.services.draws import days_after, is_outside_window
 
 MIR122, MIR21, SPIKE = "hsa-miR-122-5p", "hsa-miR-21-5p", "cel-miR-39-3p"
+MIR23A, MIR451A = "hsa-miR-23a-3p", "hsa-miR-451a"
 
 
 def seed(*args: str) -> str:
@@ -101,6 +102,7 @@ def digest() -> str:
             "frozen_at",
             "serum_volume_ul",
             "haemolysis",
+            "a414",
             "days_after_treatment",
             "outside_window",
         ),
@@ -135,7 +137,7 @@ def test_help_says_synthetic():
 
 def test_generation_is_pure_and_deterministic():
     first, second = generate_cohort(75, DEFAULT_SEED), generate_cohort(75, DEFAULT_SEED)
-    for name in ("patients", "follow_ups", "draws", "aliquots", "wells"):
+    for name in ("patients", "follow_ups", "draws", "aliquots", "products", "plates", "wells"):
         pd.testing.assert_frame_equal(getattr(first, name), getattr(second, name))
     other = generate_cohort(75, DEFAULT_SEED + 1)
     assert not first.wells["cq"].equals(other.wells["cq"])
@@ -209,19 +211,27 @@ def test_samples_storage_and_wells():
     assert set(consumes.values_list("volume_change_ul", flat=True)) == {-250}
     assert ExosomeIsolation.objects.count() == 150
     assert ReverseTranscription.objects.count() == 150
-    assert all(product.assays.count() == 3 for product in ReverseTranscription.objects.all())
+    assert all(product.assays.count() == 5 for product in ReverseTranscription.objects.all())
 
     wells = wells_frame()
     per_sample = wells.groupby(["sample_id", "target"]).replicate.apply(sorted)
-    assert len(per_sample) == 150 * 3
+    assert len(per_sample) == 150 * 5
     assert all(replicates == [1, 2, 3] for replicates in per_sample)
-    assert set(wells.target) == {MIR122, MIR21, SPIKE}
+    assert set(wells.target) == {MIR122, MIR21, SPIKE, MIR23A, MIR451A}
     assert wells.cq.notna().mean() > 0.98
     assert ((wells.cq.dropna() > 0) & (wells.cq.dropna() < 60)).all()
-    assert (
-        Well.objects.filter(kind="ntc", sample__isnull=True).count()
-        == 3 * QpcrPlate.objects.count()
+    # 15 miRNA plates of 10 products (3 NTCs), 10 haemolysis-panel plates of 15 (2 NTCs).
+    mirna_plates = QpcrPlate.objects.exclude(barcode__startswith="DEMO-QP-H")
+    panel_plates = QpcrPlate.objects.filter(barcode__startswith="DEMO-QP-H")
+    assert mirna_plates.count() == 15 and panel_plates.count() == 10
+    ntcs = Well.objects.filter(kind="ntc", sample__isnull=True)
+    assert ntcs.filter(plate__in=mirna_plates).count() == 3 * 15
+    assert ntcs.filter(plate__in=panel_plates).count() == 2 * 10
+    assert not ntcs.filter(plate__in=panel_plates, cq__isnull=False).exists()
+    panel_targets = set(
+        Well.objects.filter(plate__in=panel_plates).values_list("assay__target", flat=True)
     )
+    assert panel_targets == {MIR23A, MIR451A}
     assert all(plate.wells.count() <= 96 for plate in QpcrPlate.objects.all())
 
     # Follow-up: from the TACE on, a death (with its cause) only as the last contact.
@@ -369,3 +379,104 @@ def test_if_empty_seeds_an_empty_database_and_keeps_a_used_one(settings):
 
     with pytest.raises(CommandError, match="contradict"):
         seed("--if-empty", "--reset")
+
+
+# --------------------------------------------------------------------------- QC cases
+
+
+@pytest.fixture(scope="module")
+def cohort():
+    return generate_cohort(75, DEFAULT_SEED)
+
+
+def sample_means(cohort) -> pd.DataFrame:
+    """Mean Cq per RT product and target, from the generated wells (targets by name)."""
+    wells = cohort.wells[cohort.wells["kind"] == "sample"].copy()
+    wells["target"] = [ALL_ASSAYS[i][0] for i in wells["assay"]]
+    return wells.groupby(["product", "target"])["cq"].mean().unstack("target")
+
+
+def test_the_haemolysis_index_agrees_with_the_grade_and_the_a414(cohort):
+    means = sample_means(cohort)
+    # Blondal et al. 2013: ΔCq(miR-23a-3p - miR-451a) > 7 high risk, 5-7 borderline.
+    by_draw = pd.Series(
+        (means[MIR23A] - means[MIR451A]).to_numpy(),
+        index=cohort.products.loc[means.index, "draw"].to_numpy(),
+    )
+    draws = cohort.draws.assign(index=by_draw)
+    high, borderline = draws[draws["index"] > 7], draws[draws["index"].between(5, 7)]
+    assert len(high) == 3 and len(borderline) == 3
+    assert set(high["haemolysis"]) == {"moderate"} and (high["a414"] > 0.2).all()
+    assert set(borderline["haemolysis"]) == {"slight"}
+    clean = draws[draws["index"] < 5]
+    assert len(clean) == 144 and set(clean["haemolysis"]) == {"none"}
+    assert abs(clean["index"].median() - 3) < 0.4  # ~N(3, 1)
+    assert (draws["haemolysis"] == "gross").sum() == 0
+    measured = clean["a414"].dropna()
+    assert 0.2 < len(measured) / len(clean) < 0.5  # about a third
+    assert measured.between(0.05, 0.15).all()
+    assert (draws["a414"].dropna() >= 0).all()
+
+
+def test_exactly_one_spike_in_failure_about_5_cycles_above_its_batch(cohort):
+    spike = cohort.wells[(cohort.wells["kind"] == "sample") & (cohort.wells["assay"] == 2)]
+    assert {ALL_ASSAYS[2][0]} == {SPIKE}
+    per_product = spike.groupby("product")["cq"].agg(["mean", "min"])
+    per_product["batch"] = cohort.products["batch"].to_numpy()[per_product.index]
+    outliers = []
+    for _batch, group in per_product.groupby("batch"):
+        median = group["mean"].median()
+        mad = 1.4826 * (group["mean"] - median).abs().median()
+        z = (group["mean"] - median) / mad
+        outliers += [
+            (product, group.at[product, "min"] - median) for product in z[z.abs() > 3.5].index
+        ]
+    assert len(outliers) == 1
+    product, lowest_above_median = outliers[0]
+    assert 4 < lowest_above_median < 6  # every replicate about 5 cycles above its batch
+    assert cohort.products["spike_in_failed"].sum() == 1
+    assert bool(cohort.products.at[product, "spike_in_failed"])
+
+
+def test_exactly_one_plate_has_amplified_ntcs_at_12_8_to_13_3(cohort):
+    ntc = cohort.wells[cohort.wells["kind"] == "ntc"]
+    early = ntc[ntc["cq"] < 30]
+    assert early["plate"].nunique() == 1
+    plate = int(early["plate"].iat[0])
+    on_plate = ntc[ntc["plate"] == plate]
+    assert len(on_plate) == 3 and on_plate["cq"].between(12.8, 13.3).all()  # every assay's
+    assert sorted(on_plate["assay"]) == [0, 1, 2]
+    assert cohort.plates.at[plate, "panel"] == "mirna"
+    # The other NTCs: nothing, or now and then a late primer-dimer (Cq >= 35.5).
+    others = ntc[ntc["plate"] != plate]["cq"].dropna()
+    assert (others >= 35.5).all()
+
+
+def test_the_qc_cases_leave_the_other_values_alone(cohort):
+    """The cases are separate: the failed spike-in is not on the contaminated plate nor
+    a haemolysed draw, and the panel plates carry only miR-23a-3p and miR-451a."""
+    failed = cohort.products[cohort.products["spike_in_failed"]].iloc[0]
+    assert not cohort.plates.at[int(failed["plate"]), "ntc_contaminated"]
+    assert cohort.draws.at[int(failed["draw"]), "haemolysis"] == "none"
+    panel = cohort.plates.index[cohort.plates["panel"] == "haemolysis"]
+    on_panel = cohort.wells[cohort.wells["plate"].isin(panel)]
+    assert {ALL_ASSAYS[i][0] for i in on_panel["assay"]} == {MIR23A, MIR451A}
+    assert set(cohort.plates.loc[panel, "barcode"].str[:9]) == {"DEMO-QP-H"}
+
+
+@pytest.mark.django_db
+def test_the_qc_cases_are_loaded_and_reset_removes_them():
+    seed()
+    assert SerumDraw.objects.filter(haemolysis="moderate", a414__gt=0.2).count() == 3
+    assert SerumDraw.objects.filter(haemolysis="slight").count() == 3
+    assert SerumDraw.objects.filter(a414__isnull=False).count() == len(
+        generate_cohort(75, DEFAULT_SEED).draws["a414"].dropna()
+    )
+    ntc = Well.objects.filter(kind="ntc", cq__gte=12.8, cq__lte=13.3)
+    assert ntc.count() == 3 and ntc.values("plate").distinct().count() == 1
+    footprint = demo_footprint()
+    assert footprint["wells"] == Well.objects.count() == 150 * 5 * 3 + 15 * 3 + 10 * 2
+    assert footprint["qPCR plates"] == QpcrPlate.objects.count() == 25
+    assert footprint["RT assays"] == 150 * 5
+    seed("--reset")
+    assert demo_footprint() == footprint  # the same objects again, nothing left over

@@ -22,6 +22,17 @@ rises with PT and falls with Child-Pugh; miR-122 falls after TACE (ΔCq POST >
 is shorter with Child-Pugh B, AFP > 20, DCP > 40, tumour > 3 cm and, in
 cirrhosis, with a lower miR-122 ratio ΔCq(POST) / ΔCq(PRE).
 
+The QC gate at work (issue 12), all of it SYNTHETIC too: every RT product is also
+measured for miR-23a-3p and miR-451a on separate haemolysis-panel plates, and the
+haemolysis index ΔCq(miR-23a-3p - miR-451a) (Blondal et al., Methods 2013: > 7 high
+risk, 5-7 borderline) agrees with the grade recorded at the draw: ~N(3, 1) below 5
+for most draws ('none'), 5-7 for about 2 % ('slight'), above 7 with an A414 above 0.2
+(Kirschner et al. 2011) for about 2 % ('moderate'); a third of the other draws have an
+A414 of 0.05-0.15. One RT product has a failed spike-in (its cel-miR-39-3p Cq about 5
+cycles above its extraction batch, so its miRNAs look falsely high), and one miRNA
+plate has contaminated no-template controls (every NTC at Cq 12.8-13.3). The 75
+patients' miR-122 / miR-21 Cq values are those the cohort had before these were added.
+
 Everything derives from the seed through numpy's default generator (one
 `default_rng` stream per stage, spawned from `SeedSequence(seed)`, each used in
 a fixed order): the same (n, seed) gives identical frames, on any machine, with
@@ -137,6 +148,29 @@ ASSAYS = (
     ("cel-miR-39-3p", "000200", "spike_in"),
 )
 REPLICATES = 3
+# The haemolysis panel (Blondal et al., Methods 2013): measured on plates of its own.
+HAEMOLYSIS_ASSAYS = (
+    ("hsa-miR-23a-3p", "000399", "target"),
+    ("hsa-miR-451a", "001141", "target"),
+)
+ALL_ASSAYS = ASSAYS + HAEMOLYSIS_ASSAYS  # the wells' `assay` indexes this
+PANEL_PRODUCTS_PER_PLATE = 15  # 15 x 2 assays x 3 replicates = 90 wells, NTCs in H7-H8
+PANEL_PLATE_TAG = "H"  # panel plates: DEMO-QP-H0001, ...
+# Haemolysis index ΔCq(miR-23a-3p - miR-451a): most draws ~N(3, 1) kept below 5, a few
+# borderline (5-7, graded 'slight') and a few high risk (> 7, 'moderate'); margins keep
+# each class clear of the 5 and 7 lines whatever the replicate noise.
+HAEMOLYSIS_INDEX = (3.0, 1.0)
+HAEMOLYSIS_INDEX_CLEAN_MAX = 4.6
+HAEMOLYSIS_INDEX_BORDERLINE = (5.5, 6.5)
+HAEMOLYSIS_INDEX_HIGH = (7.5, 9.0)
+HAEMOLYSED_DRAWS = BORDERLINE_DRAWS = 3  # of 150 draws (75 patients)
+MIR23A_DCQ = (6.0, 0.8)  # miR-23a-3p Cq - spike-in Cq; miR-451a follows from the index
+A414_MEASURED_FRACTION = 1 / 3
+A414_CLEAN = (0.05, 0.15)
+A414_BORDERLINE = (0.14, 0.19)
+A414_HAEMOLYSED = (0.25, 0.45)  # above Kirschner's 0.2
+SPIKE_IN_FAILURE_SHIFT = 5.0  # cycles above the batch's median spike-in Cq
+NTC_CONTAMINATION_CQ = (12.8, 13.3)
 
 LAST_NAMES = (
     "Sato", "Suzuki", "Takahashi", "Tanaka", "Watanabe", "Ito", "Yamamoto", "Nakamura",
@@ -630,9 +664,10 @@ def _draws(rng: np.random.Generator, frame: pd.DataFrame) -> pd.DataFrame:
     draws["centrifuged_at"] = draws["drawn_at"].to_numpy() + minutes(rng.integers(30, 151, m))
     draws["frozen_at"] = draws["centrifuged_at"].to_numpy() + minutes(rng.integers(15, 61, m))
     draws["serum_volume_ul"] = rng.integers(100, 151, m) * 10
-    draws["haemolysis"] = rng.choice(
-        np.array(["none", "slight", "moderate"], dtype=object), size=m, p=[0.9, 0.08, 0.02]
-    )
+    # Drawn and discarded: the grades now come from _haemolysis (they must agree with
+    # the haemolysis index), but this stream's later values (the spike-in Cqs) stay the
+    # same only if the same random numbers are used up here.
+    rng.choice(np.array(["none", "slight", "moderate"], dtype=object), size=m, p=[0.9, 0.08, 0.02])
     is_pre = draws["timepoint"].to_numpy() == "PRE"
     patient = draws["patient"].to_numpy()
     draws["dcq122"] = np.where(
@@ -756,6 +791,7 @@ def _processing(rng: np.random.Generator, frame: pd.DataFrame, draws: pd.DataFra
         {
             "barcode": [f"{PLATE_PREFIX}{p + 1:0{width}d}" for p in range(n_plates)],
             "run_at": plate_day.astype("datetime64[m]") + minutes(9 * 60 + 100 * nth_that_day),
+            "panel": "mirna",
         }
     )
     wells = _wells(rng, draws, products, n_plates)
@@ -816,6 +852,149 @@ def _wells(rng: np.random.Generator, draws, products, n_plates: int) -> pd.DataF
     return wells.sort_values(["plate", "row", "column"], kind="stable", ignore_index=True)
 
 
+# --------------------------------------------------------------------------- QC cases
+
+
+def _haemolysis(rng: np.random.Generator, n: int, draws: pd.DataFrame) -> None:
+    """Grade, A414 and the true haemolysis index of every draw, in agreement: a few
+    draws high risk ('moderate', index > 7, A414 > 0.2), a few borderline ('slight',
+    index 5-7), the rest 'none' with the index below 5; a third of those have an A414
+    reading, the others none (NaN), as when the spectrophotometer was not at hand."""
+    m = len(draws)
+    n_high = min(scaled_count(HAEMOLYSED_DRAWS, n), m)
+    n_borderline = min(scaled_count(BORDERLINE_DRAWS, n), m - n_high)
+    chosen = rng.choice(m, size=n_high + n_borderline, replace=False)
+    high, borderline = chosen[:n_high], chosen[n_high:]
+    index = np.clip(
+        HAEMOLYSIS_INDEX[0] + HAEMOLYSIS_INDEX[1] * rng.standard_normal(m),
+        0.0,
+        HAEMOLYSIS_INDEX_CLEAN_MAX,
+    )
+    index[borderline] = rng.uniform(*HAEMOLYSIS_INDEX_BORDERLINE, len(borderline))
+    index[high] = rng.uniform(*HAEMOLYSIS_INDEX_HIGH, len(high))
+    grade = np.full(m, "none", dtype=object)
+    grade[borderline], grade[high] = "slight", "moderate"
+    a414 = np.where(
+        rng.random(m) < A414_MEASURED_FRACTION, np.round(rng.uniform(*A414_CLEAN, m), 3), np.nan
+    )
+    a414[borderline] = np.round(rng.uniform(*A414_BORDERLINE, len(borderline)), 3)
+    a414[high] = np.round(rng.uniform(*A414_HAEMOLYSED, len(high)), 3)
+    draws["haemolysis"] = grade
+    draws["a414"] = a414
+    draws["haemolysis_index"] = index
+    draws["dcq23a"] = MIR23A_DCQ[0] + MIR23A_DCQ[1] * rng.standard_normal(m)
+
+
+def _panel(rng: np.random.Generator, draws, products, plates) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The haemolysis-panel plates and their wells: every RT product, miR-23a-3p and
+    miR-451a in triplicate, 15 products a plate, one NTC per assay (no amplification),
+    run in the afternoon of the working day after its products' RT."""
+    m = len(products)
+    plate = np.arange(m) // PANEL_PRODUCTS_PER_PLATE
+    n_plates = int(plate.max()) + 1 if m else 0
+    plate_day = (
+        pd.Series(products["rt_on"].to_numpy())
+        .groupby(plate)
+        .max()
+        .to_numpy()
+        .astype("datetime64[D]")
+    )
+    plate_day = np.busday_offset(plate_day, 1)
+    nth_that_day = pd.Series(plate_day).groupby(plate_day).cumcount().to_numpy()
+    width = max(4, len(str(n_plates)))
+    panel_plates = pd.DataFrame(
+        {
+            "barcode": [
+                f"{PLATE_PREFIX}{PANEL_PLATE_TAG}{p + 1:0{width}d}" for p in range(n_plates)
+            ],
+            "run_at": plate_day.astype("datetime64[m]") + minutes(13 * 60 + 100 * nth_that_day),
+            "panel": "haemolysis",
+        }
+    )
+    first_plate = len(plates)
+    panel_assays = np.arange(len(ASSAYS), len(ALL_ASSAYS))
+    per_product = len(panel_assays) * REPLICATES
+    product = np.repeat(np.arange(m), per_product)
+    assay = np.tile(np.repeat(panel_assays, REPLICATES), m)
+    replicate = np.tile(np.arange(1, REPLICATES + 1), m * len(panel_assays))
+    slot = np.arange(m) % PANEL_PRODUCTS_PER_PLATE
+    index = slot[product] * per_product + np.tile(np.arange(per_product), m)
+    draw = products["draw"].to_numpy()[product]
+    mir23a = draws["spike_in_cq"].to_numpy()[draw] + draws["dcq23a"].to_numpy()[draw]
+    true_cq = np.where(
+        assay == panel_assays[0], mir23a, mir23a - draws["haemolysis_index"].to_numpy()[draw]
+    )
+    cq = np.round(true_cq + REPLICATE_SD * rng.standard_normal(len(product)), 2)
+    samples = pd.DataFrame(
+        {
+            "plate": first_plate + plate[product],
+            "row": index // PLATE_COLUMNS + 1,
+            "column": index % PLATE_COLUMNS + 1,
+            "kind": "sample",
+            "product": product,
+            "assay": assay,
+            "replicate": replicate,
+            "cq": cq,
+        }
+    )
+    ntc_index = PANEL_PRODUCTS_PER_PLATE * per_product + np.tile(
+        np.arange(len(panel_assays)), n_plates
+    )
+    controls = pd.DataFrame(
+        {
+            "plate": first_plate + np.repeat(np.arange(n_plates), len(panel_assays)),
+            "row": ntc_index // PLATE_COLUMNS + 1,
+            "column": ntc_index % PLATE_COLUMNS + 1,
+            "kind": "ntc",
+            "product": -1,
+            "assay": np.tile(panel_assays, n_plates),
+            "replicate": 1,
+            "cq": np.nan,
+        }
+    )
+    wells = pd.concat([samples, controls], ignore_index=True)
+    return panel_plates, wells.sort_values(
+        ["plate", "row", "column"], kind="stable", ignore_index=True
+    )
+
+
+def _qc_faults(rng: np.random.Generator, draws, products, plates, wells) -> None:
+    """One miRNA plate whose NTCs all amplify (Cq 12.8-13.3: contamination, not a late
+    primer-dimer), and one RT product on another plate whose spike-in failed: its
+    cel-miR-39-3p replicates sit SPIKE_IN_FAILURE_SHIFT cycles above its batch's median,
+    their spread kept, while its miRNAs keep their Cq (so they look falsely high)."""
+    mirna_plates = np.flatnonzero(plates["panel"].to_numpy() == "mirna")
+    contaminated = int(rng.choice(mirna_plates)) if len(mirna_plates) else -1
+    ntc = (wells["kind"].to_numpy() == "ntc") & (wells["plate"].to_numpy() == contaminated)
+    wells.loc[ntc, "cq"] = np.round(rng.uniform(*NTC_CONTAMINATION_CQ, int(ntc.sum())), 2)
+    plates["ntc_contaminated"] = np.arange(len(plates)) == contaminated
+
+    spike_assay = next(i for i, (_t, _id, role) in enumerate(ASSAYS) if role == "spike_in")
+    is_spike = (wells["assay"].to_numpy() == spike_assay) & (wells["kind"].to_numpy() == "sample")
+    spike_wells = wells.loc[is_spike]
+    all_read = spike_wells.groupby("product")["cq"].apply(lambda cq: bool(cq.notna().all()))
+    haemolysed = draws["haemolysis"].to_numpy()[products["draw"].to_numpy()] != "none"
+    candidates = [
+        k
+        for k in range(len(products))
+        if all_read.get(k, False) and not haemolysed[k] and products["plate"].iat[k] != contaminated
+    ]
+    products["spike_in_failed"] = False
+    if not candidates:  # a cohort too small for the case
+        return
+    failed = int(rng.choice(candidates))
+    draw = int(products["draw"].iat[failed])
+    peers = products["draw"].to_numpy()[
+        products["batch"].to_numpy() == products["batch"].iat[failed]
+    ]
+    spike = draws["spike_in_cq"].to_numpy()
+    reference = float(np.median(spike[peers[peers != draw]])) if len(peers) > 1 else spike[draw]
+    rows = is_spike & (wells["product"].to_numpy() == failed)
+    shift = reference + SPIKE_IN_FAILURE_SHIFT - spike[draw]
+    wells.loc[rows, "cq"] = np.round(wells.loc[rows, "cq"].to_numpy() + shift, 2)
+    products.loc[failed, "spike_in_failed"] = True
+
+
 # --------------------------------------------------------------------------- entry point
 
 
@@ -825,7 +1004,9 @@ def generate_cohort(n: int = DEFAULT_PATIENTS, seed: int = DEFAULT_SEED) -> Coho
         raise ValueError("A cohort needs at least one patient")
     # One independent stream per stage (children of the seed), so that a change in one
     # stage does not reshuffle the others.
-    streams = [np.random.default_rng(child) for child in np.random.SeedSequence(seed).spawn(7)]
+    # Streams 7-9 (the QC cases) were added later: spawning more children leaves the
+    # first seven as they were, so the earlier stages' values did not change.
+    streams = [np.random.default_rng(child) for child in np.random.SeedSequence(seed).spawn(10)]
     patients = _baseline(streams[0], n)
     _identities_and_dates(streams[1], patients)
     _expression(streams[2], patients)
@@ -834,6 +1015,11 @@ def generate_cohort(n: int = DEFAULT_PATIENTS, seed: int = DEFAULT_SEED) -> Coho
     draws = _draws(streams[5], patients)
     aliquots, freezers, racks, boxes = _storage(patients, draws)
     batches, products, plates, wells = _processing(streams[6], patients, draws, aliquots)
+    _haemolysis(streams[7], n, draws)
+    panel_plates, panel_wells = _panel(streams[8], draws, products, plates)
+    plates = pd.concat([plates, panel_plates], ignore_index=True)
+    wells = pd.concat([wells, panel_wells], ignore_index=True)
+    _qc_faults(streams[9], draws, products, plates, wells)
     return Cohort(
         n=n,
         seed=seed,

@@ -8,6 +8,10 @@ aliquot of each draw is used up with its position cleared, and the custody log
 holds its check-in and its 'consume' line. bulk_create writes no
 django-simple-history rows, which is fine for a seed.
 
+The cohort is SYNTHETIC, including its QC cases (haemolysed draws with their A414,
+the haemolysis-panel plates, one failed spike-in, one plate with contaminated NTCs):
+see biobank.demo.cohort.
+
 Demo objects are recognised by their prefixes (study id 'DEMO-', box, rack,
 batch and plate codes, freezer location), so `delete_demo` removes exactly
 them and what hangs from them, children first.
@@ -54,7 +58,7 @@ from biobank.services.draws import days_after, is_outside_window
 
 from .cohort import (
     ALIQUOT_VOLUME_UL,
-    ASSAYS,
+    ALL_ASSAYS,
     BATCH_PREFIX,
     BOX_COLUMNS,
     BOX_PREFIX,
@@ -113,12 +117,14 @@ def _create(model, objects: list) -> list:
 
 
 def demo_assays() -> list[Assay]:
-    """The study's three TaqMan assays, created if missing (they may already exist)."""
+    """The study's three TaqMan assays and the haemolysis panel's two (miR-23a-3p,
+    miR-451a), in the order of cohort.ALL_ASSAYS; created if missing (they may already
+    exist, and are kept by `delete_demo`: other data may use them)."""
     return [
         Assay.objects.get_or_create(
             target=target, defaults={"vendor_assay_id": assay_id, "role": role}
         )[0]
-        for target, assay_id, role in ASSAYS
+        for target, assay_id, role in ALL_ASSAYS
     ]
 
 
@@ -295,6 +301,7 @@ def load_cohort(cohort: Cohort, *, progress: Progress | None = None) -> dict[str
     drawn_at = _moments(d["drawn_at"])
     centrifuged_at = _moments(d["centrifuged_at"])
     frozen_at = _moments(d["frozen_at"])
+    a414 = _floats(d["a414"])
     draws = []
     for i, (patient, timepoint) in enumerate(zip(_ints(d["patient"]), d["timepoint"], strict=True)):
         treatment = treatments[patient]
@@ -309,6 +316,7 @@ def load_cohort(cohort: Cohort, *, progress: Progress | None = None) -> dict[str
                 frozen_at=frozen_at[i],
                 serum_volume_ul=Decimal(int(d["serum_volume_ul"].iat[i])),
                 haemolysis=d["haemolysis"].iat[i],
+                a414=a414[i],
                 days_after_treatment=offset,
                 outside_window=is_outside_window(timepoint, offset),
             )

@@ -49,8 +49,8 @@ def check_a414(a414: float | None) -> None:
     refuse it by name rather than let a 'clean' -0.3 into the haemolysis QC."""
     if a414 is None:
         return
-    if isinstance(a414, bool) or not isinstance(a414, (int, float)) or math.isnan(a414):
-        raise ValidationError({"a414": f"A414 must be a number, not {a414!r}"})
+    if isinstance(a414, bool) or not isinstance(a414, (int, float)) or not math.isfinite(a414):
+        raise ValidationError({"a414": f"A414 must be a finite number, not {a414!r}"})
     if a414 < 0:
         raise ValidationError({"a414": f"A414 cannot be negative (got {a414:g})"})
 

@@ -11,7 +11,7 @@ from django.db import IntegrityError, transaction
 from django.urls import reverse
 
 from biobank.models import SerumDraw
-from biobank.services.draws import serum_draw_register
+from biobank.services.draws import serum_draw_register, serum_draw_update
 
 from ..factories import PatientFactory, SerumDrawFactory, TreatmentFactory
 from .conftest import field_errors, messages_of
@@ -137,6 +137,16 @@ def test_the_service_refuses_a_negative_a414_naming_the_field(treatment):
         )
     assert "cannot be negative" in refused.value.message_dict["a414"][0]
     assert not SerumDraw.objects.exists()
+
+
+@pytest.mark.parametrize("value", [float("nan"), float("inf"), "0.3", True])
+def test_the_service_refuses_an_a414_that_is_not_a_finite_number(treatment, value):
+    draw = SerumDrawFactory(treatment=treatment)
+    with pytest.raises(ValidationError) as refused:
+        serum_draw_update(draw=draw, a414=value)
+    assert "finite number" in refused.value.message_dict["a414"][0]
+    draw.refresh_from_db()
+    assert draw.a414 is None
 
 
 def test_the_database_refuses_a_negative_a414(treatment):
