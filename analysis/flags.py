@@ -58,6 +58,9 @@ PASS, WARN, FAIL = "pass", "warn", "fail"
 SEVERITY = {PASS: 0, WARN: 1, FAIL: 2}
 STATUS_BY_SEVERITY = {v: k for k, v in SEVERITY.items()}
 FINDING_COLUMNS = ["sample_id", "target", "rule", "status", "reason"]
+# A run's stored evidence lists every RT product and draw up to this many; beyond, only
+# the outliers and flagged draws (the cohort's QC columns still carry every status).
+EVIDENCE_ROWS = 2000
 
 
 @dataclass(frozen=True)
@@ -520,21 +523,29 @@ def qc_evidence(
         spike = spike.merge(
             products[["sample_id", "rt_code", "patient_id", "timepoint"]], on="sample_id"
         )
+    spike_rows = spike if len(spike) <= EVIDENCE_ROWS else spike.loc[spike["outlier"]]
+    haemolysis = qc.haemolysis
+    if len(haemolysis) > EVIDENCE_ROWS:
+        haemolysis = haemolysis.loc[haemolysis["status"].isin([WARN, FAIL])]
     return {
         "ntc": _records(ntc, {"plate": "plate", "target": "target", "n_ntc": "n_ntc",
                               "n_amplified": "n_amplified", "cq": "cq", "flag": "flag"}),
-        "spike_in": _records(spike, {"batch": "batch", "rt_code": "rt_code",
-                                     "patient_id": "study_id", "timepoint": "timepoint",
-                                     "cq": "cq", "z": "z", "outlier": "outlier"}),
+        "spike_in": _records(spike_rows, {"batch": "batch", "rt_code": "rt_code",
+                                          "patient_id": "study_id", "timepoint": "timepoint",
+                                          "cq": "cq", "z": "z", "outlier": "outlier"}),
+        "spike_in_total": int(len(spike)),
         "spike_in_limit": thresholds.spike_in_z_limit,
-        "haemolysis": _records(qc.haemolysis, {"patient_id": "study_id",
-                                               "timepoint": "timepoint", "index": "index",
-                                               "a414": "a414", "grade": "grade",
-                                               "status": "status"}),
+        "haemolysis": _records(haemolysis, {"patient_id": "study_id",
+                                            "timepoint": "timepoint", "index": "index",
+                                            "a414": "a414", "grade": "grade",
+                                            "status": "status"}),
+        "haemolysis_total": int(len(qc.haemolysis)),
         "haemolysis_limits": {"borderline": thresholds.haemolysis_borderline,
                               "high": thresholds.haemolysis_high},
-        "well_exclusions": _records(excluded, {"plate": "plate", "position": "position",
-                                               "target": "target", "rt_code": "rt_code",
-                                               "exclusion_reason": "reason",
-                                               "exclusion_source": "source"}),
+        "well_exclusions": _records(excluded.head(EVIDENCE_ROWS),
+                                    {"plate": "plate", "position": "position",
+                                     "target": "target", "rt_code": "rt_code",
+                                     "exclusion_reason": "reason",
+                                     "exclusion_source": "source"}),
+        "well_exclusions_total": int(len(excluded)),
     }  # fmt: skip
