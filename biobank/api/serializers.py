@@ -964,8 +964,10 @@ class AnalysisRunSerializer(serializers.ModelSerializer):
 
 
 class AnalysisRunDetailSerializer(AnalysisRunSerializer):
-    """With the results: `results` per analysis, `rows` flat, `figures` name -> SVG.
-    An unchanged run has none of its own: read the run named by `same_as`."""
+    """With the results: `results` per analysis, `rows` flat, `figures` name -> SVG,
+    `qc` the QC gate (policy, patient flow, what was left out and why, sensitivity
+    analyses; docs/qc.md). An unchanged run has none of its own: read the run named by
+    `same_as`."""
 
     class Meta(AnalysisRunSerializer.Meta):
         fields = [
@@ -977,5 +979,6 @@ class AnalysisRunDetailSerializer(AnalysisRunSerializer):
             "rows",
             "figures",
             "diff",
+            "qc",
         ]
         read_only_fields = fields
