@@ -165,16 +165,17 @@ def apply_gate(
                 if column in out.columns:
                     out.loc[drop, column] = np.nan
             reasons_column = f"{prefix}_{tp}_qc_reasons"
-            reasons = (
-                out[reasons_column] if reasons_column in out else pd.Series("", index=out.index)
-            )
-            for sid, stat, reason in zip(
-                out.loc[drop, "study_id"], status[drop], reasons[drop], strict=True
+            missing = pd.Series(pd.NA, index=out.index)
+            reasons = out.get(reasons_column, missing)
+            rules = out.get(rules_column, missing)
+            for sid, stat, reason, rule in zip(
+                out.loc[drop, "study_id"], status[drop], reasons[drop], rules[drop], strict=True
             ):
                 excluded_measurements.append(
                     {"study_id": sid, "timepoint": tp.upper(), "mir": prefix,
                      "status": None if pd.isna(stat) else str(stat),
-                     "reasons": "" if pd.isna(reason) else str(reason)}
+                     "reasons": "" if pd.isna(reason) else str(reason),
+                     "rules": "" if pd.isna(rule) else str(rule)}
                 )  # fmt: skip
     for prefix in sorted({p for p, _ in measured}):
         either = np.zeros(len(out), dtype=bool)
@@ -215,12 +216,13 @@ def patient_flow(
         steps[-1]["left_out"] = [{"study_id": p["study_id"], "reason": p["reason"]} for p in out]
         remaining -= len(out)
         steps.append({"step": INCLUSION[criterion][0], "n": remaining, "left_out": []})
-    by_patient: dict[str, list[str]] = {}
+    by_patient: dict[str, set[str]] = {}
     for m in gated.excluded_measurements:
-        by_patient.setdefault(m["study_id"], []).append(f"{m['mir']} {m['timepoint']}")
+        causes = {rule_label(r) for r in (m.get("rules") or "").split(",") if r}
+        by_patient.setdefault(m["study_id"], set()).update(causes or {"QC status"})
     steps[-1]["left_out"] = [
-        {"study_id": sid, "reason": "measurement left out by QC: " + ", ".join(what)}
-        for sid, what in by_patient.items()
+        {"study_id": sid, "reason": "QC: " + " + ".join(sorted(causes))}
+        for sid, causes in by_patient.items()
     ]
     steps.append(
         {"step": "All measurements passed QC", "n": remaining - len(by_patient), "left_out": []}
@@ -230,14 +232,30 @@ def patient_flow(
             "step": "Analysed",
             "n": remaining,
             "left_out": [],
-            "note": (
-                f"{len(by_patient)} analysed without the measurements QC left out"
-                if by_patient
-                else ""
-            ),
+            "note": (f"{len(by_patient)} with measurements left out by QC" if by_patient else ""),
         }
     )
     return steps
+
+
+RULE_LABELS = {
+    "value": "no value",
+    "replicates": "replicates",
+    "ntc": "NTC amplified",
+    "spike_in": "spike-in outlier",
+    "haemolysis": "haemolysis",
+    "freeze_thaw": "freeze-thaw",
+    "centrifugation_delay": "processing delay",
+    "freezing_delay": "processing delay",
+    "excursion": "freezer excursion",
+}
+
+
+def rule_label(rule: str) -> str:
+    """A rule's cause in a few words, for the flow diagram's counts ('haemolysis_a414'
+    counts as haemolysis)."""
+    family = "haemolysis" if rule.startswith("haemolysis") else rule
+    return RULE_LABELS.get(family, rule)
 
 
 def reason_counts(left_out: list[dict]) -> list[tuple[str, int]]:

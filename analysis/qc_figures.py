@@ -92,9 +92,11 @@ def patient_flow_svg(flow: list[dict]) -> str:
         label = str(step.get("step") or f"Step {index + 1}")
         left_out = list(step.get("left_out") or [])
         title = f"{label} (n = {_count(step.get('n'))})"
+        note = str(step.get("note") or "")
+        height = BOX_H + (LINE_H if note else 0)
         parts.append(
             f'<g class="flow-step"><title>{escape(title)}</title>'
-            f'<rect x="{MAIN_X}" y="{y}" width="{MAIN_W}" height="{BOX_H}" rx="4" '
+            f'<rect x="{MAIN_X}" y="{y}" width="{MAIN_W}" height="{height}" rx="4" '
             f'fill="#eef2f6" stroke="{LINE}"/>'
             + _text(
                 MAIN_X + MAIN_W / 2,
@@ -103,9 +105,15 @@ def patient_flow_svg(flow: list[dict]) -> str:
                 anchor="middle",
                 weight="600",
             )
+            + (
+                _text(MAIN_X + MAIN_W / 2, y + BOX_H / 2 + 4.5 + LINE_H,
+                      _short(note, MAX_CHARS_MAIN), anchor="middle", fill=MUTED)
+                if note
+                else ""
+            )
             + "</g>"
-        )
-        y += BOX_H
+        )  # fmt: skip
+        y += height
         last = index == len(flow) - 1
         if last and not left_out:
             break

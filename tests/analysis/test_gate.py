@@ -9,6 +9,7 @@ import pytest
 
 from analysis.engine import run_plan
 from analysis.gate import apply_gate, patient_flow
+from analysis.qc_figures import patient_flow_svg
 from analysis.plans import PlanError, columns_used
 
 
@@ -78,7 +79,7 @@ def test_exclude_fail_leaves_out_failed_values_and_the_ratio_that_needs_them():
     assert not np.isnan(row["mir122_post_dcq"])  # the POST value passed
     assert gated.excluded_measurements == [
         {"study_id": "P00", "timepoint": "PRE", "mir": "mir122", "status": "fail",
-         "reasons": "hsa-miR-122-5p: NTC amplified on plate QP-3 (Cq 12.90)"}
+         "reasons": "hsa-miR-122-5p: NTC amplified on plate QP-3 (Cq 12.90)", "rules": "ntc"}
     ]  # fmt: skip
     # The warnings pass under this policy.
     assert not np.isnan(gated.table.set_index("study_id").loc["P01", "mir122_post_dcq"])
@@ -121,9 +122,10 @@ def test_the_flow_counts_every_patient_at_every_step():
     ]  # fmt: skip
     assert [p["reason"] for p in flow[0]["left_out"]] == ["consent withdrawn"] * 2
     assert flow[1]["left_out"] == [{"study_id": "P03", "reason": "no baseline assessment"}]
-    assert flow[3]["left_out"] == [
-        {"study_id": "P00", "reason": "measurement left out by QC: mir122 PRE"}
-    ]
+    assert flow[3]["left_out"] == [{"study_id": "P00", "reason": "QC: NTC amplified"}]
+    assert flow[-1]["note"] == "1 with measurements left out by QC"
+    drawn = patient_flow_svg(flow)
+    assert "QC: NTC amplified: 1" in drawn and "1 with measurements left out by QC" in drawn
 
 
 def test_a_patient_without_a_pre_draw_is_out_of_table_one_and_the_paired_test():
