@@ -92,8 +92,16 @@ class TestRuns:
 
     def test_a_follow_up_change_shows_in_the_diff(self, demo, plan):
         first = analysis_run(plan=plan, trigger="command")
+        table = load_cohort()
+        in_fig3 = table.loc[table["mir122_ratio"].notna(), "study_id"]
+        clean = table.loc[
+            table["mir122_pre_qc"].eq("pass") & table["mir122_post_qc"].eq("pass"), "study_id"
+        ]
         death = FollowUp.objects.filter(
-            status="dead", cause_of_death="hcc", patient__liver_background="cirrhosis"
+            status="dead",
+            cause_of_death="hcc",
+            patient__liver_background="cirrhosis",
+            patient__study_id__in=set(in_fig3) & set(clean),  # a patient Fig. 3 analyses
         )
         death = death.order_by("patient__study_id").first()
         death.cause_of_death = "other"  # a curator corrects the cause of death

@@ -965,6 +965,10 @@ def _qc_faults(rng: np.random.Generator, draws, products, plates, wells) -> None
     their spread kept, while its miRNAs keep their Cq (so they look falsely high)."""
     mirna_plates = np.flatnonzero(plates["panel"].to_numpy() == "mirna")
     contaminated = int(rng.choice(mirna_plates)) if len(mirna_plates) else -1
+    if len(mirna_plates) > 1 and contaminated == mirna_plates[0]:
+        # The first plate stays clean: it is the one a new user (and the import-safety
+        # walk-through) opens first, as an example of a good run.
+        contaminated = int(mirna_plates[1])
     ntc = (wells["kind"].to_numpy() == "ntc") & (wells["plate"].to_numpy() == contaminated)
     wells.loc[ntc, "cq"] = np.round(rng.uniform(*NTC_CONTAMINATION_CQ, int(ntc.sum())), 2)
     plates["ntc_contaminated"] = np.arange(len(plates)) == contaminated
