@@ -172,6 +172,8 @@ class TestRuns:
             "p",
             "warnings",
         }
+        assert payload["qc"]["policy"] == "exclude_fail"
+        assert payload["qc"]["excluded_measurements"]  # the demo's NTC plate, at least
 
     def test_analyse_command_unknown_plan(self, demo):
         with pytest.raises(CommandError, match="No plan named 'nope'"):

@@ -72,6 +72,7 @@ class Command(BaseCommand):
             "results_of_run": shown.pk,
             "error": run.error or None,
             "results": shown.rows,
+            "qc": shown.qc or None,  # the gate: policy, flow, what was left out, sensitivity
         }
         return json.dumps(json_safe(payload), indent=1)
 
@@ -84,6 +85,14 @@ class Command(BaseCommand):
                 f"The data are unchanged since run #{run.same_as_id}; its results stand."
             )
         self.stdout.write(f"{run.n_patients} patients, input fingerprint {run.fingerprint[:16]}…")
+        qc = shown.qc or {}
+        if qc.get("flow"):
+            analysed = qc["flow"][-1]["n"]
+            self.stdout.write(
+                f"QC: {qc.get('policy_label', qc.get('policy'))}; {analysed} patients analysed, "
+                f"{len(qc.get('excluded_patients', []))} left out, "
+                f"{len(qc.get('excluded_measurements', []))} measurements left out"
+            )
         moved = len((shown.diff or {}).get("moved", []))
         crossed = len((shown.diff or {}).get("crossed_0_05", []))
         if shown.previous_id and not run.same_as_id:
