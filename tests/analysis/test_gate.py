@@ -9,8 +9,8 @@ import pytest
 
 from analysis.engine import run_plan
 from analysis.gate import apply_gate, patient_flow
-from analysis.qc_figures import patient_flow_svg
 from analysis.plans import PlanError, columns_used
+from analysis.qc_figures import patient_flow_svg
 
 
 def cohort(n: int = 40, seed: int = 3) -> pd.DataFrame:
