@@ -130,3 +130,11 @@ def test_the_migration_gives_an_installed_plan_the_gate_and_keeps_a_curators(pla
     assert plan.spec["qc_policy"] == "include_all"  # the curator's choice stays
     assert plan.spec["inclusion"] == ["baseline_present", "pre_drawn", "post_drawn"]
     assert [s["name"] for s in plan.spec["sensitivity"]][0] == "All measurements"
+
+
+def test_the_api_gives_a_runs_gate(demo, plan, client, analyst):
+    run = analysis_run(plan=plan, trigger="command")
+    client.force_login(analyst)
+    body = client.get(f"/api/v1/analysis-runs/{run.pk}/").json()
+    assert body["qc"]["policy"] == "exclude_fail"
+    assert body["qc"]["flow"][-1]["step"] == "Analysed"
