@@ -438,3 +438,40 @@ def test_technicians_hold_only_the_write_permissions_the_bench_checks():
         "add_plateimport",
         "change_plateimport",
     }
+
+
+def test_a_curator_records_and_closes_an_excursion_through_the_services(client, curator):
+    stored = AliquotFactory()
+    freezer = stored.box.rack.freezer
+    client.force_login(curator)
+    response = client.post(
+        admin_url(m.TemperatureExcursion, "add"),
+        {
+            "freezer": freezer.pk,
+            "started_at_0": "2014-03-01",
+            "started_at_1": "02:00",
+            "peak_temperature_c": "-41",
+            "note": "",
+        },
+    )
+    assert response.status_code == 302, form_errors(response)
+    excursion = m.TemperatureExcursion.objects.get()
+    assert excursion.recorded_by == curator
+    assert list(excursion.affected_aliquots.all()) == [stored]
+    assert stored.events.get().kind == "excursion"
+    # Later only its end and note change; the freezer and peak stay as recorded.
+    response = client.post(
+        admin_url(m.TemperatureExcursion, "change", excursion.pk),
+        {
+            "ended_at_0": "2014-03-01",
+            "ended_at_1": "05:00",
+            "note": "door left open",
+            "freezer": FreezerFactory(name="ULT-OTHER").pk,
+            "peak_temperature_c": "20",
+        },
+    )
+    assert response.status_code == 302, form_errors(response)
+    excursion.refresh_from_db()
+    assert (excursion.freezer, excursion.peak_temperature_c) == (freezer, -41)
+    assert excursion.note == "door left open"
+    assert timezone.localtime(excursion.ended_at).strftime("%Y-%m-%d %H:%M") == "2014-03-01 05:00"
