@@ -1,4 +1,5 @@
-"""Plans, imported cohorts and runs in the curators' admin."""
+"""Plans, imported cohorts and runs in the curators' admin (writes: curators only,
+biobank/admin_base.py)."""
 
 from __future__ import annotations
 
@@ -12,10 +13,11 @@ from simple_history.admin import SimpleHistoryAdmin
 from analysis.models import AnalysisPlan, AnalysisRun, CohortDataset
 from analysis.tasks import current_run
 from analysis.triggers import request_run
+from biobank.admin_base import CuratorWritesMixin
 
 
 @admin.register(AnalysisPlan)
-class AnalysisPlanAdmin(SimpleHistoryAdmin):
+class AnalysisPlanAdmin(CuratorWritesMixin, SimpleHistoryAdmin):
     list_display = ("name", "title", "is_active", "updated_at", "latest_run")
     list_filter = ("is_active",)
     search_fields = ("name", "title")
@@ -57,7 +59,7 @@ class AnalysisPlanAdmin(SimpleHistoryAdmin):
 
 
 @admin.register(CohortDataset)
-class CohortDatasetAdmin(admin.ModelAdmin):
+class CohortDatasetAdmin(CuratorWritesMixin, admin.ModelAdmin):
     list_display = ("name", "rows", "imported_by", "imported_at", "short_fingerprint")
     search_fields = ("name", "fingerprint")
     readonly_fields = (
@@ -76,7 +78,7 @@ class CohortDatasetAdmin(admin.ModelAdmin):
 
 
 @admin.register(AnalysisRun)
-class AnalysisRunAdmin(admin.ModelAdmin):
+class AnalysisRunAdmin(CuratorWritesMixin, admin.ModelAdmin):
     """Runs are made by the services (tasks, command, report page); here they are read."""
 
     list_display = (

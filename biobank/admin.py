@@ -1,8 +1,12 @@
 """The curators' admin: every model, with search, filters and change history.
 
-Writes that carry a rule (draw timing, follow-up order, custody of aliquots) go
-through the same services as the web pages and the API; the admin forms call the
-services' checks in clean() so a broken rule shows next to its field.
+It is a face like the web pages and the API (biobank/admin_base.py): only curators
+write here, and the sample chain is written through the same services (draws,
+storage, plates, wells, custody of aliquots), a refused rule showing next to its
+field. What no service writes is read-only: instrument data (Cq), what an import
+or the QC decided, the processing records the bench services keep. The clinical
+records (patients, treatments, assessments, follow-up) are the curators' own and
+keep their form checks (follow_up_check).
 """
 
 from __future__ import annotations
@@ -14,10 +18,18 @@ from django.db.models import Count
 from simple_history.admin import SimpleHistoryAdmin
 
 from biobank import models as m
+from biobank.admin_base import (
+    CuratorWritesMixin,
+    ReadOnlyAdmin,
+    ServiceAdmin,
+    ServiceForm,
+    service_delete,
+)
 from biobank.services import aliquots as aliquot_services
-from biobank.services.draws import check_draw_timing, derive_draw_timing
+from biobank.services import plates as plate_services
+from biobank.services import storage as storage_services
+from biobank.services.draws import serum_draw_register, serum_draw_update
 from biobank.services.patients import follow_up_check
-from biobank.services.storage import temperature_excursion_record
 
 admin.site.site_header = "ExoTrack curation"
 admin.site.site_title = "ExoTrack"
@@ -31,7 +43,7 @@ class PatientIdentityInline(admin.StackedInline):
 
 
 @admin.register(m.Patient)
-class PatientAdmin(SimpleHistoryAdmin):
+class PatientAdmin(CuratorWritesMixin, SimpleHistoryAdmin):
     list_display = (
         "study_id",
         "sex",
@@ -60,7 +72,7 @@ class PatientAdmin(SimpleHistoryAdmin):
 
 
 @admin.register(m.PatientIdentity)
-class PatientIdentityAdmin(SimpleHistoryAdmin):
+class PatientIdentityAdmin(CuratorWritesMixin, SimpleHistoryAdmin):
     list_display = ("patient", "full_name", "hospital_number", "date_of_birth")
     search_fields = ("patient__study_id", "full_name", "hospital_number")
     list_select_related = ("patient",)
@@ -68,7 +80,7 @@ class PatientIdentityAdmin(SimpleHistoryAdmin):
 
 
 @admin.register(m.Treatment)
-class TreatmentAdmin(SimpleHistoryAdmin):
+class TreatmentAdmin(CuratorWritesMixin, SimpleHistoryAdmin):
     list_display = (
         "patient",
         "kind",
@@ -85,7 +97,7 @@ class TreatmentAdmin(SimpleHistoryAdmin):
 
 
 @admin.register(m.ClinicalAssessment)
-class ClinicalAssessmentAdmin(SimpleHistoryAdmin):
+class ClinicalAssessmentAdmin(CuratorWritesMixin, SimpleHistoryAdmin):
     list_display = (
         "patient",
         "assessed_on",
@@ -112,7 +124,26 @@ class ClinicalAssessmentAdmin(SimpleHistoryAdmin):
     autocomplete_fields = ("patient", "treatment")
 
 
-class SerumDrawForm(forms.ModelForm):
+DRAW_REGISTER_FIELDS = (
+    "treatment",
+    "timepoint",
+    "drawn_at",
+    "centrifuged_at",
+    "frozen_at",
+    "held_cold",
+    "container",
+    "serum_volume_ul",
+    "haemolysis",
+    "a414",
+    "note",
+)
+
+
+class SerumDrawForm(ServiceForm):
+    """serum_draw_register for a new draw (then serum_draw_update for the processing
+    details it does not take), serum_draw_update with the changed fields for a
+    correction: timing, A414 and the volume-versus-aliquots rule hold here too."""
+
     class Meta:
         model = m.SerumDraw
         fields = (
@@ -133,17 +164,19 @@ class SerumDrawForm(forms.ModelForm):
             "note",
         )
 
-    def clean(self):
-        data = super().clean()
-        if data.get("treatment") and data.get("timepoint") and data.get("drawn_at"):
-            check_draw_timing(
-                treatment=data["treatment"], timepoint=data["timepoint"], drawn_at=data["drawn_at"]
-            )
-        return data
+    def run_service(self):
+        data = self.cleaned_data
+        if self.instance.pk is None:
+            draw = serum_draw_register(**{name: data[name] for name in DRAW_REGISTER_FIELDS})
+            details = {
+                name: data[name] for name in self.Meta.fields if name not in DRAW_REGISTER_FIELDS
+            }
+            return serum_draw_update(draw=draw, **details)
+        return serum_draw_update(draw=self.stored(), **self.changed(*self.Meta.fields))
 
 
 @admin.register(m.SerumDraw)
-class SerumDrawAdmin(SimpleHistoryAdmin):
+class SerumDrawAdmin(ServiceAdmin):
     form = SerumDrawForm
     list_display = (
         "__str__",
@@ -163,10 +196,6 @@ class SerumDrawAdmin(SimpleHistoryAdmin):
     autocomplete_fields = ("treatment",)
     date_hierarchy = "drawn_at"
 
-    def save_model(self, request, obj, form, change):
-        derive_draw_timing(obj)  # the form's clean() already ran the timing rule
-        super().save_model(request, obj, form, change)
-
 
 class StorageEventInline(admin.TabularInline):
     model = m.StorageEvent
@@ -183,7 +212,7 @@ class StorageEventInline(admin.TabularInline):
 
 
 @admin.register(m.Aliquot)
-class AliquotAdmin(SimpleHistoryAdmin):
+class AliquotAdmin(CuratorWritesMixin, SimpleHistoryAdmin):
     """Aliquots are cut, moved and used through the services (web pages, API); here a
     curator can search, read the custody log, and check out or discard with a reason."""
 
@@ -217,6 +246,12 @@ class AliquotAdmin(SimpleHistoryAdmin):
     def has_add_permission(self, request):
         return False
 
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    def save_model(self, request, obj, form, change):
+        """Every field is read-only: the custody services are the only writers."""
+
     def _apply(self, request, queryset, service, verb):
         done = 0
         for aliquot in queryset.order_by("pk"):
@@ -244,7 +279,7 @@ class AliquotAdmin(SimpleHistoryAdmin):
 
 
 @admin.register(m.StorageEvent)
-class StorageEventAdmin(admin.ModelAdmin):
+class StorageEventAdmin(CuratorWritesMixin, admin.ModelAdmin):
     """The custody log is written by the services only: read-only here."""
 
     list_display = (
@@ -272,23 +307,66 @@ class StorageEventAdmin(admin.ModelAdmin):
         return False
 
 
+class FreezerForm(ServiceForm):
+    class Meta:
+        model = m.Freezer
+        fields = ("name", "location", "set_point_c", "is_active")
+
+    def run_service(self):
+        if self.instance.pk is None:
+            return storage_services.freezer_create(**self.cleaned_data)
+        return storage_services.freezer_update(
+            freezer=self.stored(), **self.changed(*self.Meta.fields)
+        )
+
+
 @admin.register(m.Freezer)
-class FreezerAdmin(SimpleHistoryAdmin):
+class FreezerAdmin(ServiceAdmin):
+    form = FreezerForm
+    delete_service = service_delete(storage_services.freezer_delete, "freezer")
     list_display = ("name", "location", "set_point_c", "is_active")
     list_filter = ("is_active",)
     search_fields = ("name", "location")
 
 
+class RackForm(ServiceForm):
+    class Meta:
+        model = m.Rack
+        fields = ("freezer", "name")
+
+    def run_service(self):
+        if self.instance.pk is None:
+            return storage_services.rack_create(**self.cleaned_data)
+        return storage_services.rack_update(rack=self.stored(), **self.changed(*self.Meta.fields))
+
+
 @admin.register(m.Rack)
-class RackAdmin(SimpleHistoryAdmin):
+class RackAdmin(ServiceAdmin):
+    form = RackForm
+    delete_service = service_delete(storage_services.rack_delete, "rack")
     list_display = ("name", "freezer")
     list_filter = ("freezer",)
     search_fields = ("name", "freezer__name")
     list_select_related = ("freezer",)
 
 
+class BoxForm(ServiceForm):
+    """box_create, or box_update: a box cannot shrink under the tubes it holds."""
+
+    class Meta:
+        model = m.Box
+        fields = ("rack", "name", "barcode", "rows", "columns")
+
+    def run_service(self):
+        if self.instance.pk is None:
+            return storage_services.box_create(**self.cleaned_data)
+        return storage_services.box_update(box=self.stored(), **self.changed(*self.Meta.fields))
+
+
 @admin.register(m.Box)
-class BoxAdmin(SimpleHistoryAdmin):
+class BoxAdmin(ServiceAdmin):
+    form = BoxForm
+    delete_service = service_delete(storage_services.box_delete, "box")
     list_display = ("barcode", "name", "rack", "rows", "columns", "occupied")
     list_filter = ("rack__freezer",)
     search_fields = ("barcode", "name")
@@ -302,30 +380,33 @@ class BoxAdmin(SimpleHistoryAdmin):
         return f"{box.occupied_count} / {box.capacity}"
 
 
+class TemperatureExcursionForm(ServiceForm):
+    """A new excursion marks every aliquot inside the freezer (the service); later only
+    its end and note change."""
+
+    class Meta:
+        model = m.TemperatureExcursion
+        fields = ("freezer", "started_at", "ended_at", "peak_temperature_c", "note")
+
+    def run_service(self):
+        data = self.cleaned_data
+        if self.instance.pk is None:
+            return storage_services.temperature_excursion_record(**data, user=self.user)
+        return storage_services.temperature_excursion_update(
+            excursion=self.stored(), ended_at=data.get("ended_at"), note=data.get("note", "")
+        )
+
+
 @admin.register(m.TemperatureExcursion)
-class TemperatureExcursionAdmin(SimpleHistoryAdmin):
+class TemperatureExcursionAdmin(ServiceAdmin):
+    form = TemperatureExcursionForm
     list_display = ("freezer", "started_at", "ended_at", "peak_temperature_c", "recorded_by")
     list_filter = ("freezer",)
-    readonly_fields = ("recorded_by", "affected_aliquots")
     date_hierarchy = "started_at"
 
-    def save_model(self, request, obj, form, change):
-        if change:
-            super().save_model(request, obj, form, change)
-            return
-        # A new excursion marks every aliquot inside the freezer, through the service.
-        saved = temperature_excursion_record(
-            freezer=obj.freezer,
-            started_at=obj.started_at,
-            ended_at=obj.ended_at,
-            peak_temperature_c=obj.peak_temperature_c,
-            note=obj.note,
-            user=request.user,
-        )
-        obj.pk = saved.pk
-
-    def save_related(self, request, form, formsets, change):
-        """affected_aliquots is filled by the service, not by the form."""
+    def get_readonly_fields(self, request, obj=None):
+        fixed = ("freezer", "started_at", "peak_temperature_c") if obj else ()
+        return (*fixed, "recorded_by", "affected_aliquots")
 
 
 class ExosomeIsolationInline(admin.TabularInline):
@@ -339,7 +420,11 @@ class ExosomeIsolationInline(admin.TabularInline):
 
 
 @admin.register(m.ExosomeIsolationBatch)
-class ExosomeIsolationBatchAdmin(SimpleHistoryAdmin):
+class ExosomeIsolationBatchAdmin(ReadOnlyAdmin):
+    """Batches, RNA isolations and RT products are recorded on the bench pages and the
+    API, which take the serum from each aliquot in the same transaction; an admin form
+    could not, so the processing records are read here."""
+
     list_display = (
         "code",
         "performed_on",
@@ -361,18 +446,15 @@ class ExosomeIsolationBatchAdmin(SimpleHistoryAdmin):
 
 
 @admin.register(m.ExosomeIsolation)
-class ExosomeIsolationAdmin(SimpleHistoryAdmin):
+class ExosomeIsolationAdmin(ReadOnlyAdmin):
     list_display = ("batch", "aliquot", "serum_volume_ul")
     search_fields = ("batch__code", "aliquot__barcode")
     list_select_related = ("batch", "aliquot")
     readonly_fields = ("batch", "aliquot", "serum_volume_ul")
 
-    def has_add_permission(self, request):
-        return False
-
 
 @admin.register(m.RnaIsolation)
-class RnaIsolationAdmin(SimpleHistoryAdmin):
+class RnaIsolationAdmin(ReadOnlyAdmin):
     list_display = ("isolation", "kit", "kit_lot", "performed_on", "sprec_code")
     search_fields = ("isolation__aliquot__barcode", "kit_lot")
     list_select_related = ("isolation__batch", "isolation__aliquot")
@@ -381,7 +463,7 @@ class RnaIsolationAdmin(SimpleHistoryAdmin):
 
 
 @admin.register(m.ReverseTranscription)
-class ReverseTranscriptionAdmin(SimpleHistoryAdmin):
+class ReverseTranscriptionAdmin(ReadOnlyAdmin):
     list_display = ("code", "kit_lot", "performed_on")
     search_fields = ("code", "kit_lot")
     date_hierarchy = "performed_on"
@@ -390,14 +472,29 @@ class ReverseTranscriptionAdmin(SimpleHistoryAdmin):
 
 
 @admin.register(m.Assay)
-class AssayAdmin(SimpleHistoryAdmin):
+class AssayAdmin(CuratorWritesMixin, SimpleHistoryAdmin):
     list_display = ("target", "role", "vendor", "vendor_assay_id")
     list_filter = ("role",)
     search_fields = ("target", "vendor_assay_id")
 
 
+class QpcrPlateForm(ServiceForm):
+    class Meta:
+        model = m.QpcrPlate
+        fields = ("barcode", "plate_format", "instrument", "run_at", "operator")
+
+    def run_service(self):
+        return plate_services.plate_create(**self.cleaned_data)
+
+
 @admin.register(m.QpcrPlate)
-class QpcrPlateAdmin(SimpleHistoryAdmin):
+class QpcrPlateAdmin(ServiceAdmin):
+    """Plates are created here or on the bench; their layout is edited on the plate
+    map (its services refuse once results are live) and their results come only by
+    import, so an existing plate is read here."""
+
+    form = QpcrPlateForm
+    delete_service = service_delete(plate_services.plate_delete, "plate")
     list_display = (
         "barcode",
         "plate_format",
@@ -418,9 +515,70 @@ class QpcrPlateAdmin(SimpleHistoryAdmin):
     def well_count(self, plate):
         return plate.wells_count
 
+    def has_change_permission(self, request, obj=None):
+        return False
+
+
+class WellAddForm(ServiceForm):
+    """A well placed by hand (plates.plate_place): refused on a plate with results."""
+
+    service_error_fields = {"positions": "row", "assays": "assay"}
+
+    class Meta:
+        model = m.Well
+        fields = ("plate", "row", "column", "kind", "sample", "assay")
+
+    def run_service(self):
+        data = self.cleaned_data
+        (well,) = plate_services.plate_place(
+            plate=data["plate"],
+            positions=[m.position_label(data["row"], data["column"])],
+            assays=[data["assay"]],
+            kind=data["kind"],
+            sample=data.get("sample"),
+        )
+        return well
+
+
+class WellDecisionForm(ServiceForm):
+    """A curator's decision on a well, with who and when (plates.well_exclude,
+    well_restore, well_clear_decision); the Cq is the instrument's and changes only by
+    import."""
+
+    service_error_fields = {"reason": "exclusion_reason"}
+
+    class Meta:
+        model = m.Well
+        fields = ("excluded", "exclusion_reason")
+
+    def run_service(self):
+        well = self.stored()
+        if not self.changed(*self.Meta.fields):
+            return well
+        excluded = self.cleaned_data["excluded"]
+        if excluded is None:
+            return plate_services.well_clear_decision(well=well, user=self.user)
+        decide = plate_services.well_exclude if excluded else plate_services.well_restore
+        return decide(well=well, user=self.user, reason=self.cleaned_data["exclusion_reason"])
+
+
+WELL_FACTS = (
+    "plate",
+    "row",
+    "column",
+    "kind",
+    "sample",
+    "assay",
+    "replicate",
+    "cq",
+    "imported_from",
+    "excluded_by",
+    "excluded_at",
+)
+
 
 @admin.register(m.Well)
-class WellAdmin(SimpleHistoryAdmin):
+class WellAdmin(ServiceAdmin):
     list_display = (
         "plate",
         "position",
@@ -436,6 +594,14 @@ class WellAdmin(SimpleHistoryAdmin):
     search_fields = ("plate__barcode", "sample__code")
     list_select_related = ("plate", "sample", "assay")
     raw_id_fields = ("plate", "sample")
+    delete_service = service_delete(plate_services.well_delete, "well")
+
+    def get_form(self, request, obj=None, **kwargs):
+        kwargs["form"] = WellDecisionForm if obj else WellAddForm
+        return super().get_form(request, obj, **kwargs)
+
+    def get_readonly_fields(self, request, obj=None):
+        return WELL_FACTS if obj else ()
 
 
 class FollowUpForm(forms.ModelForm):
@@ -457,7 +623,7 @@ class FollowUpForm(forms.ModelForm):
 
 
 @admin.register(m.FollowUp)
-class FollowUpAdmin(SimpleHistoryAdmin):
+class FollowUpAdmin(CuratorWritesMixin, SimpleHistoryAdmin):
     form = FollowUpForm
     list_display = ("patient", "contact_date", "status", "cause_of_death", "recorded_by")
     list_filter = ("status", "cause_of_death")
@@ -473,7 +639,7 @@ class FollowUpAdmin(SimpleHistoryAdmin):
 
 
 @admin.register(m.PlateImport)
-class PlateImportAdmin(admin.ModelAdmin):
+class PlateImportAdmin(CuratorWritesMixin, admin.ModelAdmin):
     """Imports are made through the preview-and-confirm service; here they are read."""
 
     list_display = (
@@ -500,7 +666,7 @@ class PlateImportAdmin(admin.ModelAdmin):
 
 
 @admin.register(m.WellImportChange)
-class WellImportChangeAdmin(admin.ModelAdmin):
+class WellImportChangeAdmin(CuratorWritesMixin, admin.ModelAdmin):
     """What each import wrote over, kept so the import can be reverted; read-only."""
 
     list_display = ("plate_import", "well", "action", "previous_cq", "new_cq")

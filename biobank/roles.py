@@ -15,21 +15,22 @@ ROLES = (TECHNICIAN, CURATOR, ANALYST)
 # Identifying data: curators only, on every face.
 IDENTITY_MODELS = {"patientidentity", "historicalpatientidentity"}
 
-# The sample chain a technician writes; everything else of the biobank they only read.
+# What a technician writes on the bench (web pages and API, each through its
+# service), as the model permissions those faces check; everything else of the
+# biobank they only read. Nothing here is for the admin: there only curators write
+# (biobank/admin_base.py). Freezers, racks, resizing a box, excursions and
+# corrections of processing records are the curators' (storage structure and
+# records no bench page writes), so technicians do not hold them.
 TECHNICIAN_WRITES = {
-    "serumdraw",
-    "aliquot",
-    "freezer",
-    "rack",
-    "box",
-    "temperatureexcursion",
-    "exosomeisolationbatch",
-    "exosomeisolation",
-    "rnaisolation",
-    "reversetranscription",
-    "qpcrplate",
-    "well",
-    "plateimport",
+    "serumdraw": {"add", "change"},  # register, correct (API PUT/PATCH)
+    "aliquot": {"add", "change"},  # cut; check-in/out, move, thaw, consume, discard
+    "box": {"add"},  # a new box on the bench (API); resizing is the curators'
+    "exosomeisolationbatch": {"add"},
+    "rnaisolation": {"add"},
+    "reversetranscription": {"add"},
+    "qpcrplate": {"add", "change"},  # set up; lay out and import (plate actions)
+    "well": {"add", "change"},  # plate map; QC decisions (exclude, restore)
+    "plateimport": {"add", "change"},  # import; revert
 }
 
 CURATOR_APPS = {"biobank", "analysis", "django_celery_beat"}
@@ -44,7 +45,7 @@ def grants(role: str, app_label: str, model: str, action: str) -> bool:
     if role == TECHNICIAN:
         if app_label != "biobank":
             return app_label == "analysis" and action == "view"
-        return action == "view" or (action in {"add", "change"} and model in TECHNICIAN_WRITES)
+        return action == "view" or action in TECHNICIAN_WRITES.get(model, set())
     if role == ANALYST:
         return app_label == "analysis" and action == "view"
     return False

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 from django.core.exceptions import ValidationError
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.db.models import F, Sum
 from django.utils import timezone
 
@@ -62,8 +62,23 @@ def require_status(aliquot: Aliquot, *allowed: str, action: str) -> None:
         )
 
 
+def box_for_placement(box: Box) -> Box:
+    """The box as committed now, share-locked until the end of the transaction.
+
+    A resize (storage.box_update) takes the box FOR UPDATE, so a placement and a
+    resize take turns: the placement checks the size the resize left, and the resize
+    counts the tubes placements committed. Placements share the lock, so they do not
+    wait for each other. SQLite has no row locks (it serialises writers anyway)."""
+    if connection.vendor == "postgresql":
+        table = connection.ops.quote_name(Box._meta.db_table)
+        locked = list(Box.objects.raw(f"SELECT * FROM {table} WHERE id = %s FOR SHARE", [box.pk]))
+        if locked:
+            return locked[0]
+    return Box.objects.get(pk=box.pk)
+
+
 def check_free_position(position: Position, *, moving: Aliquot | None = None) -> None:
-    box = position.box
+    box = box_for_placement(position.box)
     if not box.contains(position.row, position.column):
         raise ValidationError(
             {

@@ -9,6 +9,7 @@ from decimal import Decimal
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import transaction
+from django.db.models import Sum
 from django.utils import timezone
 
 from biobank.models import SerumDraw, Treatment
@@ -114,13 +115,33 @@ def serum_draw_register(
     return save_validated(derive_draw_timing(draw))
 
 
+def check_draw_volume(*, draw: SerumDraw, serum_volume_ul) -> None:
+    """A draw never holds less serum than was cut from it: refuse a volume below the
+    sum of its aliquots' initial volumes. The rule spans two tables, so no CHECK
+    constraint can hold it; the draw's row lock (taken here by serum_draw_update and
+    by aliquots_create) makes the two take turns."""
+    aliquoted = draw.aliquots.aggregate(total=Sum("initial_volume_ul"))["total"] or Decimal(0)
+    volume = Decimal(str(serum_volume_ul))
+    if volume < aliquoted:
+        raise ValidationError(
+            {
+                "serum_volume_ul": f"{aliquoted:.1f} µl of draw {draw} are already in "
+                f"aliquots; its volume cannot be {volume:.1f} µl"
+            }
+        )
+
+
 @transaction.atomic
 def serum_draw_update(*, draw: SerumDraw, **values) -> SerumDraw:
-    """Correct a draw's times or details; the timing rules and the window flag follow."""
+    """Correct a draw's times or details; the timing rules and the window flag follow,
+    and the volume stays at least what its aliquots took."""
+    draw = SerumDraw.objects.select_for_update().get(pk=draw.pk)
     for name, value in values.items():
         if name in {"patient", "days_after_treatment", "outside_window"}:
             raise ValidationError({name: "This field is derived and cannot be set"})
         if name == "a414":
             check_a414(value)
         setattr(draw, name, value)
+    if values.get("serum_volume_ul") is not None:
+        check_draw_volume(draw=draw, serum_volume_ul=draw.serum_volume_ul)
     return save_validated(derive_draw_timing(draw))

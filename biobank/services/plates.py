@@ -340,6 +340,33 @@ def plate_clear(*, plate: QpcrPlate, positions: Sequence[str]) -> int:
     return len(wells)
 
 
+@transaction.atomic
+def well_delete(*, well: Well) -> None:
+    """Remove one well (one assay at its position) from a plate still being laid out;
+    refused, like plate_clear, once the plate has live results or the well ever held
+    an imported Cq."""
+    plate = _lock_editable(well.plate)
+    well = Well.objects.select_for_update().get(pk=well.pk)
+    if well.imported_from_id is not None or well.import_changes.exists():
+        raise ValidationError(
+            {"well": f"{well.position} holds imported results (even reverted); it stays"}
+        )
+    if well.plate_id != plate.pk:  # moved by a concurrent edit: should not happen
+        raise ValidationError({"well": "The well changed plate; reload and try again"})
+    well.delete()
+
+
+@transaction.atomic
+def plate_delete(*, plate: QpcrPlate) -> None:
+    """Remove a plate (and its layout) that never had an export imported: a plate
+    with imports, even reverted ones, is the record of what was measured."""
+    plate = QpcrPlate.objects.select_for_update().get(pk=plate.pk)
+    if plate.imports.exists() or plate.status != QpcrPlate.Status.LAYOUT:
+        raise ValidationError({"plate": f"Plate {plate.barcode} has imported results; it stays"})
+    plate.wells.all().delete()
+    plate.delete()
+
+
 def _decide(well: Well, *, excluded: bool, user, reason: str) -> Well:
     if not reason.strip():
         raise ValidationError({"reason": "Give the reason for the decision"})
