@@ -26,9 +26,7 @@ SPEC = {"analyses": [{"kind": "kaplan_meier", "name": "KM", "times": [0, 12]}]}
 @pytest.fixture
 def plans():
     AnalysisPlan.objects.update(is_active=False)
-    return [
-        AnalysisPlan.objects.create(name=f"p{i}", title=f"p{i}", spec=SPEC) for i in range(2)
-    ]
+    return [AnalysisPlan.objects.create(name=f"p{i}", title=f"p{i}", spec=SPEC) for i in range(2)]
 
 
 def test_each_commit_counts_each_reason_once_per_plan(plans):
