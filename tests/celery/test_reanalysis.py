@@ -109,6 +109,9 @@ def test_the_lock_holds_with_two_workers(cohort, workers):
     first = wait_for(
         lambda: changes.filter(status="running").first(), timeout=30, what="a running run"
     )
+    # "Running" is stamped just before the run reads the data; the edits must come after
+    # that read (on a loaded machine it can take a moment), and within its 2 s delay.
+    time.sleep(0.8)
     edit(follow_ups[1], days=30)
     edit(follow_ups[2], days=30)
     wait_for(lambda: changes.count() == 2 and finished(changes), timeout=60, what="the rerun")
