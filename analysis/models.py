@@ -133,3 +133,31 @@ class AnalysisRun(models.Model):
         if self.started_at and self.finished_at:
             return (self.finished_at - self.started_at).total_seconds()
         return None
+
+
+class PendingReanalysis(models.Model):
+    """A plan whose data changed and that no run has read since (broker mode).
+
+    Written after every committing transaction that changed what the plan reads (in
+    the same on_commit flush that wakes the debounced task), so that "this plan must
+    run again" survives a Redis outage, a lost message or a killed worker: the task
+    that runs the plan consumes the record it read, and the stale-run sweep and every
+    worker (re)connection enqueue the plans whose record is still here. `changes`
+    counts the commits recorded: a run deletes the record only if no commit came
+    after it read it (else it subtracts what it consumed), so a later edit is never
+    lost. See analysis/pending.py."""
+
+    plan = models.OneToOneField(
+        AnalysisPlan, on_delete=models.CASCADE, related_name="pending_reanalysis"
+    )
+    reasons = models.JSONField(default=dict, blank=True, help_text="What changed, counted")
+    changes = models.PositiveIntegerField(default=0, help_text="Commits recorded")
+    first_changed_at = models.DateTimeField()
+    last_changed_at = models.DateTimeField(db_index=True)
+
+    class Meta:
+        verbose_name = "pending re-analysis"
+        verbose_name_plural = "pending re-analyses"
+
+    def __str__(self):
+        return f"{self.plan} ({self.changes} changes since {self.first_changed_at:%Y-%m-%d %H:%M})"

@@ -7,7 +7,27 @@ store the run.
   it wakes a quiet time after the first edit, sleeps again while edits keep coming,
   then creates and computes one run with the newest data.
 - `nightly_reanalysis()` queues a run of every active plan (beat, 02:30 by default).
-- `sweep_stale_runs()` fails runs left queued or running by a lost worker (beat).
+- `sweep_stale_runs()` fails runs left queued or running by a lost worker, and
+  enqueues the plans whose data changed with no task to run them (beat, 5 minutes).
+
+Redis outages (issue 17). "This plan's data changed" is recorded in the database at
+commit (analysis.pending) as well as in Redis: the run consumes the record it read,
+and `enqueue_pending` enqueues every plan whose record is left (the sweep, and every
+worker connection: its first and each reconnect after an outage, through the consumer
+bootstep in biobank/celery.py). So the edits made while Redis was down, or whose task
+Redis lost, get their run once Redis is back. Every Redis client here waits at most
+EXOTRACK_REDIS_TIMEOUT_SECONDS for a reply, and after a timeout this process leaves
+Redis alone for REDIS_BACKOFF_SECONDS (`redis_down()`), so a hung Redis costs an edit
+one bounded wait, not one per plan and per request (an edit in that window is only
+recorded: the next edit after it, the sweep or a worker's reconnection enqueues it).
+
+A whole-worker SIGKILL: the task's message (acks late) is back in the queue once it
+has been unacknowledged for the visibility timeout (30 s), and the dead worker's plan
+lock lapses REANALYSIS_LOCK_SECONDS (20 s) after its last renewal, so the redelivered
+task fails the orphan run and starts the replacement within about 35 s. Chosen over
+the sweep noticing the missing lock because the redelivery needs no beat (a worker
+restarted alone recovers) and keeps the task's own arguments (its debounce token, or
+the run to replace); the sweep remains the net for runs whose message Redis lost.
 
 One run of a plan at a time: a Redis lock per plan (and dataset), renewed by a
 heartbeat thread while the run lasts, so a SIGKILLed worker's lock lapses after
@@ -39,6 +59,7 @@ import os
 import random
 import socket
 import threading
+import time
 import uuid
 from collections import Counter, OrderedDict
 from contextlib import contextmanager
@@ -50,8 +71,16 @@ from django.conf import settings
 from django.db import InterfaceError, OperationalError, close_old_connections, connection
 from django.utils import timezone
 from kombu.exceptions import OperationalError as BrokerError
+from redis.backoff import NoBackoff
+from redis.retry import Retry
 
 from analysis.models import AnalysisPlan, AnalysisRun
+from analysis.pending import (
+    pending_plan_ids,
+    pending_reanalysis_consume,
+    pending_reanalysis_discard,
+    pending_reanalysis_snapshot,
+)
 from analysis.services import analysis_run_create, analysis_run_execute
 from biobank.celery import app as celery_app
 
@@ -68,11 +97,14 @@ TRANSIENT = (
     redis.exceptions.TimeoutError,
     BrokerError,
 )
+# Redis (as the lock and debounce store, or as the broker) gone or hung.
+REDIS_FAULTS = (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError, BrokerError)
 TRANSIENT_NAMES = ("OperationalError", "InterfaceError", "ConnectionError", "TimeoutError")
 MAX_ATTEMPTS = 5
 LOCK_POLL_SECONDS = 1.0
 WORKER_LOST = "Worker lost"
 STATE_TTL_SECONDS = 7 * 24 * 3600
+REDIS_BACKOFF_SECONDS = 5.0
 
 
 class TransientRunFailure(Exception):
@@ -97,6 +129,7 @@ def background_mode() -> bool:
 # --- Redis: the lock and the debounce state -----------------------------------------
 
 _clients: dict[tuple[int, str], redis.Redis] = {}
+_redis_down_until = 0.0
 
 
 def redis_url() -> str:
@@ -114,10 +147,39 @@ def redis_client() -> redis.Redis | None:
     key = (os.getpid(), url)
     client = _clients.get(key)
     if client is None:
+        timeout = float(getattr(settings, "REDIS_TIMEOUT_SECONDS", 2))
         client = _clients[key] = redis.Redis.from_url(
-            url, socket_timeout=10, socket_connect_timeout=3, health_check_interval=30
+            url,
+            socket_timeout=timeout,
+            socket_connect_timeout=timeout,
+            health_check_interval=30,
+            # One retry on a dropped connection (a restarted Redis: the pooled socket is
+            # dead, a new one works), none on a timeout: redis-py's default of ten
+            # retries would make a hung Redis cost eleven timeouts.
+            retry=Retry(NoBackoff(), 1, supported_errors=(redis.exceptions.ConnectionError,)),
         )
     return client
+
+
+def redis_down() -> bool:
+    """Whether Redis timed out in this process less than REDIS_BACKOFF_SECONDS ago: the
+    web then leaves the scheduling to the durable record instead of waiting again."""
+    return time.monotonic() < _redis_down_until
+
+
+def note_redis_failure(error: Exception) -> None:
+    """Redis failed. A timeout (a hung Redis: every call would wait as long) stops this
+    process asking for REDIS_BACKOFF_SECONDS; a refused connection costs nothing, so
+    the next edit tries again (and finds Redis back as soon as it is)."""
+    global _redis_down_until
+    timed_out = isinstance(error, redis.exceptions.TimeoutError) or "timeout" in str(error).lower()
+    if timed_out:
+        _redis_down_until = time.monotonic() + REDIS_BACKOFF_SECONDS
+    log.warning(
+        "Redis did not answer (%s)%s",
+        error,
+        f"; not asking it again for {REDIS_BACKOFF_SECONDS:.0f} s" if timed_out else "",
+    )
 
 
 def state_key(plan_id: int, dataset_id: int | None, name: str) -> str:
@@ -227,6 +289,20 @@ if redis.call('SET', KEYS[3], ARGV[2], 'NX', 'EX', ARGV[3]) then return 1 end
 return 0
 """
 
+# KEYS: pending, due. ARGV: token, pending ttl, state ttl, delay.
+# No edit, just make sure a task is coming (the sweep, a worker's reconnection): take
+# the pending slot if it is free and make the task due `delay` seconds from now at the
+# earliest; return 1 when the caller must enqueue it. `edited` is left alone, so a run
+# under way does not take this for an edit made during it.
+_ENSURE = """
+if not redis.call('SET', KEYS[1], ARGV[1], 'NX', 'EX', ARGV[2]) then return 0 end
+local t = redis.call('TIME')
+local due = tonumber(t[1]) + tonumber(t[2]) / 1000000 + tonumber(ARGV[4])
+local old = tonumber(redis.call('GET', KEYS[2]) or '0')
+if due > old then redis.call('SET', KEYS[2], string.format('%.6f', due), 'EX', ARGV[3]) end
+return 1
+"""
+
 # KEYS: edited, pending, due. ARGV: started, token.
 # After a run: when an edit came after the run began reading, keep the task pending
 # and return when to run again; otherwise end the pending task (if it is ours).
@@ -264,9 +340,11 @@ class Debounce:
 
     @staticmethod
     def pending_ttl() -> int:
-        """Longer than a redelivery can take, so a killed worker's task still matches."""
+        """Longer than a redelivery can take, so a killed worker's task still matches
+        (every wake renews it); short enough that a slot whose message Redis lost
+        frees itself soon, and the sweep then enqueues the plan again."""
         options = celery_app.conf.broker_transport_options or {}
-        return int(options.get("visibility_timeout", 3600)) + 3600
+        return 2 * int(options.get("visibility_timeout", 3600)) + 60
 
     def touch(self, *, quiet: float, reasons: list[str]) -> str | None:
         """Record an edit; return a new token when the caller must enqueue the task."""
@@ -274,6 +352,16 @@ class Debounce:
         started = self.client.register_script(_TOUCH)(
             keys=[self.due, self.edited, self.pending, self.reasons],
             args=[quiet, token, self.pending_ttl(), STATE_TTL_SECONDS, *reasons],
+        )
+        return token if started else None
+
+    def ensure(self, *, delay: float) -> str | None:
+        """Make sure a task will run the plan; a new token when the caller must enqueue
+        it (None: one is pending already)."""
+        token = uuid.uuid4().hex
+        started = self.client.register_script(_ENSURE)(
+            keys=[self.pending, self.due],
+            args=[token, self.pending_ttl(), STATE_TTL_SECONDS, delay],
         )
         return token if started else None
 
@@ -474,6 +562,7 @@ def reanalyse_plan(self, plan_id: int, token: str, attempt: int = 0) -> int | No
             return _again(self, countdown=wait, kwargs=kwargs)
         plan = AnalysisPlan.objects.filter(pk=plan_id, is_active=True).first()
         if plan is None:
+            pending_reanalysis_discard(plan_id=plan_id)
             state.release(token)
             return None
         later, done = LOCK_POLL_SECONDS, None
@@ -486,11 +575,17 @@ def reanalyse_plan(self, plan_id: int, token: str, attempt: int = 0) -> int | No
                 if later is None:
                     fail_orphans(plan_id, None)
                     started = state.now()
+                    # Before the run reads the data: what it will have consumed.
+                    record = pending_reanalysis_snapshot(plan_id=plan_id)
                     run = analysis_run_create(plan=plan, trigger=Trigger.DATA_CHANGE)
                     reasons = state.take_reasons()
+                    if record is not None:  # the durable count also has the outage's edits
+                        reasons = dict(record.reasons)
                     run.parameters = {"via": "task", "reasons": reasons, "debounce": token}
                     run.save(update_fields=["parameters"])
                     done = _execute(run, lock, task_id=self.request.id, attempt=attempt)
+                    if record is not None:
+                        pending_reanalysis_consume(snapshot=record)
                     # Edited while it ran: exactly one more run, after this one.
                     later = state.finish(token, started)
                     kwargs["attempt"] = 0
@@ -512,10 +607,60 @@ def nightly_reanalysis() -> list[int]:
     ]
 
 
+def enqueue_pending(*, older_than: float = 0.0, delay: float = 0.0) -> list[int]:
+    """Enqueue `reanalyse_plan` for every active plan with a durable "data changed"
+    record at least `older_than` seconds old and no task pending in Redis (its debounce
+    slot free), due `delay` seconds from now. Returns the plans enqueued."""
+    client = redis_client() if broker_mode() else None
+    if client is None:
+        return []
+    enqueued = []
+    for plan_id in pending_plan_ids(older_than=timedelta(seconds=older_than)):
+        state = Debounce(client, plan_id)
+        token = state.ensure(delay=delay)
+        if token is None:
+            continue  # a task is coming; it will consume the record
+        try:
+            reanalyse_plan.apply_async(kwargs={"plan_id": plan_id, "token": token}, countdown=delay)
+        except Exception:
+            state.release(token)
+            raise
+        enqueued.append(plan_id)
+    if enqueued:
+        log.warning("enqueued the pending re-analysis of plans %s", enqueued)
+    return enqueued
+
+
+def enqueue_pending_on_connect() -> list[int]:
+    """A worker connected to the broker (its start, or a reconnection after an outage):
+    the plans changed while the broker was away get their task, a quiet time from now
+    (an edit may be under way). Never raises: it runs beside the consumer."""
+    try:
+        close_old_connections()
+        return enqueue_pending(delay=float(option("REANALYSIS_QUIET_SECONDS", 5)))
+    except Exception:  # noqa: BLE001 - the sweep tries again
+        log.exception("could not enqueue the pending re-analyses")
+        return []
+    finally:
+        connection.close()  # this thread ends; so does its connection
+
+
 @shared_task(name="analysis.sweep_stale_runs", ignore_result=True)
 def sweep_stale_runs() -> list[int]:
     """Fail runs that no live worker will finish: running under a lock nobody holds any
-    more, or queued or running far longer than any run takes."""
+    more, or queued or running far longer than any run takes. Then enqueue the plans
+    whose data changed a quiet time ago or more and that no task is coming for (their
+    message lost with a Redis that restarted empty, or never sent while it was down).
+    Returns the runs failed."""
+    failed = _fail_stale_runs()
+    try:
+        enqueue_pending(older_than=float(option("REANALYSIS_QUIET_SECONDS", 5)))
+    except TRANSIENT as error:
+        log.warning("could not enqueue the pending re-analyses: %s", error)
+    return failed
+
+
+def _fail_stale_runs() -> list[int]:
     now = timezone.now()
     lock_ttl = float(option("REANALYSIS_LOCK_SECONDS", 60))
     stale = timedelta(seconds=float(option("REANALYSIS_STALE_SECONDS", 3600)))

@@ -26,9 +26,15 @@ nothing. Plans run on an imported CohortDataset never follow database edits.
 
 Nothing is scheduled before the transaction commits, and nothing if it rolls back:
 the changes of a transaction are gathered and handed over by one on_commit callback.
-With a broker they are debounced in Redis (analysis.tasks.Debounce): the first edit
-enqueues one task per plan with countdown = the quiet time, later edits push the due
-time on, and the task runs the plan once, the quiet time after the last edit. With
+With a broker the flush first records the change in the database (analysis.pending:
+durable, so an edit made while Redis is down or hung still gets its run), then it is
+debounced in Redis (analysis.tasks.Debounce): the first edit enqueues one task per
+plan with countdown = the quiet time, later edits push the due time on, and the task
+runs the plan once, the quiet time after the last edit. When Redis does not answer
+within EXOTRACK_REDIS_TIMEOUT_SECONDS the flush logs it and stops asking (for this
+flush, and for a few seconds in this process): the record stays, and the sweep or the
+worker's reconnection enqueues the plan once Redis is back. The request never fails
+and never waits longer than one such timeout. With
 no broker (the embedded default) the runs go to this process's background runner
 (analysis.tasks.BackgroundRunner): the response returns right after the commit, a
 plan has at most one run waiting (later commits join it), and a commit during a run
@@ -200,26 +206,7 @@ def dispatch(plans, reasons: Counter) -> None:
         return
     labels = [reason for reason, _ in reasons.most_common(20)]
     if tasks.broker_mode():
-        quiet = float(settings.EXOTRACK.get("REANALYSIS_QUIET_SECONDS", 5))
-        client = tasks.redis_client()
-        for plan in plans:
-            try:
-                if client is None:  # a non-Redis broker: no debounce, one run per commit
-                    _enqueue(_new_run(plan, dict(reasons)).pk)
-                    continue
-                state = tasks.Debounce(client, plan.pk)
-                token = state.touch(quiet=quiet, reasons=labels)
-                if token is None:
-                    continue  # a task is already waiting; it will see these edits
-                try:
-                    tasks.reanalyse_plan.apply_async(
-                        kwargs={"plan_id": plan.pk, "token": token}, countdown=quiet
-                    )
-                except Exception:
-                    state.release(token)  # so that the next edit tries again
-                    raise
-            except Exception:  # noqa: BLE001 - the edit is committed; the nightly run catches up
-                log.exception("could not schedule the re-analysis of plan %s", plan)
+        _dispatch_to_broker(plans, reasons, labels)
         return
     if tasks.background_mode():
         runner = tasks.background_runner()
@@ -235,6 +222,58 @@ def dispatch(plans, reasons: Counter) -> None:
         return
     for plan in plans:
         _enqueue(_new_run(plan, dict(reasons)).pk)
+
+
+def _dispatch_to_broker(plans, reasons: Counter, labels: list[str]) -> None:
+    from analysis import tasks
+    from analysis.pending import pending_reanalysis_record
+
+    client = tasks.redis_client()
+    if client is not None:
+        try:  # first the durable record: Redis may be the part that is gone
+            pending_reanalysis_record(plan_ids=[plan.pk for plan in plans], reasons=labels)
+        except Exception:  # noqa: BLE001 - the edit is committed; Redis may still schedule it
+            log.exception("could not record the pending re-analysis of %s", plans)
+        if tasks.redis_down():
+            log.warning(
+                "Redis failed moments ago: plans %s left to the pending record",
+                [plan.pk for plan in plans],
+            )
+            return
+    quiet = float(settings.EXOTRACK.get("REANALYSIS_QUIET_SECONDS", 5))
+    for plan in plans:
+        try:
+            if client is None:  # a non-Redis broker: no debounce, one run per commit
+                _enqueue(_new_run(plan, dict(reasons)).pk)
+                continue
+            state = tasks.Debounce(client, plan.pk)
+            token = state.touch(quiet=quiet, reasons=labels)
+            if token is None:
+                continue  # a task is already waiting; it will see these edits
+            try:
+                tasks.reanalyse_plan.apply_async(
+                    kwargs={"plan_id": plan.pk, "token": token}, countdown=quiet
+                )
+            except Exception:
+                _release(state, token)  # so that the next edit tries again
+                raise
+        except tasks.REDIS_FAULTS as error:  # Redis gone or hung: one wait, not one per plan
+            tasks.note_redis_failure(error)
+            log.warning(
+                "could not schedule the re-analysis of plans %s (left to the pending record): %s",
+                [p.pk for p in plans],
+                error,
+            )
+            return
+        except Exception:  # noqa: BLE001 - the edit is committed; the record catches up
+            log.exception("could not schedule the re-analysis of plan %s", plan)
+
+
+def _release(state, token: str) -> None:
+    try:
+        state.release(token)
+    except Exception:  # noqa: BLE001 - Redis is what failed; the slot lapses by itself
+        log.warning("could not free the debounce slot of plan %s", state.plan_id)
 
 
 def _new_run(plan: AnalysisPlan, reasons: dict) -> AnalysisRun:
@@ -388,7 +427,7 @@ def next_run_status(run: AnalysisRun) -> str:
         return f"available: run #{done.pk} ({done.get_status_display().lower()})"
     if not run.plan.is_active:
         return "not scheduled (the plan is inactive): re-run it by hand"
-    client = tasks.redis_client() if tasks.broker_mode() else None
+    client = tasks.redis_client() if tasks.broker_mode() and not tasks.redis_down() else None
     if client is not None:
         try:
             if tasks.Debounce(client, run.plan_id).is_pending():

@@ -145,15 +145,54 @@ CELERY_TIMEZONE = TIME_ZONE
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 # One queue name per deployment sharing a Redis (the integration tests use their own).
 CELERY_TASK_DEFAULT_QUEUE = os.environ.get("CELERY_TASK_DEFAULT_QUEUE", "celery")
+# Redis outages (issue 17). Every Redis client (broker, result backend, the plan lock and
+# debounce state) gives up after this many seconds on a connect or a reply: a hung Redis
+# (SIGSTOPped, a dead network path) costs an edit at most about this long, then the
+# durable record (analysis.pending) carries the change until Redis answers again.
+REDIS_TIMEOUT_SECONDS = float(os.environ.get("EXOTRACK_REDIS_TIMEOUT_SECONDS", "2"))
+# The worker reconnects by itself, for ever (Celery's default gives up after 100 tries).
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+CELERY_BROKER_CONNECTION_RETRY = True
+CELERY_BROKER_CONNECTION_MAX_RETRIES = None
+CELERY_BROKER_CONNECTION_TIMEOUT = REDIS_TIMEOUT_SECONDS
+if CELERY_BROKER_URL.startswith(("redis://", "rediss://")):
+    # kombu's Redis transport with the guard that keeps a worker alive when Redis drops
+    # while it holds unacknowledged messages (see biobank/broker.py).
+    CELERY_BROKER_TRANSPORT = "biobank.broker:Transport"
+# A publish to a hung Redis: one retry, not Celery's three (each waits a socket timeout).
+CELERY_TASK_PUBLISH_RETRY_POLICY = {
+    "max_retries": 1,
+    "interval_start": 0,
+    "interval_step": 0.2,
+    "interval_max": 0.2,
+}
+# A running task is left to finish when the broker connection drops (its ack is lost, so
+# the message comes back once: the task then finds its run done and does nothing).
+CELERY_WORKER_CANCEL_LONG_RUNNING_TASKS_ON_CONNECTION_LOSS = False
 # A task whose worker was killed (acks late) goes back to the queue once it has been
-# unacknowledged this long; runs take seconds, so this need not be Celery's 1 hour.
-_visibility_timeout = int(os.environ.get("CELERY_VISIBILITY_TIMEOUT", "600"))
+# unacknowledged this long, so a replacement run starts within about a minute of a
+# whole-worker SIGKILL (with the plan lock's lifetime, REANALYSIS_LOCK_SECONDS). It
+# must outlast the longest countdown a task waits for (the quiet time, the retry
+# back-off of at most 9 s), or a waiting countdown task would be delivered twice (the
+# tasks recognise a duplicate, but it costs a wake-up); the default keeps that margin.
+_quiet_seconds = float(os.environ.get("EXOTRACK_REANALYSIS_QUIET_SECONDS", "5"))
+_visibility_timeout = int(
+    os.environ.get("CELERY_VISIBILITY_TIMEOUT") or max(30, int(_quiet_seconds) + 15)
+)
 CELERY_BROKER_TRANSPORT_OPTIONS = {
     "visibility_timeout": _visibility_timeout,
-    "unacked_restore_interval": max(1, min(10, _visibility_timeout // 4)),
+    "unacked_restore_interval": max(1, min(5, _visibility_timeout // 4)),
     "unacked_restore_throttle": 1,
+    "socket_timeout": REDIS_TIMEOUT_SECONDS,
+    "socket_connect_timeout": REDIS_TIMEOUT_SECONDS,
+    "socket_keepalive": True,
+    # Ping the worker's long-lived connections: a hung Redis is noticed and reconnected.
+    "health_check_interval": 10,
 }
+# The result backend (when it is Redis): the same bounded waits.
+CELERY_REDIS_SOCKET_TIMEOUT = REDIS_TIMEOUT_SECONDS
+CELERY_REDIS_SOCKET_CONNECT_TIMEOUT = REDIS_TIMEOUT_SECONDS
+CELERY_REDIS_BACKEND_HEALTH_CHECK_INTERVAL = 10
 
 # Domain settings: the defaults follow the study protocol (see DESIGN.md).
 EXOTRACK = {
@@ -167,11 +206,12 @@ EXOTRACK = {
     "REANALYSIS_IN_BACKGROUND": env_bool("EXOTRACK_REANALYSIS_IN_BACKGROUND", True),
     # A burst of edits makes one run, this long after the last edit (broker mode only:
     # with no broker a plan has at most one run waiting, which later edits join).
-    "REANALYSIS_QUIET_SECONDS": float(os.environ.get("EXOTRACK_REANALYSIS_QUIET_SECONDS", "5")),
+    "REANALYSIS_QUIET_SECONDS": _quiet_seconds,
     # Redis for the per-plan lock and debounce state; empty: the broker's.
     "REANALYSIS_REDIS_URL": os.environ.get("EXOTRACK_REANALYSIS_REDIS_URL", ""),
-    # The lock expires this long after its holder stops renewing it (a killed worker).
-    "REANALYSIS_LOCK_SECONDS": float(os.environ.get("EXOTRACK_REANALYSIS_LOCK_SECONDS", "60")),
+    # The lock expires this long after its holder stops renewing it (a killed worker);
+    # renewed every third of it while a run lasts.
+    "REANALYSIS_LOCK_SECONDS": float(os.environ.get("EXOTRACK_REANALYSIS_LOCK_SECONDS", "20")),
     # Runs still queued or running after this long with no live holder are failed.
     "REANALYSIS_STALE_SECONDS": float(os.environ.get("EXOTRACK_REANALYSIS_STALE_SECONDS", "3600")),
     # QC thresholds that override analysis.flags.QcThresholds' defaults (docs/qc.md), as a

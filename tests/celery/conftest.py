@@ -13,8 +13,13 @@ SQLite test database's uncommitted data) and when no Redis answers.
 
 from __future__ import annotations
 
+import contextlib
+import io
+import json
 import os
+import shutil
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -24,6 +29,7 @@ from pathlib import Path
 
 import pytest
 import redis
+from django.core.management import call_command
 from django.db import connection
 
 from biobank.celery import app as celery_app
@@ -128,7 +134,7 @@ class Workers:
             process = subprocess.Popen(
                 command,
                 cwd=ROOT,
-                env={**os.environ, **self.env, **{k: str(v) for k, v in env.items()}},
+                env=self.environment(env),
                 stdout=out,
                 stderr=subprocess.STDOUT,
                 start_new_session=True,
@@ -142,13 +148,24 @@ class Workers:
             time.sleep(0.1)
         return worker
 
+    def environment(self, env: dict) -> dict:
+        """The worker's environment: this one, the pool's, then `env` (None: unset, so
+        the worker takes the settings' default)."""
+        merged = {**os.environ, **self.env}
+        for key, value in env.items():
+            if value is None:
+                merged.pop(key, None)
+            else:
+                merged[key] = str(value)
+        return merged
+
     def stop_all(self) -> None:
         for worker in self.started:
             worker.stop()
 
 
-def clear_redis() -> None:
-    client = redis.Redis.from_url(BROKER)
+def clear_redis(url: str = BROKER) -> None:
+    client = redis.Redis.from_url(url, socket_timeout=5, socket_connect_timeout=5)
     keys = list(client.scan_iter(f"exotrack:{QUEUE}:*")) + [QUEUE]
     if keys:
         client.delete(*keys)
@@ -172,49 +189,154 @@ def forget_connections() -> None:
     celery_app.__dict__.pop("amqp", None)
 
 
-@pytest.fixture
-def broker(transactional_db, settings):
-    """This process publishes to the test Redis (tasks no longer run in-process) and the
-    data-change triggers are on, with a one-second quiet time."""
+def use_broker(url: str, settings):
+    """This process publishes to the Redis at `url` (tasks no longer run in-process) and
+    the data-change triggers are on, with a one-second quiet time. A generator: the
+    code after its yield puts everything back."""
+    from analysis import tasks
+
     conf = celery_app.conf
     saved = {
         key: conf[key]
         for key in ("broker_url", "task_always_eager", "task_default_queue", "result_backend")
     }
     conf.update(
-        broker_url=BROKER, task_always_eager=False, task_default_queue=QUEUE, result_backend=None
+        broker_url=url, task_always_eager=False, task_default_queue=QUEUE, result_backend=None
     )
     forget_connections()
     settings.EXOTRACK = {
         **settings.EXOTRACK,
         "REANALYSIS_ENABLED": True,
         "REANALYSIS_QUIET_SECONDS": QUIET,
-        "REANALYSIS_REDIS_URL": BROKER,
+        "REANALYSIS_REDIS_URL": url,
     }
-    clear_redis()
-    yield BROKER
-    clear_redis()
+    tasks._redis_down_until = 0.0
+    clear_redis(url)
+    yield url
+    with contextlib.suppress(redis.RedisError):  # a private Redis a test left stopped
+        clear_redis(url)
+    tasks._redis_down_until = 0.0
     conf.update(saved)
     forget_connections()
 
 
 @pytest.fixture
-def workers(broker):
-    """Start workers with `workers.start(name, **env)`; all are stopped after the test,
-    before pytest-django empties the database."""
-    pool = Workers(
+def broker(transactional_db, settings):
+    """This process publishes to the test Redis (CELERY_TEST_BROKER_URL)."""
+    yield from use_broker(BROKER, settings)
+
+
+def worker_pool(url: str) -> Workers:
+    return Workers(
         env={
             "DATABASE_URL": database_url(),
-            "CELERY_BROKER_URL": BROKER,
+            "CELERY_BROKER_URL": url,
             "CELERY_RESULT_BACKEND": "",
             "CELERY_TASK_DEFAULT_QUEUE": QUEUE,
-            "EXOTRACK_REANALYSIS_REDIS_URL": BROKER,
+            "EXOTRACK_REANALYSIS_REDIS_URL": url,
             "EXOTRACK_REANALYSIS_LOCK_SECONDS": "3",
             "CELERY_VISIBILITY_TIMEOUT": "600",
             "LOG_LEVEL": "INFO",
             "PYTHONUNBUFFERED": "1",
         }
     )
+
+
+@pytest.fixture
+def workers(broker):
+    """Start workers with `workers.start(name, **env)`; all are stopped after the test,
+    before pytest-django empties the database."""
+    pool = worker_pool(broker)
+    yield pool
+    pool.stop_all()
+
+
+@dataclass
+class PrivateRedis:
+    """A redis-server of this test alone (no persistence), to kill, stop and restart
+    without touching the machine's Redis."""
+
+    port: int
+    directory: Path
+    process: subprocess.Popen | None = None
+
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.port}/0"
+
+    def start(self) -> None:
+        self.process = subprocess.Popen(
+            [
+                "redis-server",
+                "--port",
+                str(self.port),
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+                "--dir",
+                str(self.directory),
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            start_new_session=True,
+        )
+        deadline = time.monotonic() + 10
+        while True:
+            try:
+                redis.Redis(port=self.port, socket_connect_timeout=0.5).ping()
+                return
+            except redis.RedisError:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.05)
+
+    def kill(self) -> None:
+        """SIGKILL: the server and everything it held are gone."""
+        self.process.kill()
+        self.process.wait(timeout=10)
+
+    def pause(self) -> None:
+        """SIGSTOP: connections stay open, nothing answers (a hung Redis)."""
+        self.process.send_signal(signal.SIGSTOP)
+
+    def resume(self) -> None:
+        self.process.send_signal(signal.SIGCONT)
+
+    def stop(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.resume()
+            self.process.kill()
+            self.process.wait(timeout=10)
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture
+def private_redis(tmp_path):
+    if shutil.which("redis-server") is None:
+        pytest.skip("needs redis-server on PATH to start a Redis of its own")
+    server = PrivateRedis(port=free_port(), directory=tmp_path)
+    server.start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def private_broker(transactional_db, settings, private_redis):
+    """Like `broker`, on the test's own Redis."""
+    yield from use_broker(private_redis.url, settings)
+
+
+@pytest.fixture
+def private_workers(private_broker):
+    pool = worker_pool(private_broker)
     yield pool
     pool.stop_all()
 
@@ -239,3 +361,24 @@ def wait_for(condition, *, timeout: float, what: str, every: float = 0.2):
         if time.monotonic() > deadline:
             pytest.fail(f"timed out after {timeout} s waiting for {what}; runs:\n{runs_table()}")
         time.sleep(every)
+
+
+SURVIVAL = {"analyses": [{"kind": "kaplan_meier", "name": "KM", "times": [0, 12, 24]}]}
+DEFAULT_SPEC = json.loads((ROOT / "analysis" / "default_plan.json").read_text())
+
+
+def seed_cohort(settings) -> dict:
+    """The demo cohort, and the paper's plan (a test before may have emptied the tables).
+    Loaded with the triggers off: the tests start from no pending run."""
+    from analysis.models import AnalysisPlan
+
+    enabled = settings.EXOTRACK
+    settings.EXOTRACK = {**enabled, "REANALYSIS_ENABLED": False}
+    call_command("seed_demo", stdout=io.StringIO())
+    settings.EXOTRACK = enabled
+    AnalysisPlan.objects.update(is_active=False)
+    paper, _ = AnalysisPlan.objects.update_or_create(
+        name="paper-default", defaults={"title": "paper", "spec": DEFAULT_SPEC, "is_active": True}
+    )
+    survival = AnalysisPlan.objects.create(name="survival", title="survival", spec=SURVIVAL)
+    return {"paper": paper, "survival": survival}

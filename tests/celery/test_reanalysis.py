@@ -6,14 +6,10 @@ exactly one successful run of the newest data."""
 from __future__ import annotations
 
 import datetime as dt
-import io
-import json
 import time
-from pathlib import Path
 
 import pytest
 from django.apps import apps
-from django.core.management import call_command
 from django.utils import timezone
 
 from analysis.models import AnalysisPlan, AnalysisRun
@@ -25,7 +21,7 @@ from biobank.roles import CURATOR, sync_role_groups
 from biobank.services.patients import follow_up_update
 
 from ..factories import UserFactory
-from .conftest import QUIET, wait_for
+from .conftest import QUIET, seed_cohort, wait_for
 
 pytestmark = [
     pytest.mark.celery,
@@ -33,26 +29,10 @@ pytestmark = [
     pytest.mark.django_db(transaction=True),
 ]
 
-SURVIVAL = {"analyses": [{"kind": "kaplan_meier", "name": "KM", "times": [0, 12, 24]}]}
-DEFAULT_SPEC = json.loads(
-    (Path(__file__).resolve().parents[2] / "analysis" / "default_plan.json").read_text()
-)
-
 
 @pytest.fixture
 def cohort(broker, settings):
-    """The demo cohort, and the paper's plan (a test before may have emptied the tables).
-    Loaded with the triggers off: the tests start from no pending run."""
-    enabled = settings.EXOTRACK
-    settings.EXOTRACK = {**enabled, "REANALYSIS_ENABLED": False}
-    call_command("seed_demo", stdout=io.StringIO())
-    settings.EXOTRACK = enabled
-    AnalysisPlan.objects.update(is_active=False)
-    paper, _ = AnalysisPlan.objects.update_or_create(
-        name="paper-default", defaults={"title": "paper", "spec": DEFAULT_SPEC, "is_active": True}
-    )
-    survival = AnalysisPlan.objects.create(name="survival", title="survival", spec=SURVIVAL)
-    return {"paper": paper, "survival": survival}
+    return seed_cohort(settings)
 
 
 def alive_follow_ups() -> list[FollowUp]:
@@ -129,6 +109,9 @@ def test_the_lock_holds_with_two_workers(cohort, workers):
     first = wait_for(
         lambda: changes.filter(status="running").first(), timeout=30, what="a running run"
     )
+    # "Running" is stamped just before the run reads the data; the edits must come after
+    # that read (on a loaded machine it can take a moment), and within its 2 s delay.
+    time.sleep(0.8)
     edit(follow_ups[1], days=30)
     edit(follow_ups[2], days=30)
     wait_for(lambda: changes.count() == 2 and finished(changes), timeout=60, what="the rerun")
