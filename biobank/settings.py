@@ -85,7 +85,11 @@ TEMPLATES = [
 DATABASES = {
     "default": dj_database_url.config(
         default=f"sqlite:///{BASE_DIR / 'db.sqlite3'}",
+        # 0: a connection per request. Kept connections (compose: 60 s) are checked
+        # before a request reuses them, so that one the database or a proxy dropped
+        # meanwhile is replaced instead of failing the request.
         conn_max_age=int(os.environ.get("CONN_MAX_AGE", "0")),
+        conn_health_checks=env_bool("CONN_HEALTH_CHECKS", True),
     )
 }
 if DATABASES["default"]["ENGINE"].endswith("sqlite3"):
