@@ -49,6 +49,7 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "django_celery_beat",
     "biobank",
+    "biobank.infra",
     "analysis",
 ]
 
@@ -105,6 +106,32 @@ if DATABASES["default"]["ENGINE"].endswith("sqlite3"):
             "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
         }
     )
+
+
+def cache_config(url: str) -> dict:
+    """The shared cache. The API's throttle counters live there, so it is one store for
+    every gunicorn worker, never the per-process LocMemCache (with it each worker
+    counted its own 10 token guesses a minute). Redis when CACHE_URL names one, with
+    short socket timeouts so that a hung Redis costs a request seconds, not minutes;
+    otherwise a table of the database (made by `migrate`, biobank/infra)."""
+    if url.startswith(("redis://", "rediss://", "unix://")):
+        timeout = float(os.environ.get("CACHE_SOCKET_TIMEOUT", "2"))
+        return {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": url,
+            "OPTIONS": {"socket_connect_timeout": timeout, "socket_timeout": timeout},
+        }
+    if url:
+        raise RuntimeError(f"CACHE_URL must be a redis:// URL or empty, not {url!r}")
+    return {
+        "BACKEND": "django.core.cache.backends.db.DatabaseCache",
+        "LOCATION": "exotrack_cache",
+        # Culling drops a third of the entries when full: throttle counts among them.
+        "OPTIONS": {"MAX_ENTRIES": 50_000},
+    }
+
+
+CACHES = {"default": cache_config(os.environ.get("CACHE_URL", ""))}
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
