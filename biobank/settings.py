@@ -6,6 +6,7 @@ and Celery tasks executed in-process, so `make demo` needs no services.
 Production sets DATABASE_URL (PostgreSQL) and CELERY_BROKER_URL (Redis).
 """
 
+import datetime as dt
 import json
 import os
 from pathlib import Path
@@ -42,6 +43,7 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "whitenoise.runserver_nostatic",
     "django.contrib.staticfiles",
+    "axes",
     "simple_history",
     "rest_framework",
     "rest_framework.authtoken",
@@ -63,7 +65,24 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "simple_history.middleware.HistoryRequestMiddleware",
+    # Last, as django-axes asks: turns a locked-out sign-in into biobank.lockout's answer.
+    "axes.middleware.AxesMiddleware",
 ]
+
+# Sign-in lockout (django-axes, biobank/lockout.py): the first backend refuses a user
+# name + address pair with too many recent failures before the password is checked.
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+AXES_FAILURE_LIMIT = int(os.environ.get("LOGIN_FAILURE_LIMIT", "5"))
+AXES_COOLOFF_TIME = dt.timedelta(minutes=float(os.environ.get("LOGIN_COOLOFF_MINUTES", "15")))
+# The pair, not the address alone (colleagues behind one hospital NAT) nor the user name
+# alone (anyone could lock a colleague out from anywhere).
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True
+AXES_CLIENT_IP_CALLABLE = "biobank.lockout.client_ip"
+AXES_LOCKOUT_CALLABLE = "biobank.lockout.lockout_response"
 
 ROOT_URLCONF = "biobank.urls"
 WSGI_APPLICATION = "biobank.wsgi.application"

@@ -31,6 +31,7 @@ from rest_framework.viewsets import GenericViewSet
 
 from analysis.models import AnalysisPlan, AnalysisRun
 from biobank import filtersets
+from biobank.lockout import lockout_response
 from biobank.models import (
     Aliquot,
     Assay,
@@ -958,8 +959,19 @@ def api_not_found(request, *args, **kwargs):
 
 
 class TokenView(ObtainAuthToken):
-    """Exchange a username and password for the API token (rate-limited)."""
+    """Exchange a username and password for the API token (rate-limited per address,
+    and locked per user name + address after repeated failures, as the login page)."""
 
     authentication_classes = []
     throttle_classes = [ScopedRateThrottle]
     throttle_scope = "token"
+
+    def post(self, request, *args, **kwargs):
+        try:
+            return super().post(request, *args, **kwargs)
+        except serializers.ValidationError:
+            # django-axes marks the request it was given, here DRF's: its middleware
+            # only sees Django's, so the lockout answer is made here.
+            if getattr(request, "axes_locked_out", False):
+                return lockout_response(request)
+            raise
