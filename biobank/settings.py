@@ -237,7 +237,7 @@ EXOTRACK = {
 }
 
 REST_FRAMEWORK = {
-    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_SCHEMA_CLASS": "biobank.api.schema.AutoSchema",
     # Token first: an anonymous client gets 401 with WWW-Authenticate; the browser's
     # session works too, with CSRF enforced on its writes.
     "DEFAULT_AUTHENTICATION_CLASSES": [
@@ -272,6 +272,10 @@ SPECTACULAR_SETTINGS = {
     "SERVE_INCLUDE_SCHEMA": False,
     "SERVE_PERMISSIONS": ["rest_framework.permissions.IsAuthenticated"],
     "COMPONENT_SPLIT_REQUEST": True,
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "biobank.api.schema.document_key_reuse",
+    ],
     "ENUM_NAME_OVERRIDES": {
         "AliquotStatusEnum": "biobank.models.samples.Aliquot.Status",
         "PlateStatusEnum": "biobank.models.qpcr.QpcrPlate.Status",

@@ -269,3 +269,15 @@ def test_two_concurrent_requests_with_one_key_take_once(curator, technician, mon
     assert sorted("Idempotent-Replayed" in a for a in answers) == [False, True]
     assert volume(aliquot) == Decimal("210") and consumes(aliquot) == 1
     assert IdempotencyRecord.objects.count() == 1
+
+
+def test_the_schema_documents_the_header_and_its_422():
+    from drf_spectacular.generators import SchemaGenerator
+
+    schema = SchemaGenerator().get_schema(request=None, public=True)
+    consume = schema["paths"]["/api/v1/aliquots/{id}/consume/"]["post"]
+    header = [p for p in consume["parameters"] if p["name"] == "Idempotency-Key"]
+    assert header and header[0]["in"] == "header" and header[0].get("required", False) is False
+    assert consume["responses"]["422"]["content"]["application/json"]
+    preview = schema["paths"]["/api/v1/plates/{id}/import-preview/"]["post"]
+    assert "Idempotency-Key" not in {p["name"] for p in preview.get("parameters", [])}
