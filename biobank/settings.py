@@ -6,6 +6,7 @@ and Celery tasks executed in-process, so `make demo` needs no services.
 Production sets DATABASE_URL (PostgreSQL) and CELERY_BROKER_URL (Redis).
 """
 
+import datetime as dt
 import json
 import os
 from pathlib import Path
@@ -42,6 +43,7 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "whitenoise.runserver_nostatic",
     "django.contrib.staticfiles",
+    "axes",
     "simple_history",
     "rest_framework",
     "rest_framework.authtoken",
@@ -49,6 +51,7 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "django_celery_beat",
     "biobank",
+    "biobank.infra",
     "analysis",
 ]
 
@@ -62,7 +65,24 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "simple_history.middleware.HistoryRequestMiddleware",
+    # Last, as django-axes asks: turns a locked-out sign-in into biobank.lockout's answer.
+    "axes.middleware.AxesMiddleware",
 ]
+
+# Sign-in lockout (django-axes, biobank/lockout.py): the first backend refuses a user
+# name + address pair with too many recent failures before the password is checked.
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+AXES_FAILURE_LIMIT = int(os.environ.get("LOGIN_FAILURE_LIMIT", "5"))
+AXES_COOLOFF_TIME = dt.timedelta(minutes=float(os.environ.get("LOGIN_COOLOFF_MINUTES", "15")))
+# The pair, not the address alone (colleagues behind one hospital NAT) nor the user name
+# alone (anyone could lock a colleague out from anywhere).
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True
+AXES_CLIENT_IP_CALLABLE = "biobank.lockout.client_ip"
+AXES_LOCKOUT_CALLABLE = "biobank.lockout.lockout_response"
 
 ROOT_URLCONF = "biobank.urls"
 WSGI_APPLICATION = "biobank.wsgi.application"
@@ -85,7 +105,11 @@ TEMPLATES = [
 DATABASES = {
     "default": dj_database_url.config(
         default=f"sqlite:///{BASE_DIR / 'db.sqlite3'}",
+        # 0: a connection per request. Kept connections (compose: 60 s) are checked
+        # before a request reuses them, so that one the database or a proxy dropped
+        # meanwhile is replaced instead of failing the request.
         conn_max_age=int(os.environ.get("CONN_MAX_AGE", "0")),
+        conn_health_checks=env_bool("CONN_HEALTH_CHECKS", True),
     )
 }
 if DATABASES["default"]["ENGINE"].endswith("sqlite3"):
@@ -102,11 +126,44 @@ if DATABASES["default"]["ENGINE"].endswith("sqlite3"):
         }
     )
 
+
+def cache_config(url: str) -> dict:
+    """The shared cache. The API's throttle counters live there, so it is one store for
+    every gunicorn worker, never the per-process LocMemCache (with it each worker
+    counted its own 10 token guesses a minute). Redis when CACHE_URL names one, with
+    short socket timeouts so that a hung Redis costs a request seconds, not minutes;
+    otherwise a table of the database (made by `migrate`, biobank/infra)."""
+    if url.startswith(("redis://", "rediss://", "unix://")):
+        timeout = float(os.environ.get("CACHE_SOCKET_TIMEOUT", "2"))
+        return {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": url,
+            "OPTIONS": {"socket_connect_timeout": timeout, "socket_timeout": timeout},
+        }
+    if url:
+        raise RuntimeError(f"CACHE_URL must be a redis:// URL or empty, not {url!r}")
+    return {
+        "BACKEND": "django.core.cache.backends.db.DatabaseCache",
+        "LOCATION": "exotrack_cache",
+        # Culling drops a third of the entries when full: throttle counts among them.
+        "OPTIONS": {"MAX_ENTRIES": 50_000},
+    }
+
+
+CACHES = {"default": cache_config(os.environ.get("CACHE_URL", ""))}
+
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
+# Django's full set, checked wherever a password is chosen (admin, createsuperuser,
+# password change); the demo loader's set_password does not go through them.
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
-    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {
+        "NAME": "django.contrib.auth.password_validation.MinimumLengthValidator",
+        "OPTIONS": {"min_length": int(os.environ.get("PASSWORD_MIN_LENGTH", "10"))},
+    },
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
 
 LANGUAGE_CODE = "en-gb"
@@ -220,7 +277,7 @@ EXOTRACK = {
 }
 
 REST_FRAMEWORK = {
-    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_SCHEMA_CLASS": "biobank.api.schema.AutoSchema",
     # Token first: an anonymous client gets 401 with WWW-Authenticate; the browser's
     # session works too, with CSRF enforced on its writes.
     "DEFAULT_AUTHENTICATION_CLASSES": [
@@ -255,6 +312,10 @@ SPECTACULAR_SETTINGS = {
     "SERVE_INCLUDE_SCHEMA": False,
     "SERVE_PERMISSIONS": ["rest_framework.permissions.IsAuthenticated"],
     "COMPONENT_SPLIT_REQUEST": True,
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "biobank.api.schema.document_key_reuse",
+    ],
     "ENUM_NAME_OVERRIDES": {
         "AliquotStatusEnum": "biobank.models.samples.Aliquot.Status",
         "PlateStatusEnum": "biobank.models.qpcr.QpcrPlate.Status",

@@ -15,3 +15,9 @@ urlpatterns = [
     path("analysis/", include("analysis.urls")),
     path("admin/", admin.site.urls),
 ]
+
+# Under /api/ these answer JSON (biobank.views.errors); elsewhere Django's pages.
+handler400 = "biobank.views.errors.bad_request"
+handler403 = "biobank.views.errors.permission_denied"
+handler404 = "biobank.views.errors.page_not_found"
+handler500 = "biobank.views.errors.server_error"

@@ -7,6 +7,12 @@ client sees exactly which field is wrong, as the web forms do.
 A constraint that only the database caught (a race lost between a service's check
 and its write) becomes a 409 without the database's message, which could echo
 values from the row.
+
+A database that cannot be reached, or a connection dropped under the request, is a
+503 with Retry-After: the client may retry (with the same Idempotency-Key, a write
+that did commit before the connection dropped is not made twice). Errors outside DRF
+(a 404 or a 500 that escapes a view) are answered in JSON under /api/ by
+biobank.views.errors.
 """
 
 from __future__ import annotations
@@ -15,7 +21,7 @@ import logging
 
 from django.core.exceptions import PermissionDenied
 from django.core.exceptions import ValidationError as DjangoValidationError
-from django.db import DataError, IntegrityError
+from django.db import DataError, IntegrityError, InterfaceError, OperationalError
 from django.http import Http404
 from rest_framework import exceptions, status
 from rest_framework.response import Response
@@ -26,6 +32,9 @@ from rest_framework.views import set_rollback
 logger = logging.getLogger(__name__)
 
 NON_FIELD = "__all__"
+
+DATABASE_UNAVAILABLE = "The database is unavailable; retry (with the same Idempotency-Key)"
+RETRY_AFTER_SECONDS = 5
 
 
 def validation_detail(error: DjangoValidationError) -> dict[str, list[str]]:
@@ -64,4 +73,18 @@ def exception_handler(exc, context):
             {api_settings.NON_FIELD_ERRORS_KEY: ["A value is out of the range the database holds"]},
             status=status.HTTP_400_BAD_REQUEST,
         )
+    elif isinstance(exc, OperationalError | InterfaceError):
+        logger.error("API request failed on the database connection: %s", exc)
+        set_rollback()
+        return database_unavailable_response()
     return drf_exception_handler(exc, context)
+
+
+def database_unavailable_response() -> Response:
+    """503 + Retry-After: whether the write committed is unknown to the client, so it
+    must be safe to retry; the body never carries the driver's message."""
+    return Response(
+        {"detail": DATABASE_UNAVAILABLE},
+        status=status.HTTP_503_SERVICE_UNAVAILABLE,
+        headers={"Retry-After": str(RETRY_AFTER_SECONDS)},
+    )

@@ -31,6 +31,7 @@ from rest_framework.viewsets import GenericViewSet
 
 from analysis.models import AnalysisPlan, AnalysisRun
 from biobank import filtersets
+from biobank.lockout import lockout_response
 from biobank.models import (
     Aliquot,
     Assay,
@@ -65,6 +66,7 @@ from biobank.services.plate_import_revert import plate_import_revert
 
 from . import serializers as s
 from .exports import prepare_cohort_export
+from .idempotency import idempotent
 from .pagination import LargeCollectionPagination
 from .permissions import CuratorOnly, RolePermission
 
@@ -191,9 +193,11 @@ class ServiceUpdateMixin:
 
     update_input = None
 
+    @idempotent
     def update(self, request, *args, **kwargs):
         return self._update(partial=False)
 
+    @idempotent
     def partial_update(self, request, *args, **kwargs):
         return self._update(partial=True)
 
@@ -222,6 +226,7 @@ class PatientViewSet(ReadViewSet):
     ordering_fields = ["study_id", "age_at_enrolment", "consent_date", "withdrawn_on"]
     ordering = ["study_id"]
 
+    @idempotent
     def create(self, request, *args, **kwargs):
         values = dict(self.validated(s.PatientInput))
         identity = values.pop("identity", None)
@@ -235,6 +240,7 @@ class PatientViewSet(ReadViewSet):
         responses={200: s.PatientSerializer, 400: VALIDATION_ERROR},
     )
     @action(detail=True, methods=["post"])
+    @idempotent
     def withdraw(self, request, pk=None):
         """Record the withdrawal of consent: the patient stays, marked, and leaves analyses
         and exports."""
@@ -271,6 +277,7 @@ class TreatmentViewSet(ReadViewSet):
     ordering_fields = ["performed_on", "patient__study_id"]
     ordering = ["patient__study_id", "performed_on", "id"]
 
+    @idempotent
     def create(self, request, *args, **kwargs):
         treatment = patient_services.treatment_create(**self.validated(s.TreatmentInput))
         return self.answer(treatment, status.HTTP_201_CREATED)
@@ -302,6 +309,7 @@ class ClinicalAssessmentViewSet(ServiceUpdateMixin, ReadViewSet):
     ordering_fields = ["assessed_on", "patient__study_id", "child_pugh_score"]
     ordering = ["patient__study_id", "assessed_on", "id"]
 
+    @idempotent
     def create(self, request, *args, **kwargs):
         assessment = patient_services.clinical_assessment_record(
             **self.validated(s.ClinicalAssessmentInput)
@@ -333,6 +341,7 @@ class FollowUpViewSet(ServiceUpdateMixin, ReadViewSet):
     ordering_fields = ["contact_date", "patient__study_id"]
     ordering = ["patient__study_id", "contact_date", "id"]
 
+    @idempotent
     def create(self, request, *args, **kwargs):
         follow_up = patient_services.follow_up_record(
             **self.validated(s.FollowUpInput), user=request.user
@@ -370,6 +379,7 @@ class SerumDrawViewSet(ServiceUpdateMixin, ReadViewSet):
     ordering_fields = ["drawn_at", "patient__study_id", "timepoint"]
     ordering = ["patient__study_id", "drawn_at", "id"]
 
+    @idempotent
     def create(self, request, *args, **kwargs):
         draw = draw_services.serum_draw_register(**self.validated(s.SerumDrawInput))
         return self.answer(draw, status.HTTP_201_CREATED)
@@ -404,6 +414,7 @@ class AliquotViewSet(ReadViewSet):
     ordering_fields = ["barcode", "created_at", "id"]
     ordering = ["barcode"]
 
+    @idempotent
     def create(self, request, *args, **kwargs):
         values = self.validated(s.AliquotsInput)
         created = aliquot_services.aliquots_create(
@@ -421,6 +432,7 @@ class AliquotViewSet(ReadViewSet):
 
     @extend_schema(request=s.ReasonInput, responses=ALIQUOT_ANSWER)
     @action(detail=True, methods=["post"], url_path="check-out")
+    @idempotent
     def check_out(self, request, pk=None):
         values = self.validated(s.ReasonInput)
         return self.answer(
@@ -431,6 +443,7 @@ class AliquotViewSet(ReadViewSet):
 
     @extend_schema(request=s.PlaceInput, responses=ALIQUOT_ANSWER)
     @action(detail=True, methods=["post"], url_path="check-in")
+    @idempotent
     def check_in(self, request, pk=None):
         values = self.validated(s.PlaceInput)
         return self.answer(
@@ -444,6 +457,7 @@ class AliquotViewSet(ReadViewSet):
 
     @extend_schema(request=s.MoveInput, responses=ALIQUOT_ANSWER)
     @action(detail=True, methods=["post"])
+    @idempotent
     def move(self, request, pk=None):
         values = self.validated(s.MoveInput)
         return self.answer(
@@ -457,6 +471,7 @@ class AliquotViewSet(ReadViewSet):
 
     @extend_schema(request=s.ReasonInput, responses=ALIQUOT_ANSWER)
     @action(detail=True, methods=["post"])
+    @idempotent
     def thaw(self, request, pk=None):
         values = self.validated(s.ReasonInput)
         return self.answer(
@@ -467,6 +482,7 @@ class AliquotViewSet(ReadViewSet):
 
     @extend_schema(request=s.ConsumeInput, responses=ALIQUOT_ANSWER)
     @action(detail=True, methods=["post"])
+    @idempotent
     def consume(self, request, pk=None):
         values = self.validated(s.ConsumeInput)
         return self.answer(
@@ -480,6 +496,7 @@ class AliquotViewSet(ReadViewSet):
 
     @extend_schema(request=s.ReasonInput, responses=ALIQUOT_ANSWER)
     @action(detail=True, methods=["post"])
+    @idempotent
     def discard(self, request, pk=None):
         values = self.validated(s.ReasonInput)
         return self.answer(
@@ -535,6 +552,7 @@ class BoxViewSet(ReadViewSet):
     ordering_fields = ["barcode", "name", "n_stored"]
     ordering = ["rack__freezer__name", "rack__name", "name", "id"]
 
+    @idempotent
     def create(self, request, *args, **kwargs):
         box = storage_services.box_create(**self.validated(s.BoxInput))
         return self.answer(box, status.HTTP_201_CREATED, serializer_class=s.BoxDetailSerializer)
@@ -567,6 +585,7 @@ class ExtractionBatchViewSet(ReadViewSet):
     ordering_fields = ["performed_on", "code"]
     ordering = ["-performed_on", "code"]
 
+    @idempotent
     def create(self, request, *args, **kwargs):
         values = dict(self.validated(s.ExosomeIsolationBatchInput))
         batch = processing_services.exosome_isolation_batch_record(**values, user=request.user)
@@ -584,6 +603,7 @@ class ExtractionBatchViewSet(ReadViewSet):
         url_path="isolate-rna",
         write_permission="biobank.add_rnaisolation",
     )
+    @idempotent
     def isolate_rna(self, request):
         values = dict(self.validated(s.RnaIsolationBatchInput))
         rows, deviations = _bench_samples(values.pop("samples"), step="rna")
@@ -640,6 +660,7 @@ class ReverseTranscriptionViewSet(ReadViewSet):
     ordering_fields = ["code", "performed_on"]
     ordering = ["code"]
 
+    @idempotent
     def create(self, request, *args, **kwargs):
         values = dict(self.validated(s.ReverseTranscriptionBatchInput))
         rows, deviations = _bench_samples(values.pop("samples"), step="rt")
@@ -679,6 +700,7 @@ class PlateViewSet(ReadViewSet):
     ordering_fields = ["barcode", "created_at", "run_at"]
     ordering = ["-created_at", "barcode"]
 
+    @idempotent
     def create(self, request, *args, **kwargs):
         plate = plate_services.plate_create(
             **self.validated(s.QpcrPlateInput), operator=request.user
@@ -690,6 +712,7 @@ class PlateViewSet(ReadViewSet):
         responses={200: s.WellSerializer(many=True), 400: VALIDATION_ERROR},
     )
     @action(detail=True, methods=["post"])
+    @idempotent
     def layout(self, request, pk=None):
         """Lay out every sample x assay in replicates, a calibrator, and the NTCs."""
         values = self.validated(s.PlateLayoutInput)
@@ -740,6 +763,7 @@ class PlateViewSet(ReadViewSet):
         url_name="import",
         parser_classes=[MultiPartParser, FormParser],
     )
+    @idempotent
     def import_confirm(self, request, pk=None):
         """Write what the preview shows. Refused, with nothing saved, when it has errors
         or nothing to import, when it changes existing Cq values without `replace` and a
@@ -778,6 +802,7 @@ class PlateViewSet(ReadViewSet):
         url_name="import-revert",
         write_permission="biobank.change_plateimport",
     )
+    @idempotent
     def import_revert(self, request, pk=None):
         """Put back every well the import wrote (previous Cq, import and exclusion
         decision), logged with who and why; the analyses re-run. Refused when already
@@ -813,6 +838,7 @@ class WellViewSet(ReadViewSet):
 
     @extend_schema(request=s.ReasonInput, responses=WELL_ANSWER)
     @action(detail=True, methods=["post"])
+    @idempotent
     def exclude(self, request, pk=None):
         values = self.validated(s.ReasonInput)
         well = plate_services.well_exclude(
@@ -822,6 +848,7 @@ class WellViewSet(ReadViewSet):
 
     @extend_schema(request=s.ReasonInput, responses=WELL_ANSWER)
     @action(detail=True, methods=["post"])
+    @idempotent
     def restore(self, request, pk=None):
         """Keep a well the automatic QC would exclude (a decision too, with its reason)."""
         values = self.validated(s.ReasonInput)
@@ -832,6 +859,7 @@ class WellViewSet(ReadViewSet):
 
     @extend_schema(request=None, responses=WELL_ANSWER)
     @action(detail=True, methods=["post"], url_path="clear-decision")
+    @idempotent
     def clear_decision(self, request, pk=None):
         """Hand the well back to the automatic QC."""
         well = plate_services.well_clear_decision(well=self.get_object(), user=request.user)
@@ -958,8 +986,19 @@ def api_not_found(request, *args, **kwargs):
 
 
 class TokenView(ObtainAuthToken):
-    """Exchange a username and password for the API token (rate-limited)."""
+    """Exchange a username and password for the API token (rate-limited per address,
+    and locked per user name + address after repeated failures, as the login page)."""
 
     authentication_classes = []
     throttle_classes = [ScopedRateThrottle]
     throttle_scope = "token"
+
+    def post(self, request, *args, **kwargs):
+        try:
+            return super().post(request, *args, **kwargs)
+        except serializers.ValidationError:
+            # django-axes marks the request it was given, here DRF's: its middleware
+            # only sees Django's, so the lockout answer is made here.
+            if getattr(request, "axes_locked_out", False):
+                return lockout_response(request)
+            raise

@@ -15,11 +15,18 @@ def pytest_configure(config):
 
 
 @pytest.fixture(autouse=True)
-def _fresh_cache():
-    """Throttle counters live in the cache: every test starts with none."""
-    cache.clear()
+def _fresh_cache(request):
+    """Throttle counters live in the cache (a database table unless CACHE_URL names a
+    Redis): every test that may use the database starts with none."""
+    uses_db = request.node.get_closest_marker("django_db") is not None or {
+        "db",
+        "transactional_db",
+    } & set(request.fixturenames)
+    if uses_db:
+        cache.clear()
     yield
-    cache.clear()
+    if uses_db:
+        cache.clear()
 
 
 @pytest.fixture
