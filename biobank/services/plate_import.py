@@ -33,7 +33,7 @@ from django.db.models import F
 from simple_history.utils import bulk_update_with_history
 
 from analysis.triggers import EXPRESSION, affected_plans, schedule_reanalysis
-from biobank.instruments import ExportParseError, ParsedExport, ParsedWell, parse_export
+from biobank.instruments import ExportParseError, ParsedExport, ParsedWell, checks, parse_export
 from biobank.instruments.positions import normalise_position
 from biobank.models import PlateImport, QpcrPlate, Well, WellImportChange, position_label
 
@@ -265,6 +265,7 @@ def _by_dye(wells: list[Well], readings: list[ParsedWell], mapping: dict[str, st
     """Pair wells and readings of one position through the dye -> assay mapping."""
     by_target = {_simplify(well.assay.target): well for well in wells}
     taken: dict[int, ParsedWell] = {}
+    twice: dict[int, int] = {}  # well id -> readings mapped to it, when more than one
     stray: list[tuple[ParsedWell, str]] = []
     unmapped: list[str] = []
     for reading in readings:
@@ -277,11 +278,18 @@ def _by_dye(wells: list[Well], readings: list[ParsedWell], mapping: dict[str, st
         well = by_target.get(_simplify(target))
         if well is None:
             stray.append((reading, f"{reading.dye} reads {target}, which has no well here"))
+        elif well.pk in taken:  # never let the last reading silently win
+            twice[well.pk] = twice.get(well.pk, 1) + 1
         else:
             taken[well.pk] = reading
     assignment: Assignment = {}
     for well in wells:
-        if well.pk in taken:
+        if well.pk in twice:
+            assignment[well.pk] = (
+                None,
+                f"{UNRESOLVED}{twice[well.pk]} readings map to {well.assay.target} here",
+            )
+        elif well.pk in taken:
             assignment[well.pk] = (taken[well.pk], "")
         elif unmapped:
             dyes = ", ".join(sorted(set(unmapped)))
@@ -379,10 +387,15 @@ def plate_import_preview(
         preview.errors.append(f"The file has no run named {preview.run!r}")
         return preview
 
+    readings = [reading for reading in export.wells if reading.run == preview.run]
+    # The readings no plate could take, each naming its well: a Cq outside the one
+    # range the database holds (the confirm repeats this, so it never fails on a Cq),
+    # and a well read twice for one assay (one value would silently win).
+    preview.errors.extend(checks.out_of_range(readings))
+    preview.errors.extend(checks.duplicates(readings))
     by_position: dict[str, list[ParsedWell]] = {}
-    for reading in export.wells:
-        if reading.run == preview.run:
-            by_position.setdefault(reading.position, []).append(reading)
+    for reading in readings:
+        by_position.setdefault(reading.position, []).append(reading)
 
     layout: dict[str, list[Well]] = {}
     for well in (
@@ -466,14 +479,6 @@ def _stray_positions(preview: ImportPreview, by_position, layout) -> None:
         preview.warnings.append(
             f"{len(on_plate)} readings at positions with no well in the layout are ignored"
         )
-    implausible = [
-        f"{r.position} ({r.cq})"
-        for readings in by_position.values()
-        for r in readings
-        if r.cq is not None and not 0 < r.cq < 60
-    ]
-    if implausible:
-        preview.errors.append(f"Cq values outside 0-60 cycles: {_listed(implausible)}")
 
 
 def _classify(preview, position, well, reading, problem) -> WellChange:
