@@ -526,3 +526,41 @@ class TestRefusedAtPreview:
         assert a1["hsa-miR-122-5p"].action == "unresolved" and a1["hsa-miR-122-5p"].new_cq is None
         assert "2 readings map to hsa-miR-122-5p" in a1["hsa-miR-122-5p"].note
         assert preview.count("fill") == 0 and not preview.can_confirm
+
+
+class TestUploadCap:
+    """A body over EXOTRACK_MAX_UPLOAD_MB is refused before it is read (413, JSON)."""
+
+    def test_a_60_mb_upload_is_refused_before_it_is_read(
+        self, technician, monkeypatch, settings, tmp_path
+    ):
+        from django.http.multipartparser import MultiPartParser
+
+        settings.MEDIA_ROOT = tmp_path
+        plate = plate_create(barcode="PL-BIG", operator=technician)
+
+        def parse(self):
+            raise AssertionError("the upload was read")
+
+        monkeypatch.setattr(MultiPartParser, "parse", parse)
+        client = APIClient()
+        client.force_authenticate(technician)
+        for name in ("import-preview", "import"):
+            response = TestApi.post(None, client, plate, name, b"x" * (60 * 1024 * 1024))
+            assert response.status_code == 413
+            assert response.json() == {
+                "detail": "The upload is 60.0 MB; a file may be at most 20 MB "
+                "(EXOTRACK_MAX_UPLOAD_MB). An instrument export is far smaller: is this the "
+                "right file?"
+            }
+        assert not PlateImport.objects.exists() and raw_files(tmp_path) == []
+
+    def test_the_serializer_checks_the_file_size_too(self, technician, settings, tmp_path):
+        settings.MEDIA_ROOT = tmp_path
+        settings.EXOTRACK_MAX_UPLOAD_BYTES = 1000
+        plate = plate_create(barcode="PL-BIG", operator=technician)
+        client = APIClient()
+        client.force_authenticate(technician)
+        response = TestApi.post(None, client, plate, "import-preview", b"x" * 1001)
+        assert response.status_code == 400
+        assert response.json()["file"][0].startswith("The upload is 0.0 MB; a file may be at")

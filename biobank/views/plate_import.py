@@ -33,6 +33,7 @@ from biobank.services.plate_import import (
     plate_import_preview,
 )
 from biobank.services.plate_import_revert import plate_import_revert
+from biobank.uploads import max_upload_bytes
 
 from .access import needs
 from .pending_upload import forget_upload, keep_dye_mapping, keep_upload, pending_upload
@@ -62,7 +63,16 @@ def plate_import(request, pk: int):
             run=form.cleaned_data["run"].strip() or None,
         )
         return _go(request, reverse("web:plate_import_preview", args=[plate.pk]))
-    return render(request, "web/plate_import.html", {"plate": plate, "form": form})
+    return render(
+        request,
+        "web/plate_import.html",
+        {
+            "plate": plate,
+            "form": form,
+            "max_upload_bytes": max_upload_bytes(),
+            "max_upload_mb": f"{max_upload_bytes() / (1024 * 1024):g}",
+        },
+    )
 
 
 @needs("biobank.add_plateimport")

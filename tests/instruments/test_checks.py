@@ -77,3 +77,34 @@ def test_multiplex_and_runs_are_not_duplicates():
         "well B1 (miR-122) is in the file 2 times (lines 2, 9; Cq 25, no Cq): one reading per "
         "well and assay"
     ]
+
+
+# --- the row cap (issue 17, item 5) ----------------------------------------------------
+
+
+def test_a_table_of_more_readings_than_any_plate_is_refused_while_read():
+    from biobank.instruments import ExportParseError, parse_export
+    from biobank.instruments.decoding import MAX_READINGS
+
+    from . import synthetic
+
+    row = "True\t255\tA1\tS\t25.00\t\t0\t"
+    assert len(parse_export(synthetic.lc480([row] * MAX_READINGS).encode()).wells) == 20_000
+    with pytest.raises(ExportParseError) as refused:
+        parse_export(synthetic.lc480([row] * (MAX_READINGS + 1)).encode())
+    # Title on line 1, header on line 2: row 20,001 is line 20,003.
+    assert str(refused.value).startswith(
+        "line 20003: the file holds more than 20,000 readings; a plate export has at most"
+    )
+
+
+def test_an_rdml_of_more_readings_than_any_plate_is_refused():
+    from biobank.instruments import ExportParseError, parse_export
+    from biobank.instruments.decoding import MAX_READINGS
+
+    from . import synthetic
+
+    data = '<data><tar id="miR-21"/><cq>24.5</cq></data>' * (MAX_READINGS + 1)
+    xml = synthetic.rdml_xml(reacts=f'<react id="1">{data}</react>').encode()
+    with pytest.raises(ExportParseError, match="more than 20,000 readings"):
+        parse_export(xml)

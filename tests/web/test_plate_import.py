@@ -142,3 +142,50 @@ def test_a_tampered_session_cannot_name_a_path(tech_client, laid_out_plate):
 
 def test_analysts_may_not_import(analyst_client, laid_out_plate):
     assert upload(analyst_client, laid_out_plate, b"x").status_code == 403
+
+
+# --- the upload cap (issue 17, item 5) -------------------------------------------------
+
+SIXTY_MB = 60 * 1024 * 1024
+
+
+@pytest.fixture
+def body_never_read(monkeypatch):
+    """Fail the test if anything parses a multipart body (reads the upload)."""
+    from django.http.multipartparser import MultiPartParser
+
+    def parse(self):
+        raise AssertionError("the upload was read")
+
+    monkeypatch.setattr(MultiPartParser, "parse", parse)
+
+
+def test_a_60_mb_upload_is_refused_before_it_is_read(
+    tech_client, laid_out_plate, scratch_media, body_never_read
+):
+    url = reverse("web:plate_import", args=[laid_out_plate.pk])
+    response = upload(tech_client, laid_out_plate, b"x" * SIXTY_MB, name="huge.txt")
+    assert response.status_code == 303 and response["Location"] == url
+    page = tech_client.get(url)
+    assert any("The upload is 60.0 MB; a file may be at most 20 MB" in m for m in messages_of(page))
+    assert pending_files(scratch_media) == [] and not PlateImport.objects.exists()
+
+
+def test_the_upload_page_states_the_cap_for_the_browser(tech_client, laid_out_plate):
+    html = tech_client.get(reverse("web:plate_import", args=[laid_out_plate.pk])).content.decode()
+    assert f'data-max-bytes="{20 * 1024 * 1024}"' in html and "at most 20 MB" in html
+
+
+def test_a_file_over_the_cap_is_refused_by_the_form_too(
+    tech_client, laid_out_plate, scratch_media, settings
+):
+    """Just over the cap, the body fits the middleware's room for the form fields:
+    the form checks the file's own size against the same setting."""
+    settings.EXOTRACK_MAX_UPLOAD_BYTES = 1024 * 1024
+    response = upload(tech_client, laid_out_plate, b"x" * (1024 * 1024 + 1), name="big.txt")
+    assert response.status_code == 200
+    assert field_errors(response, "file") == [
+        "The upload is 1.0 MB; a file may be at most 1 MB (EXOTRACK_MAX_UPLOAD_MB). An "
+        "instrument export is far smaller: is this the right file?"
+    ]
+    assert pending_files(scratch_media) == []
