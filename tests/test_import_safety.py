@@ -564,3 +564,78 @@ class TestUploadCap:
         response = TestApi.post(None, client, plate, "import-preview", b"x" * 1001)
         assert response.status_code == 400
         assert response.json()["file"][0].startswith("The upload is 0.0 MB; a file may be at")
+
+
+class TestNoOrphanFile:
+    """The raw export is written as the confirm's last step and removed again when the
+    transaction does not commit: a failed confirm leaves no file in MEDIA_ROOT."""
+
+    @pytest.fixture
+    def plate(self, technician, settings, tmp_path):
+        settings.MEDIA_ROOT = tmp_path
+        plate = plate_create(barcode="PL-O", operator=technician)
+        samples = [ReverseTranscriptionFactory(code=f"RT-{n}") for n in (1, 2)]
+        plate_layout(plate=plate, samples=samples, assays=study_assays(), replicates=3)
+        return plate
+
+    def test_a_write_failing_leaves_no_file_and_nothing_saved(
+        self, plate, technician, tmp_path, monkeypatch
+    ):
+        from django.db import IntegrityError
+
+        from biobank.services import plate_import
+
+        def refuse(*args, **kwargs):
+            raise IntegrityError("a constraint the checks did not foresee")
+
+        monkeypatch.setattr(plate_import, "bulk_update_with_history", refuse)
+        before = state(plate)
+        with pytest.raises(IntegrityError):
+            plate_import_confirm(
+                plate=plate, data=export_for(plate), filename="a.txt", user=technician
+            )
+        nothing_saved(before, plate)
+        assert raw_files(tmp_path) == []
+
+    def test_a_commit_failing_removes_the_file_written(
+        self, plate, technician, tmp_path, monkeypatch
+    ):
+        from django.db import DatabaseError
+
+        from biobank.services import plate_import
+
+        confirm = plate_import._confirm
+
+        def fails_at_commit(**options):
+            confirm(**options)
+            assert len(raw_files(tmp_path)) == 1  # written, as the last step
+            raise DatabaseError("could not commit")
+
+        monkeypatch.setattr(plate_import, "_confirm", fails_at_commit)
+        with pytest.raises(DatabaseError):
+            plate_import_confirm(
+                plate=plate, data=export_for(plate), filename="a.txt", user=technician
+            )
+        assert raw_files(tmp_path) == []
+
+    def test_a_file_kept_by_an_earlier_import_is_never_removed(
+        self, plate, technician, tmp_path, monkeypatch
+    ):
+        from django.db import DatabaseError
+
+        from biobank.services import plate_import
+
+        data = export_for(plate)
+        first = plate_import_confirm(plate=plate, data=data, filename="a.txt", user=technician)
+        plate_import_revert(plate_import=first, user=technician, reason="again")
+        confirm = plate_import._confirm
+
+        def fails_at_commit(**options):
+            confirm(**options)
+            raise DatabaseError("could not commit")
+
+        monkeypatch.setattr(plate_import, "_confirm", fails_at_commit)
+        with pytest.raises(DatabaseError):
+            plate_import_confirm(plate=plate, data=data, filename="a.txt", user=technician)
+        assert raw_files(tmp_path) == [first.raw_file.name]
+        assert first.raw_file.read() == data

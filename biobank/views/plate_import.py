@@ -54,15 +54,21 @@ def plate_import(request, pk: int):
     form = PlateExportForm(request.POST or None, request.FILES or None)
     if request.method == "POST" and form.is_valid():
         upload = form.cleaned_data["file"]
-        keep_upload(
-            request,
-            plate.pk,
-            data=upload.read(),
-            filename=upload.name,
-            format=form.cleaned_data["format"],
-            run=form.cleaned_data["run"].strip() or None,
-        )
-        return _go(request, reverse("web:plate_import_preview", args=[plate.pk]))
+        arguments = {
+            "data": upload.read(),
+            "filename": upload.name,
+            "format": form.cleaned_data["format"],
+            "run": form.cleaned_data["run"].strip() or None,
+        }
+        # A file no choice on the preview could make importable (unreadable, a Cq out
+        # of range, a well twice, already imported ...) is refused here, and nothing of
+        # it is kept; only an importable file, or one waiting for its dye mapping, waits.
+        preview = plate_import_preview(plate=plate, **arguments)
+        if preview.refused:
+            form.add_error("file", preview.errors)
+        else:
+            keep_upload(request, plate.pk, **arguments)
+            return _go(request, reverse("web:plate_import_preview", args=[plate.pk]))
     return render(
         request,
         "web/plate_import.html",
@@ -129,6 +135,10 @@ def plate_import_review(request, pk: int):
             )
             return redirect("web:plate_qc", pk=plate.pk)
     preview = plate_import_preview(**arguments)
+    if preview.refused:
+        # Refused since the upload (the same file imported meanwhile, say): the page
+        # says why, and the upload is not kept for a confirm that cannot succeed.
+        forget_upload(request, plate.pk)
     dye_form = DyeMappingForm(
         dyes=preview.dyes, targets=preview.dye_choices, mapping=preview.dye_assays
     )
