@@ -10,10 +10,13 @@ from __future__ import annotations
 
 import hashlib
 import io
+import re
 from collections.abc import Iterable
 
 import numpy as np
 import pandas as pd
+
+from .csv_safety import neutralise_frame, restore_frame
 
 # Days in an average month: survival is reported in months from TACE, as in the paper.
 DAYS_PER_MONTH = 365.25 / 12
@@ -205,11 +208,23 @@ def fingerprint(table: pd.DataFrame) -> str:
 
 
 def write_cohort_csv(table: pd.DataFrame, stream, *, header_lines: Iterable[str] = ()) -> None:
-    """The CSV export: comment lines ('# ...') then the table; missing values are empty."""
+    """The CSV export: comment lines ('# ...') then the table; missing values are empty.
+
+    Spreadsheet-safe: text cells that a spreadsheet would run as a formula get a
+    leading quote (analysis.csv_safety; read_cohort_csv takes it off again), and lines
+    end in CRLF (RFC 4180), which makes the csv writer quote every value holding a
+    line break or a bare carriage return. With LF line ends a value "x\r=cmd(...)"
+    would be written unquoted and a spreadsheet would start a new row, and a
+    formula, at the carriage return."""
     for line in header_lines:
-        stream.write(f"# {line}\n")
+        stream.write(f"# {line}{LINE_END}")
     # Full precision (Python's shortest round-trip repr): an import gives identical floats.
-    table.to_csv(stream, index=False, lineterminator="\n")
+    neutralise_frame(table).to_csv(stream, index=False, lineterminator=LINE_END)
+
+
+# Line end of the CSV export (see write_cohort_csv); the reader takes any.
+LINE_END = "\r\n"
+_LINE_END = re.compile(r"\r\n|\r|\n")
 
 
 class CohortFormatError(ValueError):
@@ -221,22 +236,20 @@ def read_cohort_csv(stream) -> pd.DataFrame:
 
     study_id is required and unique; known columns get their types back (an
     unreadable value is refused naming its row and column); unknown columns are
-    kept as extra variables.
+    kept as extra variables. Text cells our export neutralised against spreadsheet
+    formulas (a leading quote, analysis.csv_safety) are read back as they were.
     """
     text = stream.read()
     if isinstance(text, bytes):
         text = text.decode("utf-8-sig")
-    lines = text.splitlines()
-    skipped = 0
-    while skipped < len(lines) and lines[skipped].startswith("#"):
-        skipped += 1
-    body = "\n".join(lines[skipped:])
+    body, skipped = _without_comments(text)
     if not body.strip():
         raise CohortFormatError("the file holds no table")
     try:
         raw = pd.read_csv(io.StringIO(body), dtype=str, keep_default_na=False, na_values=[""])
     except pd.errors.ParserError as error:
         raise CohortFormatError(f"not a CSV table: {error}") from error
+    raw = restore_frame(raw)
     if "study_id" not in raw.columns:
         raise CohortFormatError("the table has no study_id column")
     duplicated = raw["study_id"][raw["study_id"].duplicated()]
@@ -268,6 +281,16 @@ def read_cohort_csv(stream) -> pd.DataFrame:
             row = int(bad.index[0]) + skipped + 2
             raise CohortFormatError(f"line {row}, column {column}: {bad.iloc[0]!r} is not a date")
     return normalise_types(raw)
+
+
+def _without_comments(text: str) -> tuple[str, int]:
+    """The text after its leading '#' lines, and how many there were."""
+    skipped = 0
+    while text.startswith("#"):
+        end = _LINE_END.search(text)
+        text = "" if end is None else text[end.end() :]
+        skipped += 1
+    return text, skipped
 
 
 def _known_numeric_columns() -> set[str]:

@@ -63,6 +63,8 @@ MIDDLEWARE = [
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
+    # Before any view reads the body (the CSRF check does): see biobank/uploads.py.
+    "biobank.uploads.UploadSizeLimitMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "simple_history.middleware.HistoryRequestMiddleware",
     # Last, as django-axes asks: turns a locked-out sign-in into biobank.lockout's answer.
@@ -185,6 +187,14 @@ STORAGES = {
         )
     },
 }
+
+# Uploads: a body larger than EXOTRACK_MAX_UPLOAD_MB (plus room for the form fields) is
+# refused before it is read (biobank.uploads). Below that, Django keeps an upload up to
+# FILE_UPLOAD_MAX_MEMORY_SIZE in memory and spools a larger one to a temporary file;
+# DATA_UPLOAD_MAX_MEMORY_SIZE caps everything but files (form fields, JSON bodies).
+EXOTRACK_MAX_UPLOAD_BYTES = int(float(os.environ.get("EXOTRACK_MAX_UPLOAD_MB", "20")) * 1024**2)
+FILE_UPLOAD_MAX_MEMORY_SIZE = 2_621_440  # 2.5 MB, Django's default, stated
+DATA_UPLOAD_MAX_MEMORY_SIZE = 2_621_440
 
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "/"

@@ -443,3 +443,199 @@ class TestApi:
         assert done.json()["dye_assays"] == TestMultiplex.MAPPING
         bad = self.post(api(technician), plate, "import-preview", data, dye_assays="[1]")
         assert bad.status_code == 400 and "dye_assays" in bad.json()
+
+
+# --- readings no plate can take (issue 17, items 4 and 5) ------------------------------
+
+
+def raw_files(media_root) -> list[str]:
+    """Every file under MEDIA_ROOT (raw exports and scratch uploads alike)."""
+    return sorted(str(p.relative_to(media_root)) for p in media_root.rglob("*") if p.is_file())
+
+
+class TestRefusedAtPreview:
+    """A Cq outside the one range and a well read twice are refused by the preview,
+    naming the well; the confirm repeats the preview, so it refuses the same way
+    (a ValidationError, never a database error), with nothing saved and no file kept."""
+
+    @pytest.fixture
+    def plate(self, technician, settings, tmp_path):
+        settings.MEDIA_ROOT = tmp_path
+        plate = plate_create(barcode="PL-Q", operator=technician)
+        samples = [ReverseTranscriptionFactory(code=f"RT-{n}") for n in (1, 2)]
+        plate_layout(plate=plate, samples=samples, assays=study_assays(), replicates=3)
+        return plate
+
+    def rows(self, plate, cq=lambda well: 25.0):
+        wells = plate.wells.select_related("sample").order_by("row", "column")
+        return [
+            (w.position, w.sample.code if w.sample_id else "NTC", f"{cq(w):.2f}") for w in wells
+        ]
+
+    def refused(self, plate, data, technician, tmp_path) -> list[str]:
+        before = state(plate)
+        preview = plate_import_preview(plate=plate, data=data, filename="run.txt")
+        assert not preview.can_confirm
+        with pytest.raises(ValidationError) as refused:
+            plate_import_confirm(plate=plate, data=data, filename="run.txt", user=technician)
+        assert refused.value.message_dict["file"] == preview.errors
+        nothing_saved(before, plate)
+        assert raw_files(tmp_path) == []
+        return preview.errors
+
+    @pytest.mark.parametrize("cq", [75.0, 60.0, 99.5])
+    def test_a_cq_outside_0_60_names_the_well(self, plate, technician, tmp_path, cq):
+        # Line 1 the title, 2 the header, then A1-A12, B1 ...: B2 is on line 16.
+        data = lc480_export(self.rows(plate, lambda w: cq if w.position == "B2" else 25.0))
+        errors = self.refused(plate, data, technician, tmp_path)
+        assert errors == [f"well B2: Cq {cq:g} is outside 0-60 cycles (line 16)"]
+
+    def test_a_well_twice_names_the_position(self, plate, technician, tmp_path):
+        rows = self.rows(plate)
+        first = rows[0]
+        data = lc480_export([*rows, (first[0], first[1], "26.00")])  # A1 again, other Cq
+        errors = self.refused(plate, data, technician, tmp_path)
+        assert len(errors) == 1 and errors[0].startswith("well A1 is in the file 2 times")
+        assert "Cq 25, 26" in errors[0]
+
+    def test_the_api_answers_400_naming_the_well(self, plate, technician, tmp_path):
+        client = APIClient()
+        client.force_authenticate(technician)
+        data = lc480_export(self.rows(plate, lambda w: 75.0 if w.position == "A2" else 25.0))
+        preview = TestApi.post(None, client, plate, "import-preview", data)
+        assert preview.status_code == 200 and preview.json()["can_confirm"] is False
+        assert preview.json()["errors"] == ["well A2: Cq 75 is outside 0-60 cycles (line 4)"]
+        confirm = TestApi.post(None, client, plate, "import", data)
+        assert confirm.status_code == 400, confirm.content
+        assert confirm.json()["file"] == ["well A2: Cq 75 is outside 0-60 cycles (line 4)"]
+        assert not PlateImport.objects.exists() and raw_files(tmp_path) == []
+
+    def test_the_dye_mapping_never_lets_a_second_reading_win(self, technician):
+        """Two FAM readings at A1 that differ in target name (so not duplicates by
+        name): through the dye mapping both would be miR-122's, so the well is left
+        unresolved rather than given whichever came last."""
+        plate = multiplex_plate(technician)
+        lines = real_export(MAESTRO).decode().splitlines()
+        first = next(line for line in lines if line.startswith(",A01,FAM,,"))
+        twin = first.replace(",FAM,,", ",FAM,x,").replace(",21.18", ",29.18")
+        data = "\n".join([lines[0], first, twin]).encode()
+        preview = plate_import_preview(
+            plate=plate, data=data, filename="m.csv", dye_assays=TestMultiplex.MAPPING
+        )
+        a1 = {c.assay: c for c in preview.changes if c.position == "A1"}
+        assert a1["hsa-miR-122-5p"].action == "unresolved" and a1["hsa-miR-122-5p"].new_cq is None
+        assert "2 readings map to hsa-miR-122-5p" in a1["hsa-miR-122-5p"].note
+        assert preview.count("fill") == 0 and not preview.can_confirm
+
+
+class TestUploadCap:
+    """A body over EXOTRACK_MAX_UPLOAD_MB is refused before it is read (413, JSON)."""
+
+    def test_a_60_mb_upload_is_refused_before_it_is_read(
+        self, technician, monkeypatch, settings, tmp_path
+    ):
+        from django.http.multipartparser import MultiPartParser
+
+        settings.MEDIA_ROOT = tmp_path
+        plate = plate_create(barcode="PL-BIG", operator=technician)
+
+        def parse(self):
+            raise AssertionError("the upload was read")
+
+        monkeypatch.setattr(MultiPartParser, "parse", parse)
+        client = APIClient()
+        client.force_authenticate(technician)
+        for name in ("import-preview", "import"):
+            response = TestApi.post(None, client, plate, name, b"x" * (60 * 1024 * 1024))
+            assert response.status_code == 413
+            assert response.json() == {
+                "detail": "The upload is 60.0 MB; a file may be at most 20 MB "
+                "(EXOTRACK_MAX_UPLOAD_MB). An instrument export is far smaller: is this the "
+                "right file?"
+            }
+        assert not PlateImport.objects.exists() and raw_files(tmp_path) == []
+
+    def test_the_serializer_checks_the_file_size_too(self, technician, settings, tmp_path):
+        settings.MEDIA_ROOT = tmp_path
+        settings.EXOTRACK_MAX_UPLOAD_BYTES = 1000
+        plate = plate_create(barcode="PL-BIG", operator=technician)
+        client = APIClient()
+        client.force_authenticate(technician)
+        response = TestApi.post(None, client, plate, "import-preview", b"x" * 1001)
+        assert response.status_code == 400
+        assert response.json()["file"][0].startswith("The upload is 0.0 MB; a file may be at")
+
+
+class TestNoOrphanFile:
+    """The raw export is written as the confirm's last step and removed again when the
+    transaction does not commit: a failed confirm leaves no file in MEDIA_ROOT."""
+
+    @pytest.fixture
+    def plate(self, technician, settings, tmp_path):
+        settings.MEDIA_ROOT = tmp_path
+        plate = plate_create(barcode="PL-O", operator=technician)
+        samples = [ReverseTranscriptionFactory(code=f"RT-{n}") for n in (1, 2)]
+        plate_layout(plate=plate, samples=samples, assays=study_assays(), replicates=3)
+        return plate
+
+    def test_a_write_failing_leaves_no_file_and_nothing_saved(
+        self, plate, technician, tmp_path, monkeypatch
+    ):
+        from django.db import IntegrityError
+
+        from biobank.services import plate_import
+
+        def refuse(*args, **kwargs):
+            raise IntegrityError("a constraint the checks did not foresee")
+
+        monkeypatch.setattr(plate_import, "bulk_update_with_history", refuse)
+        before = state(plate)
+        with pytest.raises(IntegrityError):
+            plate_import_confirm(
+                plate=plate, data=export_for(plate), filename="a.txt", user=technician
+            )
+        nothing_saved(before, plate)
+        assert raw_files(tmp_path) == []
+
+    def test_a_commit_failing_removes_the_file_written(
+        self, plate, technician, tmp_path, monkeypatch
+    ):
+        from django.db import DatabaseError
+
+        from biobank.services import plate_import
+
+        confirm = plate_import._confirm
+
+        def fails_at_commit(**options):
+            confirm(**options)
+            assert len(raw_files(tmp_path)) == 1  # written, as the last step
+            raise DatabaseError("could not commit")
+
+        monkeypatch.setattr(plate_import, "_confirm", fails_at_commit)
+        with pytest.raises(DatabaseError):
+            plate_import_confirm(
+                plate=plate, data=export_for(plate), filename="a.txt", user=technician
+            )
+        assert raw_files(tmp_path) == []
+
+    def test_a_file_kept_by_an_earlier_import_is_never_removed(
+        self, plate, technician, tmp_path, monkeypatch
+    ):
+        from django.db import DatabaseError
+
+        from biobank.services import plate_import
+
+        data = export_for(plate)
+        first = plate_import_confirm(plate=plate, data=data, filename="a.txt", user=technician)
+        plate_import_revert(plate_import=first, user=technician, reason="again")
+        confirm = plate_import._confirm
+
+        def fails_at_commit(**options):
+            confirm(**options)
+            raise DatabaseError("could not commit")
+
+        monkeypatch.setattr(plate_import, "_confirm", fails_at_commit)
+        with pytest.raises(DatabaseError):
+            plate_import_confirm(plate=plate, data=data, filename="a.txt", user=technician)
+        assert raw_files(tmp_path) == [first.raw_file.name]
+        assert first.raw_file.read() == data

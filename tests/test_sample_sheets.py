@@ -206,3 +206,49 @@ def test_remembered_dye_mapping_wins(mixed_plate):
     mixed_plate.refresh_from_db()
     slots = {w.target: w.dye_slot for w in sample_sheet_wells(mixed_plate)}
     assert slots == {"cel-miR-39-3p": 0, "hsa-miR-122-5p": 1, "hsa-miR-21-5p": 2}
+
+
+class TestSpreadsheetFormulas:
+    """A name a spreadsheet would run as a formula is refused, naming the well: the
+    sheet's names must come back in the result file exactly, so no quote is added."""
+
+    @pytest.mark.parametrize("name", ['=HYPERLINK("http://x")', "+1", "-2+3", "@SUM(A1)"])
+    @pytest.mark.parametrize("field", ["sample_name", "target"])
+    def test_every_writer_refuses(self, name, field):
+        from biobank.instruments.sample_sheets import SampleSheetError
+
+        values = {"sample_name": "RT-1", "target": "hsa-miR-122-5p", field: name}
+        wells = [SheetWell(row=1, column=1, kind="sample", **values),
+                 SheetWell(row=2, column=3, kind="sample", sample_name="RT-2",
+                           target="hsa-miR-122-5p")]  # fmt: skip
+        writers = [
+            lambda: lc480_sample_information(wells),
+            lambda: abi_plate_setup(wells, plate_size=96, experiment_name="PL"),
+            lambda: cfx_plate_setup(wells),
+        ]
+        what = field.replace("_", " ")
+        for write in writers:
+            with pytest.raises(SampleSheetError, match=f"Well A1: the {what} .* formula"):
+                write()
+
+    def test_tabs_and_line_breaks_never_begin_a_cell(self):
+        wells = [SheetWell(row=1, column=1, kind="sample", sample_name="\tRT-1\r", target="t")]
+        rows = table(cfx_plate_setup(wells), ",")
+        assert rows[0]["*Sample Name"] == "RT-1"
+
+    def test_the_page_says_which_well(self, client, assays, technician):
+        from django.urls import reverse
+
+        client.force_login(technician)
+        plate = plate_create(barcode="PL-F")
+        plate_layout(
+            plate=plate,
+            samples=[ReverseTranscriptionFactory(code="=cmd|' /C calc'!A0")],
+            assays=assays[:1],
+            replicates=1,
+        )
+        url = reverse("web:plate_sample_sheet", args=[plate.pk, "cfx"])
+        response = client.get(url, follow=True)
+        assert response.redirect_chain[-1][0] == reverse("web:plate_detail", args=[plate.pk])
+        shown = [str(m) for m in response.context["messages"]]
+        assert any("Well A1: the sample name" in m and "formula" in m for m in shown), shown

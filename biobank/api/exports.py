@@ -35,11 +35,13 @@ from django.utils import timezone
 
 from analysis.cohort import (
     BASELINE_COLUMNS,
+    LINE_END,
     STATUS_COLUMNS,
     SURVIVAL_COLUMNS,
     Fingerprinter,
     expression_columns,
 )
+from analysis.csv_safety import neutralise_frame
 from analysis.stats._json import json_safe
 
 FORMATS = ("csv", "json")
@@ -114,7 +116,7 @@ class CohortExport:
             lines = header_lines(
                 fingerprint=self.fingerprint, patients=self.patients, exported_at=self.exported_at
             )
-            return "".join(f"# {line}\n" for line in lines)
+            return "".join(f"# {line}{LINE_END}" for line in lines)
         return (
             "{"
             f'"fingerprint": {json.dumps("sha256:" + self.fingerprint)}, '
@@ -178,7 +180,11 @@ def prepare_cohort_export(
                 chunk = pickle.load(frames).reindex(columns=columns)  # our own file
                 fingerprinter.update(chunk)
                 if format == "csv":
-                    chunk.to_csv(body, index=False, header=index == 0, lineterminator="\n")
+                    # Spreadsheet-safe as write_cohort_csv writes it: formula-looking
+                    # text cells get a leading quote, CRLF line ends quote line breaks.
+                    neutralise_frame(chunk).to_csv(
+                        body, index=False, header=index == 0, lineterminator=LINE_END
+                    )
                 else:
                     _write_json_records(chunk, body, first=patients == 0)
                 patients += len(chunk)

@@ -37,6 +37,7 @@ from biobank.models import (
     position_label,
 )
 from biobank.models.patients import ASSESSMENT_RANGES
+from biobank.uploads import check_upload_size
 
 # ---------------------------------------------------------------- shared fields
 
@@ -732,6 +733,12 @@ class PlateImportInput(serializers.Serializer):
         help_text='Multiplex files: JSON {"FAM": "hsa-miR-122-5p", "VIC": ""} mapping each '
         "dye to an assay target ('' = not read); omitted: the mapping remembered on the plate",
     )
+
+    def validate_file(self, value):
+        # The body was capped before it was read (biobank.uploads); the file's own size here.
+        if refusal := check_upload_size(value.size):
+            raise serializers.ValidationError(refusal)
+        return value
 
     def validate_dye_assays(self, value):
         if value is None:

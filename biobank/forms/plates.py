@@ -9,11 +9,10 @@ from django import forms
 from biobank.instruments import FORMATS
 from biobank.models import QpcrPlate, Well
 from biobank.selectors.plates import rt_products_by_codes, study_assays
+from biobank.uploads import check_upload_size
 
 from .base import BenchForm
 from .fields import CodeListField, PositionField
-
-MAX_EXPORT_BYTES = 50 * 1024 * 1024  # far above any qPCR export; refuses a wrong file early
 
 
 def _rt_products(codes: list[str]):
@@ -226,11 +225,10 @@ class PlateExportForm(BenchForm):
 
     def clean_file(self):
         upload = self.cleaned_data["file"]
-        if upload.size > MAX_EXPORT_BYTES:
-            raise forms.ValidationError(
-                f"The file is {upload.size // (1024 * 1024)} MB; an export is at most "
-                f"{MAX_EXPORT_BYTES // (1024 * 1024)} MB"
-            )
+        # The body was already capped before it was read (biobank.uploads); this is the
+        # file's own size against the same cap.
+        if refusal := check_upload_size(upload.size):
+            raise forms.ValidationError(refusal)
         return upload
 
 

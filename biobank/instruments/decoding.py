@@ -17,6 +17,10 @@ from dataclasses import dataclass
 from .base import ExportParseError
 
 MAX_EXPORT_BYTES = 64 * 1024 * 1024  # far above any plate export; refuses runaway uploads
+# Readings (table rows, RDML data elements) a file may hold: a 384-well plate in four
+# dyes is 1,536, so 20,000 is already absurd; a file of 1.3 M rows is refused while it
+# is read, not after building a million wells.
+MAX_READINGS = 20_000
 
 _BOMS = (
     (codecs.BOM_UTF32_LE, "utf-32-le"),

@@ -27,7 +27,7 @@ from .base import (
     ParsedExport,
     ParsedWell,
 )
-from .decoding import MAX_EXPORT_BYTES, NumberStyle, decode_head
+from .decoding import MAX_EXPORT_BYTES, MAX_READINGS, NumberStyle, decode_head
 from .positions import (
     PLATE_GEOMETRY,
     ROW_LETTERS,
@@ -36,6 +36,7 @@ from .positions import (
     plate_size_for_index,
     position_from_index,
 )
+from .tables import too_many_readings
 from .values import read_cq
 
 FORMAT = "rdml"
@@ -81,6 +82,9 @@ def parse(data: bytes) -> ParsedExport:
     warnings: list[str] = []
     wells: list[ParsedWell] = []
     plate_sizes: list[int] = []
+    readings = sum(1 for _ in root.iter("data"))
+    if readings > MAX_READINGS:
+        raise too_many_readings()
     for run_name, run in _runs(root):
         plate_size, geometry = _run_format(run, document, warnings, run_name)
         if plate_size:

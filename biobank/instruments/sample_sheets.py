@@ -35,6 +35,15 @@ Where each format comes from:
   extra_protocol_2.py; not checked against the software here). The template carries no
   fluorophore, so a multiplex plate gets one file per fluor, imported with that fluor
   selected in the Plate Editor.
+
+Spreadsheet formulas: a sheet is read by the instrument software, which evaluates
+nothing, but a technician may open it in Excel first (the CFX one is a .csv). A name
+beginning with =, +, - or @ would run there as a formula (OWASP "CSV Injection";
+tabs and line breaks never reach a cell, `_clean` folds them). Such a name is refused
+(SampleSheetError, naming the well), not escaped with a leading quote as the cohort
+export does: the names must come back in the result file exactly as the layout has
+them, and a quote typed into the instrument's sample name would come back with them.
+RT codes and assay targets never begin so; only a hand-typed barcode or target could.
 """
 
 from __future__ import annotations
@@ -53,6 +62,13 @@ from .positions import plate_geometry
 ABI_DYES = ("FAM", "VIC", "ABY", "JUN")
 CFX_DYES = ("FAM", "HEX", "Texas Red", "Cy5")
 LC480_FILTERS = ("465-510", "533-580", "533-610", "618-660")
+# First characters that make a spreadsheet read a cell as a formula (tab and CR cannot
+# begin a cell here: _clean folds whitespace).
+FORMULA_PREFIXES = ("=", "+", "-", "@")
+
+
+class SampleSheetError(ValueError):
+    """A layout that cannot be written as a sheet; the message names the well."""
 
 
 @dataclass(frozen=True)
@@ -74,7 +90,21 @@ class SheetWell:
 
 
 def _ordered(wells: Iterable[SheetWell]) -> list[SheetWell]:
-    return sorted(wells, key=lambda w: (w.row, w.column, w.dye_slot, w.target))
+    """The wells in sheet order, refused if a name would run as a spreadsheet formula."""
+    ordered = sorted(wells, key=lambda w: (w.row, w.column, w.dye_slot, w.target))
+    for well in ordered:
+        for what, name in (("sample name", well.sample_name), ("target", well.target)):
+            _refuse_formula(name, f"Well {well.position}: the {what}")
+    return ordered
+
+
+def _refuse_formula(value: str, where: str) -> None:
+    cleaned = _clean(value)
+    if cleaned.startswith(FORMULA_PREFIXES):
+        raise SampleSheetError(
+            f"{where} {cleaned!r} begins with {cleaned[0]!r}, which a spreadsheet would "
+            "run as a formula; rename it before writing a sample sheet"
+        )
 
 
 def _text(lines: Iterable[Sequence[str]], delimiter: str) -> bytes:

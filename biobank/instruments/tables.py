@@ -14,7 +14,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 from .base import UNDETERMINED, ExportParseError, ParsedWell
-from .decoding import DecodedText, NumberStyle, decode_head
+from .decoding import MAX_READINGS, DecodedText, NumberStyle, decode_head
 from .positions import normalise_position
 from .values import read_cq
 
@@ -145,16 +145,27 @@ def is_section_marker(line: str) -> bool:
 
 
 def table_rows(text: DecodedText, header: Header) -> list[Row]:
-    """Rows below ``header`` up to the first blank line, section marker or end of file."""
+    """Rows below ``header`` up to the first blank line, section marker or end of file;
+    ExportParseError past MAX_READINGS rows."""
     rows = []
     for number, line in text.numbered(header.line + 1):
         if not line.strip() or is_section_marker(line):
             break
+        if len(rows) == MAX_READINGS:
+            raise too_many_readings(line=number)
         row = Row(number, split_fields(line, header.delimiter, line_number=number))
         if row.blank:  # a line of delimiters only, e.g. '\t\t\t'
             break
         rows.append(row)
     return rows
+
+
+def too_many_readings(*, line: int | None = None) -> ExportParseError:
+    return ExportParseError(
+        f"the file holds more than {MAX_READINGS:,} readings; a plate export has at most a "
+        "few thousand: is this the right file?",
+        line=line,
+    )
 
 
 def lines_after(text: DecodedText, rows: list[Row], header: Header) -> int:

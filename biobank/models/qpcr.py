@@ -7,6 +7,8 @@ from django.db import models
 from django.db.models import Q
 from simple_history.models import HistoricalRecords
 
+from biobank.instruments.values import CQ_MAX, CQ_MIN
+
 from .processing import ReverseTranscription
 from .storage import position_label
 
@@ -125,7 +127,8 @@ class Well(models.Model):
                 name="well_sample_unless_ntc",
             ),
             models.CheckConstraint(
-                condition=Q(cq__isnull=True) | (Q(cq__gt=0) & Q(cq__lt=60)),
+                # The one Cq range (biobank.instruments.values), checked at import preview.
+                condition=Q(cq__isnull=True) | (Q(cq__gt=CQ_MIN) & Q(cq__lt=CQ_MAX)),
                 name="well_cq_plausible",
             ),
             models.CheckConstraint(

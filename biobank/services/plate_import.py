@@ -33,7 +33,7 @@ from django.db.models import F
 from simple_history.utils import bulk_update_with_history
 
 from analysis.triggers import EXPRESSION, affected_plans, schedule_reanalysis
-from biobank.instruments import ExportParseError, ParsedExport, ParsedWell, parse_export
+from biobank.instruments import ExportParseError, ParsedExport, ParsedWell, checks, parse_export
 from biobank.instruments.positions import normalise_position
 from biobank.models import PlateImport, QpcrPlate, Well, WellImportChange, position_label
 
@@ -108,6 +108,9 @@ class ImportPreview:
     missing_positions: list[str] = field(default_factory=list)
     name_mismatches: list[str] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
+    # Those of the errors a choice on the preview cures (the dye mapping): the upload
+    # is worth keeping for them. Any other error refuses the file as it is.
+    curable: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
     duplicate_of: PlateImport | None = None
     # Multiplex: the dyes whose readings cannot be told apart by target name, the
@@ -142,6 +145,12 @@ class ImportPreview:
     def can_confirm(self) -> bool:
         """Nothing stands in the way but the confirm rules (replace, override)."""
         return not self.errors and self.importable
+
+    @property
+    def refused(self) -> bool:
+        """The file cannot be imported into this plate whatever is chosen on the
+        preview: nothing of it is worth keeping (the web page drops the upload)."""
+        return any(error not in self.curable for error in self.errors)
 
     @property
     def unmapped_dyes(self) -> list[str]:
@@ -265,6 +274,7 @@ def _by_dye(wells: list[Well], readings: list[ParsedWell], mapping: dict[str, st
     """Pair wells and readings of one position through the dye -> assay mapping."""
     by_target = {_simplify(well.assay.target): well for well in wells}
     taken: dict[int, ParsedWell] = {}
+    twice: dict[int, int] = {}  # well id -> readings mapped to it, when more than one
     stray: list[tuple[ParsedWell, str]] = []
     unmapped: list[str] = []
     for reading in readings:
@@ -277,11 +287,18 @@ def _by_dye(wells: list[Well], readings: list[ParsedWell], mapping: dict[str, st
         well = by_target.get(_simplify(target))
         if well is None:
             stray.append((reading, f"{reading.dye} reads {target}, which has no well here"))
+        elif well.pk in taken:  # never let the last reading silently win
+            twice[well.pk] = twice.get(well.pk, 1) + 1
         else:
             taken[well.pk] = reading
     assignment: Assignment = {}
     for well in wells:
-        if well.pk in taken:
+        if well.pk in twice:
+            assignment[well.pk] = (
+                None,
+                f"{UNRESOLVED}{twice[well.pk]} readings map to {well.assay.target} here",
+            )
+        elif well.pk in taken:
             assignment[well.pk] = (taken[well.pk], "")
         elif unmapped:
             dyes = ", ".join(sorted(set(unmapped)))
@@ -379,10 +396,15 @@ def plate_import_preview(
         preview.errors.append(f"The file has no run named {preview.run!r}")
         return preview
 
+    readings = [reading for reading in export.wells if reading.run == preview.run]
+    # The readings no plate could take, each naming its well: a Cq outside the one
+    # range the database holds (the confirm repeats this, so it never fails on a Cq),
+    # and a well read twice for one assay (one value would silently win).
+    preview.errors.extend(checks.out_of_range(readings))
+    preview.errors.extend(checks.duplicates(readings))
     by_position: dict[str, list[ParsedWell]] = {}
-    for reading in export.wells:
-        if reading.run == preview.run:
-            by_position.setdefault(reading.position, []).append(reading)
+    for reading in readings:
+        by_position.setdefault(reading.position, []).append(reading)
 
     layout: dict[str, list[Well]] = {}
     for well in (
@@ -420,6 +442,7 @@ def plate_import_preview(
         dye_assays, plate, preview.dyes, preview.dye_choices
     )
     preview.errors.extend(mapping_errors)
+    preview.curable.extend(mapping_errors)
 
     for position, wells in layout.items():
         readings = by_position.get(position, [])
@@ -466,14 +489,6 @@ def _stray_positions(preview: ImportPreview, by_position, layout) -> None:
         preview.warnings.append(
             f"{len(on_plate)} readings at positions with no well in the layout are ignored"
         )
-    implausible = [
-        f"{r.position} ({r.cq})"
-        for readings in by_position.values()
-        for r in readings
-        if r.cq is not None and not 0 < r.cq < 60
-    ]
-    if implausible:
-        preview.errors.append(f"Cq values outside 0-60 cycles: {_listed(implausible)}")
 
 
 def _classify(preview, position, well, reading, problem) -> WellChange:
@@ -544,10 +559,12 @@ def _summarise(preview: ImportPreview) -> None:
         return
     unresolved = preview.count("unresolved")
     if preview.unmapped_dyes:
-        preview.errors.append(
+        message = (
             f"Nothing to import yet: {unresolved} wells are unresolved until the dyes "
             f"{', '.join(preview.unmapped_dyes)} are mapped to assays"
         )
+        preview.errors.append(message)
+        preview.curable.append(message)
     elif unresolved:
         preview.errors.append(
             f"Nothing to import: {unresolved} wells are unresolved (several readings at "
@@ -599,7 +616,6 @@ def confirm_refusals(
     return refusals
 
 
-@transaction.atomic
 def plate_import_confirm(
     *,
     plate: QpcrPlate,
@@ -620,7 +636,52 @@ def plate_import_confirm(
     Each written well gets a WellImportChange row with its exact previous Cq, import
     and exclusion decision. A write clears the well's decision (excluded, reason, by,
     at): the decision was about the old value, not the new one; a revert restores it.
-    A well whose value the file repeats is left as it is (still from its import)."""
+    A well whose value the file repeats is left as it is (still from its import).
+
+    No orphan file either: the raw export is written as the transaction's last step
+    and removed again if the transaction does not commit (the commit itself failing
+    included, which is why the transaction is opened here, inside the try). Called
+    within a caller's transaction that later rolls back, the file would stay: the web
+    and API views open none around it.
+    """
+    stored: list[str] = []
+    try:
+        return _confirm(
+            stored=stored,
+            plate=plate,
+            data=data,
+            filename=filename,
+            user=user,
+            format=format,
+            run=run,
+            replace=replace,
+            reason=reason,
+            override_reason=override_reason,
+            dye_assays=dye_assays,
+        )
+    except BaseException:
+        storage = PlateImport._meta.get_field("raw_file").storage
+        for name in stored:
+            storage.delete(name)
+        raise
+
+
+@transaction.atomic
+def _confirm(
+    *,
+    stored: list[str],
+    plate: QpcrPlate,
+    data: bytes,
+    filename: str,
+    user,
+    format: str,
+    run: str | None,
+    replace: bool,
+    reason: str,
+    override_reason: str,
+    dye_assays: dict[str, str] | None,
+) -> PlateImport:
+    """plate_import_confirm's transaction; the raw file it writes is added to `stored`."""
     plate = QpcrPlate.objects.select_for_update().get(pk=plate.pk)
     preview = plate_import_preview(
         plate=plate, data=data, filename=filename, format=format, run=run, dye_assays=dye_assays
@@ -648,7 +709,8 @@ def plate_import_confirm(
         replace_reason=reason.strip()[:300] if preview.needs_replace else "",
         override_reason=override_reason.strip()[:300] if preview.mostly_mismatched else "",
     )
-    _store_raw_file(record, data, filename)
+    # Named now, written last (see _store_raw_file): a confirm that fails leaves no file.
+    record.raw_file.name = record.raw_file.field.generate_filename(record, filename)
     try:
         with transaction.atomic():
             record.save()
@@ -703,15 +765,23 @@ def plate_import_confirm(
     plate.save(update_fields=["status", "dye_assays"])
     # bulk_update_with_history sends no post_save: re-run the plans reading Cq ourselves.
     schedule_reanalysis(reason=f"plate {plate.barcode} results imported", model=Well)
+    if _store_raw_file(record, data):
+        stored.append(record.raw_file.name)
     return record
 
 
-def _store_raw_file(record: PlateImport, data: bytes, filename: str) -> None:
-    """Content-addressed: the same bytes always land at the same name, so a file
-    imported again after a revert (or a retry after a failure) reuses the stored copy."""
-    name = record.raw_file.field.generate_filename(record, filename)
+def _store_raw_file(record: PlateImport, data: bytes) -> bool:
+    """Write the raw export at the name the record holds; True when this call wrote it.
+
+    Content-addressed: the same bytes always land at the same name, so a file imported
+    again after a revert (or a retry after a failure) reuses the stored copy, which a
+    failing confirm then never removes (another PlateImport points to it)."""
     storage = record.raw_file.storage
+    name = record.raw_file.name
     if storage.exists(name):
-        record.raw_file.name = name
-    else:
-        record.raw_file.save(filename, ContentFile(data), save=False)
+        return False
+    saved = storage.save(name, ContentFile(data))
+    if saved != name:  # the same bytes written meanwhile by another confirm: keep theirs
+        storage.delete(saved)
+        return False
+    return True

@@ -33,6 +33,7 @@ from biobank.services.plate_import import (
     plate_import_preview,
 )
 from biobank.services.plate_import_revert import plate_import_revert
+from biobank.uploads import max_upload_bytes
 
 from .access import needs
 from .pending_upload import forget_upload, keep_dye_mapping, keep_upload, pending_upload
@@ -53,16 +54,31 @@ def plate_import(request, pk: int):
     form = PlateExportForm(request.POST or None, request.FILES or None)
     if request.method == "POST" and form.is_valid():
         upload = form.cleaned_data["file"]
-        keep_upload(
-            request,
-            plate.pk,
-            data=upload.read(),
-            filename=upload.name,
-            format=form.cleaned_data["format"],
-            run=form.cleaned_data["run"].strip() or None,
-        )
-        return _go(request, reverse("web:plate_import_preview", args=[plate.pk]))
-    return render(request, "web/plate_import.html", {"plate": plate, "form": form})
+        arguments = {
+            "data": upload.read(),
+            "filename": upload.name,
+            "format": form.cleaned_data["format"],
+            "run": form.cleaned_data["run"].strip() or None,
+        }
+        # A file no choice on the preview could make importable (unreadable, a Cq out
+        # of range, a well twice, already imported ...) is refused here, and nothing of
+        # it is kept; only an importable file, or one waiting for its dye mapping, waits.
+        preview = plate_import_preview(plate=plate, **arguments)
+        if preview.refused:
+            form.add_error("file", preview.errors)
+        else:
+            keep_upload(request, plate.pk, **arguments)
+            return _go(request, reverse("web:plate_import_preview", args=[plate.pk]))
+    return render(
+        request,
+        "web/plate_import.html",
+        {
+            "plate": plate,
+            "form": form,
+            "max_upload_bytes": max_upload_bytes(),
+            "max_upload_mb": f"{max_upload_bytes() / (1024 * 1024):g}",
+        },
+    )
 
 
 @needs("biobank.add_plateimport")
@@ -119,6 +135,10 @@ def plate_import_review(request, pk: int):
             )
             return redirect("web:plate_qc", pk=plate.pk)
     preview = plate_import_preview(**arguments)
+    if preview.refused:
+        # Refused since the upload (the same file imported meanwhile, say): the page
+        # says why, and the upload is not kept for a confirm that cannot succeed.
+        forget_upload(request, plate.pk)
     dye_form = DyeMappingForm(
         dyes=preview.dyes, targets=preview.dye_choices, mapping=preview.dye_assays
     )

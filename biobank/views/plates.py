@@ -171,19 +171,23 @@ def plate_sample_sheet(request, pk: int, instrument: str):
         messages.error(request, f"Plate {plate.barcode} has no wells yet: lay it out first.")
         return redirect("web:plate_detail", pk=plate.pk)
     suffix, content_type = SHEETS[instrument]
-    if instrument == "lc480":
-        data = sample_sheets.lc480_sample_information(wells)
-    elif instrument == "abi":
-        data = sample_sheets.abi_plate_setup(
-            wells, plate_size=plate.plate_format, experiment_name=plate.barcode
-        )
-    else:
-        slot = request.GET.get("dye", "0")
-        if slot not in {str(n) for n in sample_sheets.cfx_dye_slots(wells)}:
-            raise Http404("No wells are read in that fluor")
-        data = sample_sheets.cfx_plate_setup(wells, dye_slot=int(slot))
-        fluor = sample_sheets.CFX_DYES[int(slot)].replace(" ", "-")
-        suffix = f"cfx-plate-setup-{fluor}.csv"
+    try:
+        if instrument == "lc480":
+            data = sample_sheets.lc480_sample_information(wells)
+        elif instrument == "abi":
+            data = sample_sheets.abi_plate_setup(
+                wells, plate_size=plate.plate_format, experiment_name=plate.barcode
+            )
+        else:
+            slot = request.GET.get("dye", "0")
+            if slot not in {str(n) for n in sample_sheets.cfx_dye_slots(wells)}:
+                raise Http404("No wells are read in that fluor")
+            data = sample_sheets.cfx_plate_setup(wells, dye_slot=int(slot))
+            fluor = sample_sheets.CFX_DYES[int(slot)].replace(" ", "-")
+            suffix = f"cfx-plate-setup-{fluor}.csv"
+    except sample_sheets.SampleSheetError as error:
+        messages.error(request, str(error))
+        return redirect("web:plate_detail", pk=plate.pk)
     response = HttpResponse(data, content_type=f"{content_type}; charset=utf-8")
     response["Content-Disposition"] = f'attachment; filename="{plate.barcode}-{suffix}"'
     return response

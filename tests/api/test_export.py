@@ -89,7 +89,7 @@ def test_the_api_and_the_command_give_the_same_bytes(demo, clients, frozen_now, 
             EXPORTED_AT,
             stderr=io.StringIO(),
         )
-        assert streamed(response) == out.read_text(encoding="utf-8")
+        assert streamed(response) == out.read_bytes().decode("utf-8")  # CRLF kept
 
 
 def test_the_api_streams_with_its_fingerprint_in_the_headers(demo, clients, frozen_now):
@@ -175,3 +175,73 @@ def test_known_columns_come_in_the_documented_order(demo):
     columns = export.columns
     assert columns[: len(BASELINE_COLUMNS)] == BASELINE_COLUMNS
     assert columns[-len(SURVIVAL_COLUMNS) :] == SURVIVAL_COLUMNS
+
+
+# --- spreadsheet formulas (issue 17, item 3) -------------------------------------------
+
+# One study id per formula prefix OWASP lists (=, +, -, @, tab, carriage return), and
+# one that already begins with the escape quote.
+FORMULA_IDS = ["=1+2", "+SUM(A1)", "-2+3", "@cmd", "\tTAB", "\rCR", "'=quoted"]
+
+
+def csv_cells(text: str) -> list[dict[str, str]]:
+    """The CSV as a spreadsheet's importer sees it (the csv module, not our reader)."""
+    import csv
+
+    body = "".join(line for line in io.StringIO(text, newline="") if not line.startswith("#"))
+    return list(csv.DictReader(io.StringIO(body, newline="")))
+
+
+def test_formula_prefixes_are_neutralised_and_numbers_are_not():
+    table = pd.DataFrame(
+        {
+            "study_id": FORMULA_IDS + ["P-1"],
+            "ast_iu_l": [-1.5, 2.0, -0.25, 3.0, 4.0, 5.0, 6.0, -7.0],
+            "note": ["-1.5", "=A1", None, "ok", "@x", "-", "+", "a-b"],
+        }
+    )
+    buffer = io.StringIO()
+    write_cohort_csv(table, buffer)
+    rows = csv_cells(buffer.getvalue())
+    # Each formula-looking text cell: a quote in front of the value, nothing else changed.
+    assert [row["study_id"] for row in rows] == ["'" + value for value in FORMULA_IDS] + ["P-1"]
+    assert [row["note"] for row in rows] == ["-1.5", "'=A1", "", "ok", "'@x", "'-", "'+", "a-b"]
+    # Numbers stay numbers, minus sign and all.
+    assert [row["ast_iu_l"] for row in rows] == ["-1.5", "2.0", "-0.25", "3.0", "4.0", "5.0",
+                                                 "6.0", "-7.0"]  # fmt: skip
+    back = read_cohort_csv(io.StringIO(buffer.getvalue()))
+    assert sorted(back["study_id"]) == sorted(FORMULA_IDS + ["P-1"])
+    assert back.set_index("study_id").loc["-2+3", "ast_iu_l"] == -0.25
+    assert fingerprint(back) == fingerprint(read_cohort_csv(io.StringIO(buffer.getvalue())))
+    assert back.set_index("study_id").loc["=1+2", "note"] == "-1.5"
+
+
+def test_a_crlf_file_from_a_spreadsheet_still_reads():
+    text = "# saved by Excel\r\nstudy_id,ast_iu_l\r\n'=X,1.5\r\nB,-2\r\n"
+    back = read_cohort_csv(io.StringIO(text))
+    assert list(back["study_id"]) == ["=X", "B"] and list(back["ast_iu_l"]) == [1.5, -2.0]
+
+
+def test_the_export_of_formula_ids_imports_to_the_same_fingerprint(
+    demo, clients, frozen_now, tmp_path
+):
+    from analysis.models import CohortDataset
+
+    patients = list(Patient.objects.order_by("study_id")[: len(FORMULA_IDS)])
+    for patient, study_id in zip(patients, FORMULA_IDS, strict=True):
+        Patient.objects.filter(pk=patient.pk).update(study_id=study_id)
+    table = cohort_table()
+    assert set(FORMULA_IDS) <= set(table["study_id"])
+
+    text = streamed(clients["analyst"].get(reverse("api:export-cohort-csv")))
+    assert text == whole(table)
+    written = {row["study_id"] for row in csv_cells(text)}
+    assert {"'" + value for value in FORMULA_IDS} <= written
+    assert not any(cell[:1] in "=+-@\t\r" for cell in written)  # nothing a formula
+
+    path = tmp_path / "cohort.csv"
+    path.write_text(text, encoding="utf-8", newline="")
+    call_command("import_cohort", str(path), "--name", "formulas", stdout=io.StringIO())
+    stated = next(line for line in text.splitlines() if line.startswith("# fingerprint:"))
+    assert stated == f"# fingerprint: sha256:{fingerprint(table)}"
+    assert CohortDataset.objects.get(name="formulas").fingerprint == fingerprint(table)

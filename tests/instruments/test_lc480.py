@@ -161,13 +161,20 @@ def test_header_without_title_line():
         (["True\t255\tZ99\tS\t22.1\t\t0"], "line 3, column 3: well 'Z99' is not on a plate"),
         (["True\t255\t\tS\t22.1\t\t0"], "line 3, column 3: the well position is empty"),
         (["True\t255\tA1\tS"], "line 3: the row has 4 fields, so its 'Cp' field (field 5)"),
-        (["True\t255\tA1\tS\t0.00\t\t0"], "line 3, column 5: Cp '0.00' is not a possible Cq"),
     ],
 )
 def test_broken_files_name_line_and_column(rows, message):
     with pytest.raises(ExportParseError) as caught:
         parse_export(lc480_text(rows).encode())
     assert str(caught.value).startswith(message)
+
+
+def test_a_cp_of_zero_is_read_and_named_by_the_range_check():
+    """0.00 is no Cq: the parser reads the number, the one range check names the well."""
+    from biobank.instruments.checks import out_of_range
+
+    export = parse_export(lc480_text(["True\t255\tA1\tS\t0.00\t\t0"]).encode())
+    assert out_of_range(export.wells) == ["well A1: Cq 0 is outside 0-60 cycles (line 3)"]
 
 
 def test_a_file_without_the_header_is_refused():

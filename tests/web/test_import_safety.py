@@ -110,10 +110,12 @@ def test_a_mostly_disagreeing_file_needs_a_curator(tech_client, curator_client, 
     assert PlateImport.objects.get().wells_mismatched == 21
 
 
-def test_nothing_importable_offers_no_confirm(tech_client, filled_plate):
-    upload(tech_client, filled_plate, export_for(filled_plate).replace(b"Experiment:", b"Exp.:"))
-    page = tech_client.get(preview_url(filled_plate))
-    assert "Nothing to import" in text(page) and "Confirm the import" not in text(page)
+def test_nothing_importable_is_refused_on_upload(tech_client, filled_plate):
+    response = upload(
+        tech_client, filled_plate, export_for(filled_plate).replace(b"Experiment:", b"Exp.:")
+    )
+    assert "Nothing to import" in text(response) and "Confirm the import" not in text(response)
+    assert tech_client.get(preview_url(filled_plate)).status_code == 302  # nothing kept
 
 
 def test_the_dye_mapping_is_chosen_on_the_preview(tech_client, technician):

@@ -84,24 +84,59 @@ def test_a_progress_bar_upload_gets_the_address_instead_of_a_redirect(tech_clien
     assert json.loads(response.content) == {"location": preview_url(laid_out_plate)}
 
 
-def test_an_unreadable_file_is_shown_with_its_error_and_cannot_be_confirmed(
-    tech_client, laid_out_plate
+def test_an_unreadable_file_is_refused_on_the_upload_page_and_not_kept(
+    tech_client, laid_out_plate, scratch_media
 ):
-    upload(tech_client, laid_out_plate, b"this is not an export\n", name="notes.txt")
-    page = tech_client.get(preview_url(laid_out_plate)).content.decode()
-    assert "unrecognised export" in page and "Confirm the import" not in page
-    refused = tech_client.post(preview_url(laid_out_plate))
-    assert "unrecognised export" in text(refused) and 'id="refused"' in refused.content.decode()
-    assert not PlateImport.objects.exists()
+    response = upload(tech_client, laid_out_plate, b"this is not an export\n", name="notes.txt")
+    assert response.status_code == 200
+    assert "unrecognised export" in field_errors(response, "file")[0]
+    assert pending_files(scratch_media) == [] and not PlateImport.objects.exists()
+    # Nothing waits: the preview page sends the technician back to upload.
+    assert tech_client.get(preview_url(laid_out_plate))["Location"] == reverse(
+        "web:plate_import", args=[laid_out_plate.pk]
+    )
 
 
-def test_the_same_file_twice_is_refused_in_the_preview(tech_client, laid_out_plate):
+def test_the_same_file_twice_is_refused_on_upload(tech_client, laid_out_plate, scratch_media):
     data = export_for(laid_out_plate)
     upload(tech_client, laid_out_plate, data)
     tech_client.post(preview_url(laid_out_plate))
+    response = upload(tech_client, laid_out_plate, data)
+    assert "This file was already imported" in field_errors(response, "file")[0]
+    assert pending_files(scratch_media) == []
+
+
+def test_a_file_imported_since_its_upload_is_refused_and_dropped(
+    tech_client, laid_out_plate, technician, scratch_media
+):
+    """Refused after the upload (another import of the same bytes meanwhile): the
+    preview says why and the scratch file goes."""
+    from biobank.services.plate_import import plate_import_confirm
+
+    data = export_for(laid_out_plate)
     upload(tech_client, laid_out_plate, data)
+    assert len(pending_files(scratch_media)) == 1
+    plate_import_confirm(plate=laid_out_plate, data=data, filename="x.txt", user=technician)
     page = text(tech_client.get(preview_url(laid_out_plate)))
-    assert "This file was already imported" in page and "Confirm the import" not in page
+    assert "This file was already imported" in page and "The upload was not kept" in page
+    assert pending_files(scratch_media) == []
+
+
+def test_a_cq_out_of_range_or_a_well_twice_is_refused_naming_the_well(
+    tech_client, laid_out_plate, scratch_media
+):
+    from ..test_plates import lc480_export
+
+    wells = laid_out_plate.wells.select_related("sample").order_by("row", "column")
+    rows = [(w.position, w.sample.code if w.sample_id else "NTC", "25.00") for w in wells]
+    out_of_range = [(p, n, "75.00" if p == "A3" else cq) for p, n, cq in rows]
+    response = upload(tech_client, laid_out_plate, lc480_export(out_of_range))
+    assert field_errors(response, "file") == ["well A3: Cq 75 is outside 0-60 cycles (line 5)"]
+    twice = [*rows, (rows[0][0], rows[0][1], "26.00")]
+    response = upload(tech_client, laid_out_plate, lc480_export(twice))
+    assert field_errors(response, "file")[0].startswith("well A1 is in the file 2 times")
+    assert pending_files(scratch_media) == [] and not PlateImport.objects.exists()
+    assert not Well.objects.filter(cq__isnull=False).exists()
 
 
 def test_a_changed_cq_is_shown_before_it_is_written(tech_client, laid_out_plate):
@@ -142,3 +177,50 @@ def test_a_tampered_session_cannot_name_a_path(tech_client, laid_out_plate):
 
 def test_analysts_may_not_import(analyst_client, laid_out_plate):
     assert upload(analyst_client, laid_out_plate, b"x").status_code == 403
+
+
+# --- the upload cap (issue 17, item 5) -------------------------------------------------
+
+SIXTY_MB = 60 * 1024 * 1024
+
+
+@pytest.fixture
+def body_never_read(monkeypatch):
+    """Fail the test if anything parses a multipart body (reads the upload)."""
+    from django.http.multipartparser import MultiPartParser
+
+    def parse(self):
+        raise AssertionError("the upload was read")
+
+    monkeypatch.setattr(MultiPartParser, "parse", parse)
+
+
+def test_a_60_mb_upload_is_refused_before_it_is_read(
+    tech_client, laid_out_plate, scratch_media, body_never_read
+):
+    url = reverse("web:plate_import", args=[laid_out_plate.pk])
+    response = upload(tech_client, laid_out_plate, b"x" * SIXTY_MB, name="huge.txt")
+    assert response.status_code == 303 and response["Location"] == url
+    page = tech_client.get(url)
+    assert any("The upload is 60.0 MB; a file may be at most 20 MB" in m for m in messages_of(page))
+    assert pending_files(scratch_media) == [] and not PlateImport.objects.exists()
+
+
+def test_the_upload_page_states_the_cap_for_the_browser(tech_client, laid_out_plate):
+    html = tech_client.get(reverse("web:plate_import", args=[laid_out_plate.pk])).content.decode()
+    assert f'data-max-bytes="{20 * 1024 * 1024}"' in html and "at most 20 MB" in html
+
+
+def test_a_file_over_the_cap_is_refused_by_the_form_too(
+    tech_client, laid_out_plate, scratch_media, settings
+):
+    """Just over the cap, the body fits the middleware's room for the form fields:
+    the form checks the file's own size against the same setting."""
+    settings.EXOTRACK_MAX_UPLOAD_BYTES = 1024 * 1024
+    response = upload(tech_client, laid_out_plate, b"x" * (1024 * 1024 + 1), name="big.txt")
+    assert response.status_code == 200
+    assert field_errors(response, "file") == [
+        "The upload is 1.0 MB; a file may be at most 1 MB (EXOTRACK_MAX_UPLOAD_MB). An "
+        "instrument export is far smaller: is this the right file?"
+    ]
+    assert pending_files(scratch_media) == []

@@ -6,7 +6,8 @@
  *    the order clicked: a move is the source, then the target).
  * 2. Textareas of scanned codes: the scanner's Enter makes a new line, so Ctrl+Enter
  *    (or Cmd+Enter) submits the form.
- * 3. Uploads marked data-upload-progress show a progress bar while the file is sent.
+ * 3. Uploads marked data-upload-progress show a progress bar while the file is sent,
+ *    and a file over data-max-bytes is refused before it is sent.
  * 4. A form that came back with errors puts the cursor in the first field in error.
  * Everything works without this file too: positions can be typed, forms submitted.
  */
@@ -73,6 +74,16 @@
     var bar = form.querySelector("progress");
     var status = form.querySelector("[data-upload-status]");
     form.addEventListener("submit", function (event) {
+      // The server refuses a larger body before reading it; say so without sending it.
+      var limit = Number(form.dataset.maxBytes || 0);
+      var input = form.querySelector("input[type=file]");
+      var file = input && input.files && input.files[0];
+      if (limit && file && file.size > limit) {
+        event.preventDefault();
+        status.textContent = "The file is " + (file.size / 1048576).toFixed(1) +
+          " MB; a file may be at most " + (limit / 1048576) + " MB. Is this the right file?";
+        return;
+      }
       if (!window.FormData || !bar) return;
       event.preventDefault();
       var request = new XMLHttpRequest();
