@@ -175,3 +175,47 @@ def test_the_health_check_script_asks_the_login_page(live_server, monkeypatch):
     assert healthcheck.host_header() == "localhost"
     assert healthcheck.check(f"{live_server.url}/login/")
     assert not healthcheck.check(f"{live_server.url}/no-such-page/")
+
+
+def requirement_names(path: Path) -> set[str]:
+    """The distribution names pinned in a requirements file (lower case, no extras)."""
+    names = set()
+    for line in path.read_text().splitlines():
+        line = line.split("#", 1)[0].strip()
+        if line and not line.startswith("-"):
+            names.add(re.split(r"[\[=<>~!; ]", line, maxsplit=1)[0].lower().replace("_", "-"))
+    return names
+
+
+TEST_TOOLS = {
+    "pytest",
+    "pytest-django",
+    "pytest-xdist",
+    "ruff",
+    "playwright",
+    "schemathesis",
+    "hypothesis",
+    "factory-boy",
+}
+
+
+def test_the_image_installs_the_runtime_requirements_and_no_test_tool():
+    runtime = requirement_names(ROOT / "requirements.txt")
+    dev_file = (ROOT / "requirements-dev.txt").read_text()
+    dev = requirement_names(ROOT / "requirements-dev.txt")
+    assert "-r requirements.txt" in dev_file.splitlines()
+    assert dev >= TEST_TOOLS, "the dev file pins the test tools"
+    assert not runtime & TEST_TOOLS, f"test tools in the runtime: {sorted(runtime & TEST_TOOLS)}"
+    assert {"django", "gunicorn", "drf-spectacular"} <= runtime
+    installs = [
+        value for key, value in dockerfile_instructions() if key == "RUN" and "pip install" in value
+    ]
+    assert installs, "the image installs its requirements"
+    for command in installs:
+        for part in command.split("&&"):
+            argv = shlex.split(part)
+            if argv[:2] != ["pip", "install"]:
+                continue
+            files = [argv[i + 1] for i, arg in enumerate(argv) if arg == "-r"]
+            assert files == ["requirements.txt"], f"the image installs {argv}"
+            assert not [arg for arg in argv[2:] if not arg.startswith("-") and arg not in files]
