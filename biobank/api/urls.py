@@ -1,8 +1,15 @@
 """API routes: /api/v1/… (the router's viewsets, the export, the token), the OpenAPI
-schema at /api/schema/ and its browsable docs at /api/docs/."""
+schema at /api/schema/ and its browsable docs at /api/docs/ (Swagger UI) and
+/api/redoc/ (ReDoc). Both are served from the application's static files
+(drf-spectacular-sidecar), so they work on a closed network; Swagger UI's start-up
+script is a separate request (the split view), so the CSP needs no inline script."""
 
 from django.urls import include, path, re_path
-from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+from drf_spectacular.views import (
+    SpectacularAPIView,
+    SpectacularRedocView,
+    SpectacularSwaggerSplitView,
+)
 from rest_framework.routers import SimpleRouter
 
 from . import views
@@ -43,6 +50,11 @@ extra_urlpatterns = [
 urlpatterns = [
     path("v1/", include(router.urls + extra_urlpatterns)),
     path("schema/", SpectacularAPIView.as_view(), name="schema"),
-    path("docs/", SpectacularSwaggerView.as_view(url_name="api:schema"), name="docs"),
+    path("docs/", SpectacularSwaggerSplitView.as_view(url_name="api:schema"), name="docs"),
+    path(
+        "redoc/",
+        SpectacularRedocView.as_view(url_name="api:schema", template_name="api/redoc.html"),
+        name="redoc",
+    ),
     re_path(r"^", views.api_not_found, name="not-found"),  # last: a JSON 404
 ]

@@ -61,3 +61,38 @@ def test_the_served_schema_is_the_generated_one(clients, schema):
     response = clients["analyst"].get(reverse("api:schema"), {"format": "json"})
     assert response.status_code == 200
     assert set(response.json()["paths"]) == set(schema["paths"])
+
+
+def local_urls(html: str) -> list[str]:
+    """Every src/href in a page; fails if any leaves the application."""
+    import re
+
+    urls = re.findall(r'(?:src|href|spec-url)="([^"]*)"', html)
+    remote = [url for url in urls if url.startswith(("http:", "https:", "//"))]
+    assert not remote, f"loaded from outside the application: {remote}"
+    assert "https://" not in html and "http://" not in html
+    return urls
+
+
+@pytest.mark.parametrize("name", ["api:docs", "api:redoc"])
+def test_the_api_docs_load_only_the_applications_own_static_files(clients, name):
+    from django.conf import settings
+    from django.contrib.staticfiles import finders
+
+    response = clients["analyst"].get(reverse(name))
+    assert response.status_code == 200
+    html = response.content.decode()
+    urls = local_urls(html)
+    static = [url for url in urls if url.startswith(settings.STATIC_URL)]
+    scripts = [url for url in static if url.endswith(".js")]
+    assert scripts, "the UI's bundle is one of our static files"
+    for url in static:
+        assert finders.find(url.removeprefix(settings.STATIC_URL)), f"missing: {url}"
+    # No inline script: Swagger UI's start-up code is its own request (strict CSP).
+    assert "<script>" not in html.replace(" ", "")
+    for url in urls:
+        if "script=" in url:
+            script = clients["analyst"].get(url.replace("&amp;", "&"))
+            assert script.status_code == 200
+            assert script["Content-Type"].startswith("application/javascript")
+            assert "SwaggerUIBundle" in script.content.decode()
