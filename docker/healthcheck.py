@@ -1,7 +1,9 @@
 """The web container's health check: the login page answers 200 from gunicorn.
 
 It asks for the first of ALLOWED_HOSTS (Django refuses other Host headers when
-DEBUG is off). Exit status 0: healthy; 1: not.
+DEBUG is off). It talks to gunicorn directly, behind the TLS proxy, so it says what
+the proxy says (SECURE_PROXY_SSL_HEADER, e.g. X-Forwarded-Proto: https); otherwise
+SECURE_SSL_REDIRECT would answer 301 to https. Exit status 0: healthy; 1: not.
 """
 
 from __future__ import annotations
@@ -19,8 +21,17 @@ def host_header() -> str:
     return "localhost" if host == "*" else host.lstrip(".")
 
 
+def proxy_headers() -> dict[str, str]:
+    """The header the TLS proxy adds, as SECURE_PROXY_SSL_HEADER names it."""
+    parts = [p.strip() for p in os.environ.get("SECURE_PROXY_SSL_HEADER", "").split(",")]
+    if len(parts) != 2 or not parts[0].startswith("HTTP_"):
+        return {}
+    return {parts[0].removeprefix("HTTP_").replace("_", "-").title(): parts[1]}
+
+
 def check(url: str = URL, host: str | None = None, timeout: float = 5) -> bool:
-    request = urllib.request.Request(url, headers={"Host": host or host_header()})
+    headers = {"Host": host or host_header(), **proxy_headers()}
+    request = urllib.request.Request(url, headers=headers)
     try:
         with urllib.request.urlopen(request, timeout=timeout) as response:
             return response.status == 200
