@@ -290,6 +290,10 @@ def _stamp() -> dict:
     return {} if tasks.broker_mode() else {"process": tasks.process_token()}
 
 
+# The error of a run whose task the broker refused (the report says it never ran).
+QUEUE_FAILURE = "Could not be queued"
+
+
 def _enqueue(run_id: int) -> None:
     from analysis import tasks
 
@@ -303,7 +307,7 @@ def _enqueue(run_id: int) -> None:
         tasks.run_analysis.apply_async(kwargs={"run_id": run_id})
     except Exception as error:
         AnalysisRun.objects.filter(pk=run_id, status=AnalysisRun.Status.QUEUED).update(
-            status=AnalysisRun.Status.FAILED, error=f"Could not be queued: {error}"
+            status=AnalysisRun.Status.FAILED, error=f"{QUEUE_FAILURE}: {error}"
         )
         raise
 
@@ -423,6 +427,13 @@ def next_run_status(run: AnalysisRun) -> str:
     if busy is not None:
         return f"{busy.get_status_display().lower()} (run #{busy.pk})"
     done = newer.first()
+    if done is not None and done.status == AnalysisRun.Status.FAILED:
+        # A failed run is no result to read: say so, and what brings a good one.
+        if done.error.startswith(QUEUE_FAILURE):
+            what = f"not available: run #{done.pk} could not be queued"
+        else:
+            what = f"not available: run #{done.pk} failed"
+        return f"{what}; re-run the plan by hand, or wait for the nightly run"
     if done is not None:
         return f"available: run #{done.pk} ({done.get_status_display().lower()})"
     if not run.plan.is_active:
