@@ -286,6 +286,9 @@ CELERY_REDIS_BACKEND_HEALTH_CHECK_INTERVAL = 10
 # Domain settings: the defaults follow the study protocol (see DESIGN.md).
 EXOTRACK = {
     "POST_DRAW_WINDOW_DAYS": (5, 10),
+    # Dates and times ahead of now by at most this much are accepted (a bench clock or a
+    # client a little fast); later ones are refused (biobank/services/dates.py).
+    "CLOCK_SKEW_MINUTES": float(os.environ.get("EXOTRACK_CLOCK_SKEW_MINUTES", "5")),
     "CQ_CUTOFF": float(os.environ.get("EXOTRACK_CQ_CUTOFF", "35")),
     "REPLICATE_MAX_DISTANCE": float(os.environ.get("EXOTRACK_REPLICATE_MAX_DISTANCE", "0.5")),
     # Re-analysis on data changes (analysis/triggers.py, analysis/tasks.py).

@@ -5,14 +5,28 @@ from __future__ import annotations
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, models
 
+from .dates import check_dates
+
 
 def full_clean_or_raise(instance: models.Model, *, exclude: list[str] | None = None) -> None:
-    """Validate a model instance with Django's field validators and constraints.
+    """Validate a model instance with Django's field validators and constraints, and
+    the date rules (services/dates.py: nothing in the future, nothing before birth).
 
     Raises ValidationError keyed by field name, so every face can show the
     message next to the field.
     """
-    instance.full_clean(exclude=exclude)
+    errors: dict = {}
+    try:
+        instance.full_clean(exclude=exclude)
+    except ValidationError as error:
+        errors = error.update_error_dict(errors)
+    try:
+        check_dates(instance)
+    except ValidationError as error:
+        for field, messages in error.update_error_dict({}).items():
+            errors.setdefault(field, messages)  # a field's own error first, once
+    if errors:
+        raise ValidationError(errors)
 
 
 def save_validated(instance: models.Model, *, exclude: list[str] | None = None) -> models.Model:

@@ -12,7 +12,6 @@ from decimal import Decimal
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
-from django.utils import timezone
 
 from biobank.domain.rt_codes import next_rt_code
 from biobank.models import (
@@ -26,6 +25,7 @@ from biobank.models import (
 
 from .aliquots import as_volume, consume_locked, lock_aliquots
 from .common import save_validated
+from .dates import in_future
 
 
 @transaction.atomic
@@ -134,7 +134,7 @@ def _refuse_missing(ids: Sequence[int], found: Mapping[int, object], what: str) 
 
 
 def _shared_date(performed_on: dt.date, step: str) -> None:
-    if performed_on > timezone.localdate():
+    if in_future(performed_on):
         raise ValidationError({"performed_on": f"The {step} cannot be dated in the future"})
 
 

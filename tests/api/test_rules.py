@@ -491,3 +491,22 @@ def upload(data: bytes):
     from django.core.files.uploadedfile import SimpleUploadedFile
 
     return SimpleUploadedFile("plate.txt", data, content_type="text/plain")
+
+
+class TestDates:
+    def test_a_draw_in_the_future_is_refused_naming_the_field(self, clients, world):
+        import datetime as dt
+
+        from django.utils import timezone
+
+        response = clients["technician"].post(
+            url("draw-list"),
+            {
+                "treatment": world["treatment"].pk,
+                "timepoint": "POST",
+                "drawn_at": (timezone.now() + dt.timedelta(days=1)).isoformat(),
+                "serum_volume_ul": "800",
+            },
+        )
+        assert_field_error(response, "drawn_at")
+        assert "cannot be in the future" in " ".join(response.json()["drawn_at"])

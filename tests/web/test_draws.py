@@ -167,3 +167,18 @@ def test_who_may_register(client, analyst_client, treatment):
     assert analyst_client.get(URL).status_code == 403
     assert analyst_client.post(URL, post_data(treatment)).status_code == 403
     assert not SerumDraw.objects.exists()
+
+
+def test_a_draw_time_in_the_future_is_refused_beside_its_field(tech_client, treatment):
+    from django.utils import timezone
+
+    tomorrow = timezone.localtime() + dt.timedelta(days=1)
+    stamp = f"{tomorrow:%Y-%m-%dT%H:%M}"
+    response = tech_client.post(
+        URL,
+        post_data(treatment, timepoint="POST", drawn_at=stamp, centrifuged_at="", frozen_at=""),
+    )
+    assert response.status_code == 200
+    errors = field_errors(response, "drawn_at")
+    assert any("cannot be in the future" in error for error in errors), errors
+    assert not SerumDraw.objects.exists()
