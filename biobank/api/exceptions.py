@@ -5,8 +5,9 @@ here it becomes a 400 with the same keys (`non_field_errors` for the rest), so a
 client sees exactly which field is wrong, as the web forms do.
 
 A constraint that only the database caught (a race lost between a service's check
-and its write) becomes a 409 without the database's message, which could echo
-values from the row.
+and its write) becomes its field and rule (biobank/services/constraints.py): a 409
+for a duplicate, a 400 for a refused value, never the database's message, which
+names the constraint and could echo values from the row.
 
 A database that cannot be reached, or a connection dropped under the request, is a
 503 with Retry-After: the client may retry (with the same Idempotency-Key, a write
@@ -28,6 +29,8 @@ from rest_framework.response import Response
 from rest_framework.settings import api_settings
 from rest_framework.views import exception_handler as drf_exception_handler
 from rest_framework.views import set_rollback
+
+from biobank.services.constraints import integrity_error_detail
 
 logger = logging.getLogger(__name__)
 
@@ -58,13 +61,16 @@ def exception_handler(exc, context):
     elif isinstance(exc, IntegrityError):
         logger.warning("API write refused by a database constraint: %s", exc)
         set_rollback()
+        detail, unique = integrity_error_detail(exc)
+        # A duplicate is a conflict with another row (409); a value the rules refuse,
+        # a client's error (400). Either way the field and the rule, never the
+        # database's text (it names the constraint and echoes the row).
         return Response(
             {
-                api_settings.NON_FIELD_ERRORS_KEY: [
-                    "The change conflicts with data saved meanwhile; reload and try again"
-                ]
+                (api_settings.NON_FIELD_ERRORS_KEY if field == NON_FIELD else field): messages
+                for field, messages in detail.items()
             },
-            status=status.HTTP_409_CONFLICT,
+            status=status.HTTP_409_CONFLICT if unique else status.HTTP_400_BAD_REQUEST,
         )
     elif isinstance(exc, DataError):
         logger.warning("API input refused by the database: %s", exc)

@@ -134,7 +134,8 @@ def _save_place(aliquot: Aliquot, fields: list[str]) -> None:
         with transaction.atomic():
             aliquot.save(update_fields=fields)
     except IntegrityError as error:
-        raise ValidationError({"position": f"That position was just taken ({error})"}) from error
+        # Not the database's text: it names the constraint and echoes the row.
+        raise ValidationError({"position": "That position was just taken"}) from error
 
 
 def generated_barcodes(draw: SerumDraw, count: int) -> list[str]:
@@ -209,7 +210,7 @@ def aliquots_create(
             created = Aliquot.objects.bulk_create(aliquots)
     except IntegrityError as error:
         raise ValidationError(
-            {"positions": f"A position or barcode was just taken ({error})"}
+            {"positions": "A position or barcode was just taken"}
         ) from error
     if created and created[0].pk is None:  # backends that do not return ids from bulk inserts
         created = list(Aliquot.objects.filter(barcode__in=barcodes).order_by("barcode"))

@@ -5,6 +5,7 @@ from __future__ import annotations
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, models
 
+from .constraints import as_validation_error, humanise
 from .dates import check_dates
 
 
@@ -19,7 +20,7 @@ def full_clean_or_raise(instance: models.Model, *, exclude: list[str] | None = N
     try:
         instance.full_clean(exclude=exclude)
     except ValidationError as error:
-        errors = error.update_error_dict(errors)
+        errors = humanise(error).update_error_dict(errors)
     try:
         check_dates(instance)
     except ValidationError as error:
@@ -31,12 +32,11 @@ def full_clean_or_raise(instance: models.Model, *, exclude: list[str] | None = N
 
 def save_validated(instance: models.Model, *, exclude: list[str] | None = None) -> models.Model:
     """full_clean() then save(); a constraint that only the database sees (a race
-    lost between validation and insert) still comes back as a ValidationError."""
+    lost between validation and insert) still comes back as a ValidationError, on
+    the constraint's field and without the database's text (services/constraints.py)."""
     full_clean_or_raise(instance, exclude=exclude)
     try:
         instance.save()
     except IntegrityError as error:
-        raise ValidationError(
-            f"{instance._meta.verbose_name} could not be saved: {error}"
-        ) from error
+        raise as_validation_error(error) from error
     return instance
