@@ -351,9 +351,11 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
+    # The Idempotency-Key's 422, then every operation's error answers (biobank/api/schema.py).
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",
         "biobank.api.schema.document_key_reuse",
+        "biobank.api.schema.add_error_responses",
     ],
     "ENUM_NAME_OVERRIDES": {
         "AliquotStatusEnum": "biobank.models.samples.Aliquot.Status",

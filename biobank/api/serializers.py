@@ -43,10 +43,13 @@ from biobank.uploads import check_upload_size
 
 
 class Username(serializers.CharField):
-    """A staff user shown by username (read-only)."""
+    """A staff user shown by username (read-only); null when there is none (an
+    automatic run, an import by a deleted account), and the schema says so."""
 
     def __init__(self, source: str, **kwargs):
-        super().__init__(source=f"{source}.username", read_only=True, default=None, **kwargs)
+        super().__init__(
+            source=f"{source}.username", read_only=True, default=None, allow_null=True, **kwargs
+        )
 
 
 def study_id(source: str = "patient.study_id"):

@@ -96,3 +96,54 @@ def test_the_api_docs_load_only_the_applications_own_static_files(clients, name)
             assert script.status_code == 200
             assert script["Content-Type"].startswith("application/javascript")
             assert "SwaggerUIBundle" in script.content.decode()
+
+
+def component(schema, name):
+    return schema["components"]["schemas"][name]
+
+
+def test_a_cursor_paginated_list_has_no_count_and_actions_answer_plain_arrays(schema):
+    wells = schema["paths"]["/api/v1/wells/"]["get"]["responses"]["200"]
+    ref = wells["content"]["application/json"]["schema"]["$ref"].rsplit("/", 1)[1]
+    assert "count" not in component(schema, ref)["properties"]
+    assert "cursor" in {p["name"] for p in schema["paths"]["/api/v1/wells/"]["get"]["parameters"]}
+    patients = schema["paths"]["/api/v1/patients/"]["get"]["responses"]["200"]
+    ref = patients["content"]["application/json"]["schema"]["$ref"].rsplit("/", 1)[1]
+    assert "count" in component(schema, ref)["required"]  # page-number pagination
+    for path, method in [
+        ("/api/v1/plates/{id}/imports/", "get"),
+        ("/api/v1/plates/{id}/layout/", "post"),
+    ]:
+        answer = schema["paths"][path][method]["responses"]["200"]
+        assert answer["content"]["application/json"]["schema"]["type"] == "array", path
+
+
+def test_usernames_are_nullable_and_blank_choices_list_the_empty_string(schema):
+    for name, field in [("AnalysisRun", "requested_by"), ("PlateImport", "reverted_by")]:
+        assert component(schema, name)["properties"][field]["nullable"] is True
+    for name, field in [("ClinicalAssessment", "bclc_stage"), ("FollowUp", "cause_of_death")]:
+        refs = str(component(schema, name)["properties"][field])
+        assert "BlankEnum" in refs, refs
+    assert component(schema, "BlankEnum")["enum"] == [""]
+
+
+def test_every_operation_documents_its_json_errors(schema):
+    for path, operations in schema["paths"].items():
+        for method, operation in operations.items():
+            responses = operation["responses"]
+            assert {"400", "403", "404"} <= set(responses), (method, path)
+            for code in ("400", "403", "404"):
+                assert "application/json" in responses[code]["content"], (method, path, code)
+            if method in {"post", "put", "patch", "delete"}:
+                assert "409" in responses, (method, path)
+
+
+def test_a_post_to_no_route_with_a_session_is_a_json_404_not_a_csrf_page(curator):
+    from django.test import Client
+
+    client = Client(enforce_csrf_checks=True)
+    client.force_login(curator)
+    response = client.post("/api/v1/wells/0.5/restore/", {"reason": "x"})
+    assert response.status_code == 404
+    assert response["Content-Type"] == "application/json"
+    assert response.json()["detail"].startswith("Not found.")
