@@ -145,6 +145,9 @@ class ServiceAdmin(CuratorWritesMixin, SimpleHistoryAdmin):
         """The service wrote what there is to write; an inline cannot add to it."""
         if any(formset.has_changed() for formset in formsets):
             raise PermissionDenied("Related rows are written through their own services")
+        for formset in formsets:
+            # What formset.save() would have set; the change message reads them.
+            formset.new_objects, formset.changed_objects, formset.deleted_objects = [], [], []
 
     def delete_model(self, request, obj):
         self.delete_service(obj)
