@@ -174,6 +174,12 @@ class TreatmentForm(ServiceForm):
         model = m.Treatment
         fields = ("patient", *TREATMENT_FIELDS)
 
+    def _get_validation_exclusions(self):
+        """Leave one_initial_treatment (on `patient`) to the service, which refuses a
+        second initial treatment naming `is_initial`; the form's own check would only
+        name the constraint, on no field. The service's save still checks it."""
+        return {*super()._get_validation_exclusions(), "patient"}
+
     def run_service(self):
         if self.instance.pk is None:
             return patient_services.treatment_create(**self.cleaned_data)

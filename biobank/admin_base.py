@@ -128,7 +128,9 @@ class ServiceAdmin(CuratorWritesMixin, SimpleHistoryAdmin):
             # 403 when the rule refuses instead of a failure after confirming.
             try:
                 with transaction.atomic():
-                    self.delete_service(obj)
+                    # A copy: delete() clears the pk of the object it is given, and the
+                    # admin still needs `obj` to render its page.
+                    self.delete_service(type(obj)._default_manager.get(pk=obj.pk))
                     transaction.set_rollback(True)
             except ValidationError:
                 return False
