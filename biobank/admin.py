@@ -3,15 +3,14 @@
 It is a face like the web pages and the API (biobank/admin_base.py): only curators
 write here, and the sample chain is written through the same services (draws,
 storage, plates, wells, custody of aliquots), a refused rule showing next to its
-field. What no service writes is read-only: instrument data (Cq), what an import
-or the QC decided, the processing records the bench services keep. The clinical
-records (patients, treatments, assessments, follow-up) are the curators' own and
-keep their form checks (follow_up_check).
+field. The clinical records (patients, identities, treatments, assessments,
+follow-up) and new assays are written through their services too. What no service
+writes is read-only: instrument data (Cq), what an import or the QC decided, the
+processing records the bench services keep, an assay once added.
 """
 
 from __future__ import annotations
 
-from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import ValidationError
 from django.db.models import Count
@@ -26,10 +25,11 @@ from biobank.admin_base import (
     service_delete,
 )
 from biobank.services import aliquots as aliquot_services
+from biobank.services import assays as assay_services
+from biobank.services import patients as patient_services
 from biobank.services import plates as plate_services
 from biobank.services import storage as storage_services
 from biobank.services.draws import serum_draw_register, serum_draw_update
-from biobank.services.patients import follow_up_check
 
 admin.site.site_header = "ExoTrack curation"
 admin.site.site_title = "ExoTrack"
@@ -37,13 +37,55 @@ admin.site.index_title = "Sample chain and analyses"
 
 
 class PatientIdentityInline(admin.StackedInline):
+    """Read here; written on the identity's own page through its services."""
+
     model = m.PatientIdentity
     can_delete = False
     extra = 0
 
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+
+class PatientAddForm(ServiceForm):
+    class Meta:
+        model = m.Patient
+        fields = patient_services.PATIENT_FIELDS
+
+    def run_service(self):
+        return patient_services.patient_create(**self.cleaned_data)
+
+
+class PatientChangeForm(ServiceForm):
+    """patient_update for the enrolment data; filling in the withdrawal date and reason
+    calls patient_withdraw (once: a withdrawn patient's withdrawal is read-only)."""
+
+    class Meta:
+        model = m.Patient
+        fields = (*patient_services.PATIENT_FIELDS, "withdrawn_on", "withdrawal_reason")
+
+    def run_service(self):
+        patient = patient_services.patient_update(
+            patient=self.stored(), **self.changed(*patient_services.PATIENT_FIELDS)
+        )
+        if self.changed("withdrawn_on", "withdrawal_reason"):
+            patient = patient_services.patient_withdraw(
+                patient=patient,
+                withdrawn_on=self.cleaned_data["withdrawn_on"],
+                reason=self.cleaned_data["withdrawal_reason"],
+            )
+        return patient
+
 
 @admin.register(m.Patient)
-class PatientAdmin(CuratorWritesMixin, SimpleHistoryAdmin):
+class PatientAdmin(ServiceAdmin):
+    """Enrolment through patient_create, corrections through patient_update, withdrawal
+    through patient_withdraw; a patient with any data is not deleted (patient_delete)."""
+
+    delete_service = service_delete(patient_services.patient_delete, "patient")
     list_display = (
         "study_id",
         "sex",
@@ -64,23 +106,92 @@ class PatientAdmin(CuratorWritesMixin, SimpleHistoryAdmin):
     search_fields = ("study_id",)
     date_hierarchy = "consent_date"
 
+    def get_form(self, request, obj=None, **kwargs):
+        kwargs["form"] = PatientChangeForm if obj else PatientAddForm
+        return super().get_form(request, obj, **kwargs)
+
+    def get_readonly_fields(self, request, obj=None):
+        if obj is not None and obj.is_withdrawn:
+            return ("withdrawn_on", "withdrawal_reason")
+        return ()
+
     def get_inlines(self, request, obj):
         """Identities only for those allowed to see them (the curator group)."""
-        if request.user.has_perm("biobank.view_patientidentity"):
+        if obj is not None and request.user.has_perm("biobank.view_patientidentity"):
             return [PatientIdentityInline]
         return []
 
 
+class PatientIdentityForm(ServiceForm):
+    """patient_identity_record / patient_identity_update: the birth date comes before
+    consent, and an identity never moves to another patient (read-only on change)."""
+
+    class Meta:
+        model = m.PatientIdentity
+        fields = ("patient", "full_name", "hospital_number", "date_of_birth")
+
+    def run_service(self):
+        if self.instance.pk is None:
+            return patient_services.patient_identity_record(**self.cleaned_data)
+        return patient_services.patient_identity_update(
+            identity=self.stored(),
+            **self.changed("full_name", "hospital_number", "date_of_birth"),
+        )
+
+
 @admin.register(m.PatientIdentity)
-class PatientIdentityAdmin(CuratorWritesMixin, SimpleHistoryAdmin):
+class PatientIdentityAdmin(ServiceAdmin):
+    """Identities are written through two tiny services (record, update) and never
+    deleted here: a study ID without its identity could not be re-identified when the
+    clinic must be told of a result."""
+
+    form = PatientIdentityForm
     list_display = ("patient", "full_name", "hospital_number", "date_of_birth")
     search_fields = ("patient__study_id", "full_name", "hospital_number")
     list_select_related = ("patient",)
     autocomplete_fields = ("patient",)
 
+    def get_readonly_fields(self, request, obj=None):
+        return ("patient",) if obj else ()
+
+
+TREATMENT_FIELDS = (
+    "kind",
+    "performed_on",
+    "anticancer_agent",
+    "mitomycin_c",
+    "lipiodol",
+    "gelatin_sponge_embolisation",
+    "is_initial",
+)
+
+
+class TreatmentForm(ServiceForm):
+    """treatment_create / treatment_update: one initial treatment, none before consent,
+    and the date fixed once draws are timed from it."""
+
+    class Meta:
+        model = m.Treatment
+        fields = ("patient", *TREATMENT_FIELDS)
+
+    def _get_validation_exclusions(self):
+        """Leave one_initial_treatment (on `patient`) to the service, which refuses a
+        second initial treatment naming `is_initial`; the form's own check would only
+        name the constraint, on no field. The service's save still checks it."""
+        return {*super()._get_validation_exclusions(), "patient"}
+
+    def run_service(self):
+        if self.instance.pk is None:
+            return patient_services.treatment_create(**self.cleaned_data)
+        return patient_services.treatment_update(
+            treatment=self.stored(), **self.changed(*TREATMENT_FIELDS)
+        )
+
 
 @admin.register(m.Treatment)
-class TreatmentAdmin(CuratorWritesMixin, SimpleHistoryAdmin):
+class TreatmentAdmin(ServiceAdmin):
+    form = TreatmentForm
+    delete_service = service_delete(patient_services.treatment_delete, "treatment")
     list_display = (
         "patient",
         "kind",
@@ -95,9 +206,37 @@ class TreatmentAdmin(CuratorWritesMixin, SimpleHistoryAdmin):
     autocomplete_fields = ("patient",)
     date_hierarchy = "performed_on"
 
+    def get_readonly_fields(self, request, obj=None):
+        return ("patient",) if obj else ()
+
+
+ASSESSMENT_FIELDS = tuple(
+    field.name
+    for field in m.ClinicalAssessment._meta.concrete_fields
+    if field.editable and field.name not in {"id", "patient"}
+)
+
+
+class ClinicalAssessmentForm(ServiceForm):
+    """clinical_assessment_record / clinical_assessment_update: ranges, the baseline on
+    or before its TACE and the TACE the patient's own; Child-Pugh is derived."""
+
+    class Meta:
+        model = m.ClinicalAssessment
+        fields = ("patient", *ASSESSMENT_FIELDS)
+
+    def run_service(self):
+        if self.instance.pk is None:
+            return patient_services.clinical_assessment_record(**self.cleaned_data)
+        return patient_services.clinical_assessment_update(
+            assessment=self.stored(), **self.changed(*ASSESSMENT_FIELDS)
+        )
+
 
 @admin.register(m.ClinicalAssessment)
-class ClinicalAssessmentAdmin(CuratorWritesMixin, SimpleHistoryAdmin):
+class ClinicalAssessmentAdmin(ServiceAdmin):
+    form = ClinicalAssessmentForm
+    delete_service = service_delete(patient_services.clinical_assessment_delete, "assessment")
     list_display = (
         "patient",
         "assessed_on",
@@ -120,8 +259,11 @@ class ClinicalAssessmentAdmin(CuratorWritesMixin, SimpleHistoryAdmin):
     )
     search_fields = ("patient__study_id",)
     list_select_related = ("patient",)
-    readonly_fields = ("child_pugh_score", "child_pugh_grade", "child_pugh_disagrees")
     autocomplete_fields = ("patient", "treatment")
+
+    def get_readonly_fields(self, request, obj=None):
+        derived = ("child_pugh_score", "child_pugh_grade", "child_pugh_disagrees")
+        return ("patient", *derived) if obj else derived
 
 
 DRAW_REGISTER_FIELDS = (
@@ -471,11 +613,28 @@ class ReverseTranscriptionAdmin(ReadOnlyAdmin):
     filter_horizontal = ("assays",)
 
 
+class AssayForm(ServiceForm):
+    class Meta:
+        model = m.Assay
+        fields = ("target", "role", "vendor", "vendor_assay_id")
+
+    def run_service(self):
+        return assay_services.assay_create(**self.cleaned_data)
+
+
 @admin.register(m.Assay)
-class AssayAdmin(CuratorWritesMixin, SimpleHistoryAdmin):
+class AssayAdmin(ServiceAdmin):
+    """Added here through assay_create, then read-only and never deleted: wells, RT
+    products and analyses name an assay by its target, so a rename would silently
+    rewrite every result measured with it."""
+
+    form = AssayForm
     list_display = ("target", "role", "vendor", "vendor_assay_id")
     list_filter = ("role",)
     search_fields = ("target", "vendor_assay_id")
+
+    def has_change_permission(self, request, obj=None):
+        return False
 
 
 class QpcrPlateForm(ServiceForm):
@@ -604,27 +763,29 @@ class WellAdmin(ServiceAdmin):
         return WELL_FACTS if obj else ()
 
 
-class FollowUpForm(forms.ModelForm):
+FOLLOW_UP_FIELDS = ("contact_date", "status", "cause_of_death")
+
+
+class FollowUpForm(ServiceForm):
+    """follow_up_record (who recorded it is the curator) / follow_up_update; the rules
+    are follow_up_check's."""
+
     class Meta:
         model = m.FollowUp
-        fields = ("patient", "contact_date", "status", "cause_of_death")
+        fields = ("patient", *FOLLOW_UP_FIELDS)
 
-    def clean(self):
-        data = super().clean()
-        if data.get("patient") and data.get("contact_date") and data.get("status"):
-            follow_up_check(
-                patient=data["patient"],
-                contact_date=data["contact_date"],
-                status=data["status"],
-                cause_of_death=data.get("cause_of_death", ""),
-                exclude_pk=self.instance.pk,
-            )
-        return data
+    def run_service(self):
+        if self.instance.pk is None:
+            return patient_services.follow_up_record(**self.cleaned_data, user=self.user)
+        return patient_services.follow_up_update(
+            follow_up=self.stored(), **self.changed(*FOLLOW_UP_FIELDS)
+        )
 
 
 @admin.register(m.FollowUp)
-class FollowUpAdmin(CuratorWritesMixin, SimpleHistoryAdmin):
+class FollowUpAdmin(ServiceAdmin):
     form = FollowUpForm
+    delete_service = service_delete(patient_services.follow_up_delete, "follow_up")
     list_display = ("patient", "contact_date", "status", "cause_of_death", "recorded_by")
     list_filter = ("status", "cause_of_death")
     search_fields = ("patient__study_id",)
@@ -632,10 +793,8 @@ class FollowUpAdmin(CuratorWritesMixin, SimpleHistoryAdmin):
     autocomplete_fields = ("patient",)
     date_hierarchy = "contact_date"
 
-    def save_model(self, request, obj, form, change):
-        if not change:
-            obj.recorded_by = request.user
-        super().save_model(request, obj, form, change)
+    def get_readonly_fields(self, request, obj=None):
+        return ("patient", "recorded_by") if obj else ("recorded_by",)
 
 
 @admin.register(m.PlateImport)

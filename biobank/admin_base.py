@@ -128,7 +128,9 @@ class ServiceAdmin(CuratorWritesMixin, SimpleHistoryAdmin):
             # 403 when the rule refuses instead of a failure after confirming.
             try:
                 with transaction.atomic():
-                    self.delete_service(obj)
+                    # A copy: delete() clears the pk of the object it is given, and the
+                    # admin still needs `obj` to render its page.
+                    self.delete_service(type(obj)._default_manager.get(pk=obj.pk))
                     transaction.set_rollback(True)
             except ValidationError:
                 return False
@@ -145,6 +147,9 @@ class ServiceAdmin(CuratorWritesMixin, SimpleHistoryAdmin):
         """The service wrote what there is to write; an inline cannot add to it."""
         if any(formset.has_changed() for formset in formsets):
             raise PermissionDenied("Related rows are written through their own services")
+        for formset in formsets:
+            # What formset.save() would have set; the change message reads them.
+            formset.new_objects, formset.changed_objects, formset.deleted_objects = [], [], []
 
     def delete_model(self, request, obj):
         self.delete_service(obj)
