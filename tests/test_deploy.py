@@ -131,7 +131,13 @@ def test_the_policy_can_be_report_only_or_off(client, settings):
 
 def template_files() -> list[Path]:
     dirs = [Path(d) for d in django_settings.TEMPLATES[0]["DIRS"]]
-    ours = [Path(d) for d in get_app_template_dirs("templates") if ROOT in Path(d).parents]
+    # Our apps' templates: under the repository, and not an installed package (a
+    # virtualenv may live inside the repository, as `make` creates .venv there).
+    ours = [
+        Path(d)
+        for d in get_app_template_dirs("templates")
+        if ROOT in Path(d).parents and "site-packages" not in Path(d).parts
+    ]
     return sorted(f for d in dirs + ours for f in d.rglob("*.html"))
 
 
