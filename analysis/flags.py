@@ -53,6 +53,7 @@ import numpy as np
 import pandas as pd
 
 from .normalise import DEFAULT_SPIKE_IN, _prefixes
+from .qc import format_numbers
 
 PASS, WARN, FAIL = "pass", "warn", "fail"
 SEVERITY = {PASS: 0, WARN: 1, FAIL: 2}
@@ -91,10 +92,6 @@ class QcThresholds:
         if "haemolysis_targets" in options:
             options["haemolysis_targets"] = tuple(options["haemolysis_targets"])
         return cls(**options)
-
-
-def _f(values, spec: str = "%.2f") -> np.ndarray:
-    return np.char.mod(spec, np.asarray(values, dtype=float)).astype(object)
 
 
 def _findings(sample_id, target, rule: str, status, reason) -> pd.DataFrame:
@@ -151,7 +148,7 @@ def replicate_findings(replicates: pd.DataFrame, t: QcThresholds) -> pd.DataFram
         reason = (
             label[wide]
             + ": replicate SD "
-            + _f(g["sd_cq"])
+            + format_numbers(g["sd_cq"])
             + f" above {t.replicate_sd_limit:.2f} cycles"
         )
         parts.append(_findings(g["sample_id"], g["target"], "replicates", WARN, reason))
@@ -191,8 +188,8 @@ def ntc_findings(
         "",
         np.where(
             gap >= 0,
-            ", " + _f(gap) + " cycles after the sample",
-            ", " + _f(-gap) + " cycles before the sample",
+            ", " + format_numbers(gap) + " cycles after the sample",
+            ", " + format_numbers(-gap) + " cycles before the sample",
         ),
     )
     reason = (
@@ -200,7 +197,7 @@ def ntc_findings(
         + ": NTC amplified on plate "
         + plate.astype(str).to_numpy(object)
         + " (Cq "
-        + _f(hit["ntc_cq"])
+        + format_numbers(hit["ntc_cq"])
         + where
         + ")"
     )
@@ -244,16 +241,16 @@ def spike_in_findings(spike: pd.DataFrame, t: QcThresholds) -> pd.DataFrame:
     distance = out["cq"] - out["batch_median"]
     reason = (
         f"{t.spike_in_target}: Cq "
-        + _f(out["cq"])
+        + format_numbers(out["cq"])
         + " is "
-        + _f(distance.abs())
+        + format_numbers(distance.abs())
         + np.where(distance > 0, " cycles above", " cycles below").astype(object)
         + " its extraction batch "
         + out["batch"].astype(str).to_numpy(object)
         + " (median "
-        + _f(out["batch_median"])
+        + format_numbers(out["batch_median"])
         + ", modified z "
-        + _f(out["z"], "%.1f")
+        + format_numbers(out["z"], "%.1f")
         + f", limit {t.spike_in_z_limit:g}): isolation or RT may have failed"
     )
     return _findings(out["sample_id"], [None] * len(out), "spike_in", FAIL, reason)
@@ -332,10 +329,14 @@ def draw_findings(products: pd.DataFrame, haemolysis: pd.DataFrame, t: QcThresho
         flagged,
         "haemolysis_index",
         flagged["status"].to_numpy(),
-        f"haemolysis index ΔCq({first} − {second}) " + _f(flagged["index"]) + " (" + label + ")",
+        f"haemolysis index ΔCq({first} − {second}) "
+        + format_numbers(flagged["index"])
+        + " ("
+        + label
+        + ")",
     )
     a414 = haemolysis.loc[haemolysis["a414"] > t.a414_limit]
-    add(a414, "haemolysis_a414", FAIL, "A414 " + _f(a414["a414"], "%.3f")
+    add(a414, "haemolysis_a414", FAIL, "A414 " + format_numbers(a414["a414"], "%.3f")
         + f" above {t.a414_limit:g}")  # fmt: skip
     grade = haemolysis["grade"].astype("string")
     heavy = haemolysis.loc[grade.isin(["moderate", "gross"]).fillna(False).to_numpy()]
@@ -362,7 +363,7 @@ def draw_findings(products: pd.DataFrame, haemolysis: pd.DataFrame, t: QcThresho
         if start in products and end in products:
             minutes = (_moments(products[end]) - _moments(products[start])).dt.total_seconds() / 60
             late = products.loc[(minutes > limit).to_numpy()]
-            add(late, rule, WARN, f"{what} " + _f(minutes[minutes > limit], "%.0f")
+            add(late, rule, WARN, f"{what} " + format_numbers(minutes[minutes > limit], "%.0f")
                 + f" min (limit {limit:g})", on="sample_id")  # fmt: skip
     return pd.concat(parts, ignore_index=True) if parts else _empty()
 

@@ -22,7 +22,6 @@ patient and measurement is listed with its reason.
 from __future__ import annotations
 
 import re
-from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
@@ -256,7 +255,3 @@ def rule_label(rule: str) -> str:
     counts as haemolysis)."""
     family = "haemolysis" if rule.startswith("haemolysis") else rule
     return RULE_LABELS.get(family, rule)
-
-
-def reason_counts(left_out: list[dict]) -> list[tuple[str, int]]:
-    return Counter(p["reason"] for p in left_out).most_common()

@@ -60,9 +60,10 @@ SOURCE_MANUAL = "manual"
 FLAG_TOO_FEW = "fewer than 2 accepted replicates"
 
 
-def _fmt(values: pd.Series, spec: str) -> np.ndarray:
-    """Format a float column with a printf spec, vectorised through numpy."""
-    return np.char.mod(spec, values.to_numpy(dtype=float))
+def format_numbers(values, spec: str = "%.2f") -> np.ndarray:
+    """Format floats with a printf spec, vectorised through numpy, as Python strings
+    (object array) so they concatenate with other text columns."""
+    return np.char.mod(spec, np.asarray(values, dtype=float)).astype(object)
 
 
 def _check_columns(wells: pd.DataFrame, required) -> None:
@@ -135,7 +136,7 @@ def apply_replicate_qc(
     if mask.any():
         auto_reason[mask] = (
             "undetermined: Cq "
-            + pd.Series(_fmt(cq[mask], "%.2f"))
+            + pd.Series(format_numbers(cq[mask], "%.2f"))
             + f" above the cut-off {cq_cutoff:.2f}"
         ).to_numpy()
     if outlier.any():
@@ -143,9 +144,9 @@ def apply_replicate_qc(
             "replicate "
             + out.loc[outlier, "replicate"].astype(str).reset_index(drop=True)
             + " is "
-            + pd.Series(_fmt(distance[outlier], "%.2f"))
+            + pd.Series(format_numbers(distance[outlier], "%.2f"))
             + " cycles from the group median "
-            + pd.Series(_fmt(median[outlier], "%.2f"))
+            + pd.Series(format_numbers(median[outlier], "%.2f"))
             + f" (limit {max_distance:.2f})"
         ).to_numpy()
 
@@ -209,7 +210,7 @@ def ntc_contamination(qc_wells: pd.DataFrame) -> pd.DataFrame:
     if hit.any():
         table.loc[hit, "flag"] = (
             "NTC amplified (Cq "
-            + pd.Series(_fmt(table.loc[hit, "cq"], "%.2f"), index=table.index[hit])
+            + pd.Series(format_numbers(table.loc[hit, "cq"], "%.2f"), index=table.index[hit])
             + ")"
         )
     return table[columns]

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import math
 from collections import Counter
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from html import escape
 
 __all__ = ["draw_qc_figures", "haemolysis_svg", "patient_flow_svg", "spike_in_svg"]
@@ -183,10 +183,14 @@ def _spread(count: int, width: float = 0.5) -> list[float]:
     return [-width / 2 + step * i for i in range(count)]
 
 
-def _categories(values: Iterable) -> list[str]:
-    """Categories in order of first appearance (batches and timepoints come sorted from
-    the QC summary, and PRE before POST is more telling than alphabetical)."""
-    return list(dict.fromkeys(str(v) for v in values))
+def _group(points: list[dict], key: str, missing: str) -> dict[str, list[dict]]:
+    """Points by `key`, the groups in order of first appearance (batches and timepoints
+    come sorted from the QC summary, and PRE before POST is more telling than
+    alphabetical); a point without the key falls in `missing`."""
+    groups: dict[str, list[dict]] = {}
+    for p in points:
+        groups.setdefault(str(p.get(key) or missing), []).append(p)
+    return groups
 
 
 def spike_in_svg(spike_in: list[dict], limit: float | None) -> str:
@@ -199,11 +203,9 @@ def spike_in_svg(spike_in: list[dict], limit: float | None) -> str:
         return ""
     from analysis.figures import COLOURS, RASTER_ABOVE, plt, to_svg
 
-    batches = _categories(p.get("batch") or "no batch" for p in points)
+    by_batch = _group(points, "batch", "no batch")
+    batches = list(by_batch)
     position = {batch: i for i, batch in enumerate(batches)}
-    by_batch: dict[str, list[dict]] = {batch: [] for batch in batches}
-    for p in points:
-        by_batch[str(p.get("batch") or "no batch")].append(p)
 
     figure, axis = plt.subplots(figsize=(min(11.0, max(5.0, 2.5 + 0.45 * len(batches))), 3.8))
     xs, ys, colours, labelled = [], [], [], []
@@ -263,11 +265,9 @@ def haemolysis_svg(
         return ""
     from analysis.figures import COLOURS, RASTER_ABOVE, plt, to_svg
 
-    timepoints = _categories(p.get("timepoint") or "?" for p in points)
+    grouped = _group(points, "timepoint", "?")
+    timepoints = list(grouped)
     position = {tp: i for i, tp in enumerate(timepoints)}
-    grouped: dict[str, list[dict]] = {tp: [] for tp in timepoints}
-    for p in points:
-        grouped[str(p.get("timepoint") or "?")].append(p)
 
     def colour(value: float) -> str:
         if _finite(high) and value > high:

@@ -23,22 +23,25 @@ def measure(patients: int) -> None:
     from biobank.selectors.cohort import (
         active_wells_frame,
         build_cohort_table,
-        expression_table,
+        cohort_table,
         follow_ups_frame,
+        normalisation,
         patients_frame,
+        qc_thresholds,
     )
+    from biobank.selectors.qc_inputs import draw_status_frame, rt_products_frame
 
     plan = AnalysisPlan.objects.get(name="paper-default")
     steps = {}
     started = time.perf_counter()
-    wells = active_wells_frame()
-    baseline, follow_ups = patients_frame(), follow_ups_frame()
+    wells, products = active_wells_frame(), rt_products_frame()
+    baseline, follow_ups, drawn = patients_frame(), follow_ups_frame(), draw_status_frame()
     steps["load"] = time.perf_counter() - started
     started = time.perf_counter()
-    expression = expression_table(wells)
-    steps["normalise"] = time.perf_counter() - started
+    expression = normalisation(wells, products, qc_thresholds()).per_patient
+    steps["normalise and QC"] = time.perf_counter() - started
     started = time.perf_counter()
-    table = build_cohort_table(baseline, follow_ups, expression)
+    table = build_cohort_table(baseline, follow_ups, expression, drawn)
     steps["cohort table"] = time.perf_counter() - started
     for spec in plan.spec["analyses"]:
         frame = table.loc[subgroup_mask(table, spec.get("subgroup"))]
@@ -47,9 +50,7 @@ def measure(patients: int) -> None:
         steps[f"{spec['kind']}: {spec['name']}"] = time.perf_counter() - started
     # Memory is traced in a separate pass: tracing slows allocation-heavy code several-fold.
     tracemalloc.start()
-    table = build_cohort_table(
-        patients_frame(), follow_ups_frame(), expression_table(active_wells_frame())
-    )
+    table = cohort_table()
     for spec in plan.spec["analyses"]:
         RUNNERS[spec["kind"]](
             spec, table.loc[subgroup_mask(table, spec.get("subgroup"))], plan.spec

@@ -4,6 +4,7 @@ PostgreSQL in the second CI pass); tests that need PostgreSQL mark themselves.""
 from __future__ import annotations
 
 import importlib
+import io
 import shutil
 import tempfile
 from pathlib import Path
@@ -63,6 +64,22 @@ def _migration_data(request):
 
     if not Group.objects.filter(name=CURATOR).exists() or not AnalysisPlan.objects.exists():
         restore_migration_data()
+
+
+@pytest.fixture
+def demo(db):
+    """The synthetic demo cohort (75 patients, the default seed)."""
+    from django.core.management import call_command
+
+    call_command("seed_demo", stdout=io.StringIO())
+
+
+@pytest.fixture
+def plan(db):
+    """The installed plan that reproduces the paper."""
+    from analysis.models import AnalysisPlan
+
+    return AnalysisPlan.objects.get(name="paper-default")
 
 
 @pytest.fixture

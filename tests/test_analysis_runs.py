@@ -21,16 +21,6 @@ from biobank.services.patients import patient_withdraw
 pytestmark = pytest.mark.django_db
 
 
-@pytest.fixture
-def demo(db):
-    call_command("seed_demo", stdout=io.StringIO())
-
-
-@pytest.fixture
-def plan(db):
-    return AnalysisPlan.objects.get(name="paper-default")
-
-
 def small_plan(**analysis):
     return {"time": "dss_months", "event": "dss_event", "analyses": [analysis]}
 
@@ -239,7 +229,9 @@ class TestReportPages:
     def test_curator_reruns_by_hand_analyst_cannot(self, demo, plan, client, analyst, curator):
         run = analysis_run(plan=plan, trigger="command")
         client.force_login(analyst)
-        assert "Re-run this plan now" not in client.get(f"/analysis/runs/{run.pk}/").content.decode()
+        assert (
+            "Re-run this plan now" not in client.get(f"/analysis/runs/{run.pk}/").content.decode()
+        )
         client.force_login(curator)
         assert "Re-run this plan now" in client.get(f"/analysis/runs/{run.pk}/").content.decode()
         client.force_login(analyst)

@@ -10,10 +10,8 @@ import io
 
 import pytest
 from django.apps import apps as django_apps
-from django.core.management import call_command
 
 from analysis.cohort import read_cohort_csv
-from analysis.models import AnalysisPlan
 from analysis.services import analysis_run, load_cohort
 from biobank.models import Well
 from tests.factories import PatientFactory, TreatmentFactory
@@ -21,16 +19,6 @@ from tests.factories import PatientFactory, TreatmentFactory
 pytestmark = pytest.mark.django_db
 
 CONTAMINATED = "DEMO-QP-0011"
-
-
-@pytest.fixture
-def demo(db):
-    call_command("seed_demo", stdout=io.StringIO())
-
-
-@pytest.fixture
-def plan(db):
-    return AnalysisPlan.objects.get(name="paper-default")
 
 
 def contaminated_patients() -> set[str]:

@@ -66,11 +66,6 @@ EXPRESSION = {
 
 
 @pytest.fixture
-def demo(db):
-    call_command("seed_demo", stdout=io.StringIO())
-
-
-@pytest.fixture
 def plans(demo, reanalysis):
     """Three small plans; the paper's plan is made inactive to keep these tests quick."""
     AnalysisPlan.objects.filter(name="paper-default").update(is_active=False)

@@ -16,7 +16,7 @@ from analysis.cohort import build_cohort_table
 from analysis.flags import QcThresholds, qc_evidence
 from analysis.pipeline import Normalisation, normalise_wells
 from biobank.domain.child_pugh import grade_for_score
-from biobank.models import Assay, FollowUp, Patient, Well
+from biobank.models import Assay, FollowUp, Patient, ReverseTranscription, Well
 
 from .qc_inputs import draw_status_frame, rt_products_frame, withdrawn_count
 from .wells import DRAW, wells_frame
@@ -88,12 +88,12 @@ def active_wells_frame() -> pd.DataFrame:
 
 def qc_thresholds() -> QcThresholds:
     options = settings.EXOTRACK
-    return QcThresholds.from_settings(
-        {"cq_cutoff": options["CQ_CUTOFF"], **options.get("QC", {})}
-    )
+    return QcThresholds.from_settings({"cq_cutoff": options["CQ_CUTOFF"], **options.get("QC", {})})
 
 
-def normalisation(wells: pd.DataFrame, products: pd.DataFrame) -> Normalisation | None:
+def normalisation(
+    wells: pd.DataFrame, products: pd.DataFrame, thresholds: QcThresholds
+) -> Normalisation | None:
     if not len(wells):
         return None
     return normalise_wells(
@@ -101,32 +101,34 @@ def normalisation(wells: pd.DataFrame, products: pd.DataFrame) -> Normalisation 
         cq_cutoff=settings.EXOTRACK["CQ_CUTOFF"],
         max_distance=settings.EXOTRACK["REPLICATE_MAX_DISTANCE"],
         products=products,
-        thresholds=qc_thresholds(),
+        thresholds=thresholds,
     )
 
 
-def _table(study_ids, wells: pd.DataFrame):
-    products = rt_products_frame(study_ids=study_ids)
-    result = normalisation(wells, products)
+def _table(study_ids, wells: pd.DataFrame, products: pd.DataFrame, thresholds: QcThresholds):
+    """The cohort of `study_ids` (None: everyone) from its wells and RT products, and the
+    normalisation behind it (None without wells)."""
+    result = normalisation(wells, products, thresholds)
     table = build_cohort_table(
         patients_frame(study_ids),
         follow_ups_frame(study_ids),
         result.per_patient if result is not None else pd.DataFrame(),
         draw_status_frame(study_ids=study_ids),
     )
-    return table, result, products
+    return table, result
 
 
 def cohort_table() -> pd.DataFrame:
     """One row a consenting patient: baseline, PRE/POST expression with its QC status,
     what was drawn, DSS."""
-    return _table(None, active_wells_frame())[0]
+    return _table(None, active_wells_frame(), rt_products_frame(), qc_thresholds())[0]
 
 
 def cohort_with_evidence() -> tuple[pd.DataFrame, dict]:
     """The cohort table and the QC behind its QC columns, for a run's report
     (analysis.flags.qc_evidence), with how many patients withdrew consent."""
-    table, result, products = _table(None, active_wells_frame())
+    products, thresholds = rt_products_frame(), qc_thresholds()
+    table, result = _table(None, active_wells_frame(), products, thresholds)
     evidence = {"withdrawn": withdrawn_count()}
     if result is not None:
         evidence |= qc_evidence(
@@ -134,7 +136,7 @@ def cohort_with_evidence() -> tuple[pd.DataFrame, dict]:
             ntc=result.ntc,
             qc=result.qc,
             products=products,
-            thresholds=qc_thresholds(),
+            thresholds=thresholds,
         )
     return table, evidence
 
@@ -151,13 +153,20 @@ def cohort_table_chunks(chunk_size: int = 1000):
         .order_by("study_id")
         .values_list("study_id", flat=True)
     )
+    thresholds = qc_thresholds()
     for start in range(0, len(study_ids), chunk_size):
-        yield _chunk_table(study_ids[start : start + chunk_size])
+        yield _chunk_table(study_ids[start : start + chunk_size], thresholds)
 
 
-def _chunk_table(study_ids: list[str]) -> pd.DataFrame:
-    products = rt_products_frame(study_ids=study_ids)
-    batch_products = rt_products_frame(batches=products["batch"].dropna().unique().tolist())
+def _chunk_table(study_ids: list[str], thresholds: QcThresholds) -> pd.DataFrame:
+    batches = (
+        ReverseTranscription.objects.filter(
+            rna__isolation__aliquot__draw__patient__study_id__in=study_ids
+        )
+        .values_list("rna__isolation__batch__code", flat=True)
+        .distinct()
+    )
+    batch_products = rt_products_frame(batches=list(batches))
     own = Q(**{f"{DRAW}__patient__study_id__in": study_ids})
     batch_spike_ins = Q(
         sample_id__in=batch_products["sample_id"].tolist(), assay__role=Assay.Role.SPIKE_IN
@@ -167,10 +176,4 @@ def _chunk_table(study_ids: list[str]) -> pd.DataFrame:
         queryset=Well.objects.filter(kind=Well.Kind.NTC, plate_id__in=set(wells["plate_id"]))
     )
     wells = pd.concat([wells, controls], ignore_index=True).drop_duplicates("well_id")
-    result = normalisation(wells, batch_products)
-    return build_cohort_table(
-        patients_frame(study_ids),
-        follow_ups_frame(study_ids),
-        result.per_patient if result is not None else pd.DataFrame(),
-        draw_status_frame(study_ids=study_ids),
-    )
+    return _table(study_ids, wells, batch_products, thresholds)[0]

@@ -34,11 +34,6 @@ EXPORTED_AT = "2026-01-02T03:04:05+00:00"
 
 
 @pytest.fixture
-def demo(db):
-    call_command("seed_demo", stdout=io.StringIO())
-
-
-@pytest.fixture
 def frozen_now(monkeypatch):
     moment = dt.datetime.fromisoformat(EXPORTED_AT)
     monkeypatch.setattr("biobank.api.exports.timezone.now", lambda: moment)
