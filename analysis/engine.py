@@ -13,12 +13,14 @@ from dataclasses import dataclass, field
 
 import pandas as pd
 
+from analysis.dictionary import DataDictionary
 from analysis.gate import (
     DEFAULT_POLICY,
     POLICY_LABELS,
     apply_gate,
     patient_flow,
 )
+from analysis.options import resolve_options
 from analysis.plans import subgroup_mask, validate_plan
 from analysis.stats._json import as_float, json_safe
 from analysis.stats.comparisons import one_way_anova, paired_ttest
@@ -36,6 +38,8 @@ class PlanOutcome:
     rows: list[dict] = field(default_factory=list)
     figures: dict[str, str] = field(default_factory=dict)
     qc: dict = field(default_factory=dict)  # the gate: policy, flow, exclusions, sensitivity
+    options: dict = field(default_factory=dict)  # analysis.options, resolved
+    dictionary: dict = field(default_factory=dict)  # analysis.dictionary of the cohort read
 
 
 def row(
@@ -272,18 +276,23 @@ def run_plan(
     *,
     figures: bool = True,
     evidence: Mapping | None = None,
+    dictionary: DataDictionary | None = None,
 ) -> PlanOutcome:
     """Validate, pass the table through the plan's QC gate (analysis.gate), then run
     every analysis on what the gate let through (PlanError if the plan is invalid).
 
     `evidence` is the QC behind the table's QC columns (per-plate NTCs, spike-in per
     batch, haemolysis per draw, excluded wells, withdrawn count), shown in the report;
-    a cohort from a file has none."""
+    a cohort from a file has none. `dictionary` says what the columns mean (labels,
+    units, the time unit); the options come from the plan (analysis.options)."""
     validate_plan(plan, table)
+    options = resolve_options(plan)
     policy = plan.get("qc_policy", DEFAULT_POLICY)
     inclusion = list(plan.get("inclusion") or [])
     gated = apply_gate(table, policy=policy, inclusion=inclusion)
-    outcome = PlanOutcome()
+    outcome = PlanOutcome(
+        options=options.to_dict(), dictionary=dictionary.to_dict() if dictionary else {}
+    )
     outcome.results, outcome.rows = _run_analyses(gated.table, plan["analyses"], plan)
     evidence = dict(evidence or {})
     outcome.qc = json_safe(

@@ -103,6 +103,16 @@ class AnalysisRun(models.Model):
         help_text="QC policy, patient flow, exclusions and sensitivity analyses of this run",
     )
     diff = models.JSONField(default=dict, blank=True)
+    options = models.JSONField(
+        default=dict,
+        blank=True,
+        help_text="The statistical options the run resolved (analysis.options)",
+    )
+    dictionary = models.JSONField(
+        default=dict,
+        blank=True,
+        help_text="The data dictionary of the cohort it read (analysis.dictionary)",
+    )
     previous = models.ForeignKey(
         "self", on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
     )

@@ -16,6 +16,7 @@ from collections.abc import Mapping
 import pandas as pd
 
 from analysis.gate import qc_columns_for, validate_gate
+from analysis.options import option_problems
 
 KINDS = ("baseline_table", "paired_t_test", "correlations", "anova", "kaplan_meier", "cox")
 
@@ -81,6 +82,7 @@ def validate_plan(plan: Mapping, table: pd.DataFrame) -> None:
         _check_columns(table, [time], "survival time", problems, numeric=True)
         _check_columns(table, [event], "survival event", problems)
     problems += validate_gate(plan, table)
+    problems += option_problems(plan.get("options"))
     names = [a.get("name") for a in plan["analyses"]]
     for name in {n for n in names if names.count(n) > 1}:
         problems.append(f"two analyses are named {name!r}")

@@ -106,6 +106,8 @@ def analysis_run_execute(*, run: AnalysisRun) -> AnalysisRun:
                 results=outcome.results,
                 rows=outcome.rows,
                 figures=outcome.figures,
+                options=outcome.options,
+                dictionary=outcome.dictionary,
                 previous=last,
                 diff=diff_rows(last.rows, outcome.rows) if last else {},
             )
