@@ -20,7 +20,7 @@ from analysis.gate import (
     apply_gate,
     patient_flow,
 )
-from analysis.options import resolve_options
+from analysis.options import AnalysisOptions, resolve_options
 from analysis.plans import subgroup_mask, validate_plan
 from analysis.stats._json import as_float, json_safe
 from analysis.stats.comparisons import one_way_anova, paired_ttest
@@ -32,11 +32,33 @@ from analysis.stats.survival import kaplan_meier, split_at_median
 SIGNIFICANCE = 0.05
 
 
+@dataclass(frozen=True)
+class RunContext:
+    """What every analysis of a run shares: the plan, its resolved options, the data
+    dictionary (labels, units, codings) and the survival columns."""
+
+    plan: Mapping
+    options: AnalysisOptions = AnalysisOptions()
+    dictionary: DataDictionary = field(default_factory=DataDictionary)
+
+    @property
+    def time(self) -> str:
+        return self.plan.get("time", "dss_months")
+
+    @property
+    def event(self) -> str:
+        return self.plan.get("event", "dss_event")
+
+    def label(self, column: str) -> str:
+        return self.dictionary.label(column)
+
+
 @dataclass
 class PlanOutcome:
     results: list[dict] = field(default_factory=list)
     rows: list[dict] = field(default_factory=list)
     figures: dict[str, str] = field(default_factory=dict)
+    figure_notes: dict[str, dict] = field(default_factory=dict)  # name -> {alt, error}
     qc: dict = field(default_factory=dict)  # the gate: policy, flow, exclusions, sensitivity
     options: dict = field(default_factory=dict)  # analysis.options, resolved
     dictionary: dict = field(default_factory=dict)  # analysis.dictionary of the cohort read
@@ -53,7 +75,10 @@ def row(
     ci_high=None,
     p=None,
     warnings=(),
+    details=None,
 ):
+    """One flat result. ``details`` holds what only some statistics have (coef and se of
+    a Cox term, the cut-off and whether it was pre-specified or data-derived, ...)."""
     return {
         "analysis": analysis,
         "variable": variable,
@@ -64,10 +89,11 @@ def row(
         "ci_high": as_float(ci_high),
         "p": as_float(p),
         "warnings": list(warnings),
+        "details": dict(details or {}),
     }
 
 
-def _baseline(spec, frame, plan):
+def _baseline(spec, frame, context: RunContext):
     table = describe_baseline(frame, spec["variables"])
     rows = []
     for item in table.rows:
@@ -97,7 +123,7 @@ def _baseline(spec, frame, plan):
     return table.to_dict(), rows
 
 
-def _paired(spec, frame, plan):
+def _paired(spec, frame, context: RunContext):
     test = paired_ttest(frame, spec["before"], spec["after"])
     variable = f"{spec['after']} - {spec['before']}"
     return test.to_dict(), [
@@ -115,7 +141,7 @@ def _paired(spec, frame, plan):
     ]
 
 
-def _correlations(spec, frame, plan):
+def _correlations(spec, frame, context: RunContext):
     table = correlate_with_expression(frame, spec["expression"], spec["variables"])
     return table.to_dict(), [
         row(
@@ -133,7 +159,7 @@ def _correlations(spec, frame, plan):
     ]
 
 
-def _anova(spec, frame, plan):
+def _anova(spec, frame, context: RunContext):
     test = one_way_anova(frame, spec["value"], spec["group"])
     return test.to_dict(), [
         row(
@@ -148,7 +174,7 @@ def _anova(spec, frame, plan):
     ]
 
 
-def _kaplan_meier(spec, frame, plan):
+def _kaplan_meier(spec, frame, context: RunContext):
     frame = frame.copy()
     group, cutoff = None, None
     split = spec.get("split")
@@ -160,8 +186,8 @@ def _kaplan_meier(spec, frame, plan):
             frame[group] = frame[split["column"]]
     result = kaplan_meier(
         frame,
-        plan.get("time", "dss_months"),
-        plan.get("event", "dss_event"),
+        context.time,
+        context.event,
         group=group,
         times=spec.get("times", ()),
     )
@@ -221,8 +247,8 @@ def _hazard_rows(analysis: str, model) -> list[dict]:
     ]  # fmt: skip
 
 
-def _cox(spec, frame, plan):
-    time, event = plan.get("time", "dss_months"), plan.get("event", "dss_event")
+def _cox(spec, frame, context: RunContext):
+    time, event = context.time, context.event
     terms = cox_terms(spec)
     univariate = cox_univariate(frame, time, event, terms)
     rows = [
@@ -248,7 +274,7 @@ RUNNERS: dict[str, Callable] = {
 }
 
 
-def _run_analyses(table: pd.DataFrame, specs, plan: Mapping) -> tuple[list[dict], list[dict]]:
+def _run_analyses(table: pd.DataFrame, specs, context: RunContext) -> tuple[list[dict], list[dict]]:
     results, rows = [], []
     for spec in specs:
         frame = table.loc[subgroup_mask(table, spec.get("subgroup"))]
@@ -262,7 +288,7 @@ def _run_analyses(table: pd.DataFrame, specs, plan: Mapping) -> tuple[list[dict]
             "result": None,
         }
         try:
-            entry["result"], found = RUNNERS[spec["kind"]](spec, frame, plan)
+            entry["result"], found = RUNNERS[spec["kind"]](spec, frame, context)
             rows += found
         except Exception as error:  # noqa: BLE001 - one failed analysis must not sink the others
             entry["error"] = f"{type(error).__name__}: {error}"
@@ -287,13 +313,14 @@ def run_plan(
     units, the time unit); the options come from the plan (analysis.options)."""
     validate_plan(plan, table)
     options = resolve_options(plan)
+    context = RunContext(plan, options, dictionary or DataDictionary())
     policy = plan.get("qc_policy", DEFAULT_POLICY)
     inclusion = list(plan.get("inclusion") or [])
     gated = apply_gate(table, policy=policy, inclusion=inclusion)
     outcome = PlanOutcome(
         options=options.to_dict(), dictionary=dictionary.to_dict() if dictionary else {}
     )
-    outcome.results, outcome.rows = _run_analyses(gated.table, plan["analyses"], plan)
+    outcome.results, outcome.rows = _run_analyses(gated.table, plan["analyses"], context)
     evidence = dict(evidence or {})
     outcome.qc = json_safe(
         {
@@ -309,7 +336,7 @@ def run_plan(
             "status_counts": _status_counts(table),
             **evidence,
             "sensitivity": [
-                _sensitivity(table, plan, other, policy=policy, inclusion=inclusion)
+                _sensitivity(table, context, other, policy=policy, inclusion=inclusion)
                 for other in plan.get("sensitivity") or []
             ],
         }
@@ -334,16 +361,19 @@ def _status_counts(table: pd.DataFrame) -> dict[str, int]:
     return counts
 
 
-def _sensitivity(table, plan, other: Mapping, *, policy: str, inclusion: list[str]) -> dict:
+def _sensitivity(
+    table, context: RunContext, other: Mapping, *, policy: str, inclusion: list[str]
+) -> dict:
     """The chosen analyses again under another gate, for the report to show beside the
     primary result. Exactly run_plan's path: the same gate, the same runners."""
+    plan = context.plan
     chosen = set(other.get("analyses") or [a["name"] for a in plan["analyses"]])
     other_policy = other.get("qc_policy", policy)
     other_inclusion = list(other.get("inclusion", inclusion))
     rules = list(other.get("exclude_rules") or [])
     gated = apply_gate(table, policy=other_policy, inclusion=other_inclusion, exclude_rules=rules)
     specs = [a for a in plan["analyses"] if a["name"] in chosen]
-    results, rows = _run_analyses(gated.table, specs, plan)
+    results, rows = _run_analyses(gated.table, specs, context)
     return {
         "name": other["name"],
         "description": other.get("description", ""),

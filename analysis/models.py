@@ -41,6 +41,9 @@ class CohortDataset(models.Model):
     rows = models.PositiveIntegerField()
     columns = models.JSONField(default=list)
     extra_columns = models.JSONField(default=list, help_text="Columns ExoTrack does not know")
+    dictionary = models.JSONField(
+        default=dict, blank=True, help_text="What each column means (analysis.dictionary)"
+    )
     imported_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
     )
@@ -97,6 +100,11 @@ class AnalysisRun(models.Model):
         default=list, blank=True, help_text="Flat results: analysis, variable, n, estimate, CI, P"
     )
     figures = models.JSONField(default=dict, blank=True, help_text="name -> SVG")
+    figure_notes = models.JSONField(
+        default=dict,
+        blank=True,
+        help_text="name -> {alt: text for screen readers, error: why it could not be drawn}",
+    )
     qc = models.JSONField(
         default=dict,
         blank=True,

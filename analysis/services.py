@@ -106,6 +106,7 @@ def analysis_run_execute(*, run: AnalysisRun) -> AnalysisRun:
                 results=outcome.results,
                 rows=outcome.rows,
                 figures=outcome.figures,
+                figure_notes=outcome.figure_notes,
                 options=outcome.options,
                 dictionary=outcome.dictionary,
                 previous=last,

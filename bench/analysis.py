@@ -16,7 +16,7 @@ from _django import database_label, peak_rss_mib, prepare
 
 def measure(patients: int) -> None:
     prepare(patients=patients)
-    from analysis.engine import RUNNERS
+    from analysis.engine import RUNNERS, RunContext
     from analysis.models import AnalysisPlan, AnalysisRun
     from analysis.plans import subgroup_mask
     from analysis.services import analysis_run
@@ -46,14 +46,14 @@ def measure(patients: int) -> None:
     for spec in plan.spec["analyses"]:
         frame = table.loc[subgroup_mask(table, spec.get("subgroup"))]
         started = time.perf_counter()
-        RUNNERS[spec["kind"]](spec, frame, plan.spec)
+        RUNNERS[spec["kind"]](spec, frame, RunContext(plan.spec))
         steps[f"{spec['kind']}: {spec['name']}"] = time.perf_counter() - started
     # Memory is traced in a separate pass: tracing slows allocation-heavy code several-fold.
     tracemalloc.start()
     table = cohort_table()
     for spec in plan.spec["analyses"]:
         RUNNERS[spec["kind"]](
-            spec, table.loc[subgroup_mask(table, spec.get("subgroup"))], plan.spec
+            spec, table.loc[subgroup_mask(table, spec.get("subgroup"))], RunContext(plan.spec)
         )
     _, peak = tracemalloc.get_traced_memory()
     tracemalloc.stop()

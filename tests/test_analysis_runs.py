@@ -161,6 +161,7 @@ class TestRuns:
             "ci_high",
             "p",
             "warnings",
+            "details",
         }
         assert payload["qc"]["policy"] == "exclude_fail"
         assert payload["qc"]["excluded_measurements"]  # the demo's NTC plate, at least
