@@ -3,7 +3,12 @@
 Each analysis gives its full result (for the report) and flat rows (analysis,
 variable, statistic, n, estimate, CI, P, warnings) for `analyse --json`, the
 run-to-run diff and scripts. A problem in one analysis becomes that analysis's
-error and warning; the others still run.
+error and warning; the others still run. An analysis with nothing to compute on is an
+error too (AnalysisError), never an empty success.
+
+Rows that belong to a family of tests (each correlations analysis, each Cox analysis's
+univariate models, or analyses a plan pools with ``"family": "name"``) carry a
+Benjamini-Hochberg q-value beside their raw P (analysis.stats.multiplicity).
 """
 
 from __future__ import annotations
@@ -21,15 +26,21 @@ from analysis.gate import (
     patient_flow,
 )
 from analysis.options import AnalysisOptions, resolve_options
-from analysis.plans import subgroup_mask, validate_plan
+from analysis.plans import columns_used, subgroup_mask, validate_plan
 from analysis.stats._json import as_float, json_safe
 from analysis.stats.comparisons import one_way_anova, paired_ttest
 from analysis.stats.correlation import correlate_with_expression
 from analysis.stats.cox import CoxTerm, cox_multivariate, cox_univariate
 from analysis.stats.descriptive import describe_baseline
+from analysis.stats.multiplicity import benjamini_hochberg
 from analysis.stats.survival import kaplan_meier, split_at_median
 
 SIGNIFICANCE = 0.05
+
+
+class AnalysisError(ValueError):
+    """An analysis that ran but had nothing it could compute on (no complete pairs, no
+    groups, no rows); the message names the analysis and its variables."""
 
 
 @dataclass(frozen=True)
@@ -62,6 +73,13 @@ class PlanOutcome:
     qc: dict = field(default_factory=dict)  # the gate: policy, flow, exclusions, sensitivity
     options: dict = field(default_factory=dict)  # analysis.options, resolved
     dictionary: dict = field(default_factory=dict)  # analysis.dictionary of the cohort read
+    errors: dict[str, str] = field(default_factory=dict)  # analysis name -> its error
+
+
+def analysis_errors(results: list[dict]) -> dict[str, str]:
+    """Each failed analysis's error by name: what a run that succeeded overall still
+    has to say (the run's ``results`` keep every entry's ``error``)."""
+    return {entry["name"]: entry["error"] for entry in results or [] if entry.get("error")}
 
 
 def row(
@@ -76,9 +94,12 @@ def row(
     p=None,
     warnings=(),
     details=None,
+    q=None,
 ):
     """One flat result. ``details`` holds what only some statistics have (coef and se of
-    a Cox term, the cut-off and whether it was pre-specified or data-derived, ...)."""
+    a Cox term, the cut-off and whether it was pre-specified or data-derived, ...).
+    ``q`` is the Benjamini-Hochberg q-value of ``p`` within its family (None outside
+    one); the engine fills it in once every analysis of the run has its P values."""
     return {
         "analysis": analysis,
         "variable": variable,
@@ -88,12 +109,24 @@ def row(
         "ci_low": as_float(ci_low),
         "ci_high": as_float(ci_high),
         "p": as_float(p),
+        "q": as_float(q),
         "warnings": list(warnings),
         "details": dict(details or {}),
     }
 
 
 def _baseline(spec, frame, context: RunContext):
+    variables = list(spec["variables"])
+    if not len(frame) or not variables:
+        raise AnalysisError(
+            f"{spec['name']}: no rows to describe ({len(frame)} rows, "
+            f"variables {', '.join(map(repr, variables)) or 'none'})"
+        )
+    if not frame[variables].notna().to_numpy().any():
+        raise AnalysisError(
+            f"{spec['name']}: every value of {', '.join(map(repr, variables))} is missing "
+            f"in its {len(frame)} rows"
+        )
     table = describe_baseline(frame, spec["variables"])
     rows = []
     for item in table.rows:
@@ -125,6 +158,11 @@ def _baseline(spec, frame, context: RunContext):
 
 def _paired(spec, frame, context: RunContext):
     test = paired_ttest(frame, spec["before"], spec["after"])
+    if test.n < 2:
+        raise AnalysisError(
+            f"{spec['name']}: {test.n} complete pair(s) of {spec['before']!r} and "
+            f"{spec['after']!r} among {len(frame)} rows; a paired t-test needs at least 2"
+        )
     variable = f"{spec['after']} - {spec['before']}"
     return test.to_dict(), [
         row(
@@ -143,6 +181,12 @@ def _paired(spec, frame, context: RunContext):
 
 def _correlations(spec, frame, context: RunContext):
     table = correlate_with_expression(frame, spec["expression"], spec["variables"])
+    if not any(item.n >= 3 for item in table.rows):
+        counts = ", ".join(f"{item.variable!r} n={item.n}" for item in table.rows) or "none"
+        raise AnalysisError(
+            f"{spec['name']}: no variable has the 3 complete pairs with "
+            f"{spec['expression']!r} a correlation needs ({counts})"
+        )
     return table.to_dict(), [
         row(
             spec["name"],
@@ -161,6 +205,11 @@ def _correlations(spec, frame, context: RunContext):
 
 def _anova(spec, frame, context: RunContext):
     test = one_way_anova(frame, spec["value"], spec["group"])
+    if test.n == 0 or len(test.groups) < 2:
+        raise AnalysisError(
+            f"{spec['name']}: {spec['value']!r} by {spec['group']!r} has {test.n} usable "
+            f"row(s) in {len(test.groups)} group(s); ANOVA needs at least 2 groups with data"
+        )
     return test.to_dict(), [
         row(
             spec["name"],
@@ -274,25 +323,108 @@ RUNNERS: dict[str, Callable] = {
 }
 
 
-def _run_analyses(table: pd.DataFrame, specs, context: RunContext) -> tuple[list[dict], list[dict]]:
-    results, rows = [], []
-    for spec in specs:
+SURVIVAL_KINDS = ("kaplan_meier", "cox")
+
+
+def _variables_of(spec, context: RunContext) -> list[str]:
+    """The columns one analysis reads, for an error message to name."""
+    used = set(columns_used({"analyses": [spec], "time": "", "event": ""})) - {"study_id", ""}
+    if spec.get("kind") in SURVIVAL_KINDS:
+        used |= {context.time, context.event}
+    return sorted(used)
+
+
+def _error_message(spec, error: Exception, context: RunContext) -> str:
+    if isinstance(error, AnalysisError):
+        return str(error)
+    variables = ", ".join(_variables_of(spec, context)) or "no variables"
+    return f"{spec['name']} ({spec['kind']} of {variables}): {type(error).__name__}: {error}"
+
+
+def _run_one(table: pd.DataFrame, spec, context: RunContext) -> tuple[dict, list[dict]]:
+    """One analysis: its entry (result or error) and its rows. Whatever goes wrong, from
+    the subgroup to the rows, stays this analysis's error."""
+    entry = {
+        "name": spec["name"],
+        "kind": spec["kind"],
+        "title": spec.get("title", ""),
+        "subgroup": spec.get("subgroup") or {},
+        "n_rows": None,
+        "family": None,
+        "error": None,
+        "result": None,
+    }
+    try:
         frame = table.loc[subgroup_mask(table, spec.get("subgroup"))]
-        entry = {
-            "name": spec["name"],
-            "kind": spec["kind"],
-            "title": spec.get("title", ""),
-            "subgroup": spec.get("subgroup") or {},
-            "n_rows": int(len(frame)),
-            "error": None,
-            "result": None,
-        }
+        entry["n_rows"] = int(len(frame))
+        result, found = RUNNERS[spec["kind"]](spec, frame, context)
+        rows = list(found)  # a lazy runner's rows fail here, inside this analysis
+        entry["result"] = json_safe(result)
+        return entry, rows
+    except Exception as error:  # noqa: BLE001 - one failed analysis must not sink the others
+        entry["error"] = _error_message(spec, error, context)
+        entry["result"] = None
+        return entry, []
+
+
+def family_of(spec) -> str | None:
+    """The multiplicity family an analysis's tests belong to: the plan's ``family``, else
+    the analysis itself for correlations and Cox (Table II, Table IV), else none."""
+    if spec.get("family"):
+        return str(spec["family"])
+    return spec["name"] if spec.get("kind") in ("correlations", "cox") else None
+
+
+def _family_members(spec, rows: list[dict]) -> list[dict]:
+    """The rows of an analysis that count as tests of its family: a Cox analysis's
+    univariate models (its multivariate model is one adjusted fit, not a family of
+    tests), every other analysis's rows that have a P value."""
+    if spec.get("kind") == "cox":
+        return [r for r in rows if r["analysis"] == f"{spec['name']} univariate"]
+    return [r for r in rows if r["p"] is not None]
+
+
+def _add_q_values(done: list[tuple[dict, dict, list[dict]]]) -> None:
+    """Benjamini-Hochberg q-values per family, into the rows. Runs after every analysis,
+    because a family may pool several; a P value BH refuses leaves its family without
+    q-values and with a warning on its rows, never an error."""
+    families: dict[str, list[dict]] = {}
+    for spec, entry, rows in done:
+        family = family_of(spec)
+        if family is None or entry["error"]:
+            continue
+        entry["family"] = family
+        families.setdefault(family, []).extend(_family_members(spec, rows))
+    for family, members in families.items():
         try:
-            entry["result"], found = RUNNERS[spec["kind"]](spec, frame, context)
-            rows += found
-        except Exception as error:  # noqa: BLE001 - one failed analysis must not sink the others
-            entry["error"] = f"{type(error).__name__}: {error}"
-        results.append(json_safe(entry))
+            q_values = benjamini_hochberg([r["p"] for r in members])
+        except ValueError as error:
+            for member in members:
+                member["warnings"].append(f"no q-values for family {family!r}: {error}")
+            continue
+        for member, q in zip(members, q_values, strict=True):
+            member["q"] = q
+            member.setdefault("details", {})["family"] = family
+
+
+def _q_into_payloads(done: list[tuple[dict, dict, list[dict]]]) -> None:
+    """A correlations payload's rows carry their q beside P, as its flat rows do (None
+    when the plan turns multiplicity off). Cox payloads are their runner's own."""
+    for spec, entry, rows in done:
+        if spec.get("kind") == "correlations" and entry["result"]:
+            payload_rows = entry["result"].get("rows") or []
+            if len(payload_rows) == len(rows):
+                for payload_row, found in zip(payload_rows, rows, strict=True):
+                    payload_row["q"] = found.get("q")
+
+
+def _run_analyses(table: pd.DataFrame, specs, context: RunContext) -> tuple[list[dict], list[dict]]:
+    done = [(spec, *_run_one(table, spec, context)) for spec in specs]
+    if context.options.multiplicity != "none":
+        _add_q_values(done)
+    _q_into_payloads(done)
+    results = [json_safe(entry) for _, entry, _ in done]
+    rows = [r for _, _, found in done for r in found]
     return results, rows
 
 
@@ -321,6 +453,7 @@ def run_plan(
         options=options.to_dict(), dictionary=dictionary.to_dict() if dictionary else {}
     )
     outcome.results, outcome.rows = _run_analyses(gated.table, plan["analyses"], context)
+    outcome.errors = analysis_errors(outcome.results)
     evidence = dict(evidence or {})
     outcome.qc = json_safe(
         {
@@ -336,7 +469,7 @@ def run_plan(
             "status_counts": _status_counts(table),
             **evidence,
             "sensitivity": [
-                _sensitivity(table, context, other, policy=policy, inclusion=inclusion)
+                _sensitivity_or_error(table, context, other, policy=policy, inclusion=inclusion)
                 for other in plan.get("sensitivity") or []
             ],
         }
@@ -359,6 +492,34 @@ def _status_counts(table: pd.DataFrame) -> dict[str, int]:
             for status, n in table[column].value_counts().items():
                 counts[str(status)] = counts.get(str(status), 0) + int(n)
     return counts
+
+
+def _sensitivity_or_error(
+    table, context: RunContext, other: Mapping, *, policy: str, inclusion: list[str]
+) -> dict:
+    """A sensitivity analysis, or its error in the same shape: a failed sensitivity
+    analysis never takes the primary results (or the other sensitivity analyses) down."""
+    try:
+        return {
+            **_sensitivity(table, context, other, policy=policy, inclusion=inclusion),
+            "error": None,
+        }
+    except Exception as error:  # noqa: BLE001 - reported beside the primary result
+        name = other.get("name") or "unnamed"
+        return {
+            "name": name,
+            "description": other.get("description", ""),
+            "policy": other.get("qc_policy", policy),
+            "policy_label": POLICY_LABELS.get(other.get("qc_policy", policy), ""),
+            "inclusion": list(other.get("inclusion", inclusion)),
+            "exclude_rules": list(other.get("exclude_rules") or []),
+            "n_patients": None,
+            "n_measurements_left_out": None,
+            "analyses": sorted(other.get("analyses") or []),
+            "errors": {},
+            "rows": [],
+            "error": f"sensitivity analysis {name!r}: {type(error).__name__}: {error}",
+        }
 
 
 def _sensitivity(
@@ -391,41 +552,56 @@ def _sensitivity(
 
 def diff_rows(previous: list[dict], current: list[dict], *, tolerance: float = 1e-9) -> dict:
     """What moved between two runs: estimates that changed, P values that crossed 0.05,
-    rows that appeared or went away."""
+    q-values that crossed 0.05 (where both runs have one), rows that appeared or went away.
+
+    Rows of runs made before q-values have no ``q``; their q is neither compared nor
+    said to have moved, so the first run with q-values does not flag every row."""
     key = lambda r: (r["analysis"], r["variable"], r["statistic"])  # noqa: E731
     before = {key(r): r for r in previous}
     after = {key(r): r for r in current}
-    moved, crossed = [], []
+    moved, crossed, crossed_q = [], [], []
     for name in after.keys() & before.keys():
         old, new = before[name], after[name]
-        changed = any(
-            _differs(old.get(field), new.get(field), tolerance)
-            for field in ("estimate", "ci_low", "ci_high", "p", "n")
-        )
+        compared = ("estimate", "ci_low", "ci_high", "p", "n")
+        if "q" in old and "q" in new:
+            compared += ("q",)
+        changed = any(_differs(old.get(f), new.get(f), tolerance) for f in compared)
+        where = {"analysis": name[0], "variable": name[1], "statistic": name[2]}
+        qs = {"old_q": old.get("q"), "new_q": new.get("q")}
         if changed:
             moved.append(
                 {
-                    "analysis": name[0],
-                    "variable": name[1],
-                    "statistic": name[2],
+                    **where,
                     **{f"old_{f}": old.get(f) for f in ("n", "estimate", "p")},
                     **{f"new_{f}": new.get(f) for f in ("n", "estimate", "p")},
+                    **qs,
                 }
             )
         if _side(old.get("p")) != _side(new.get("p")) and None not in (old.get("p"), new.get("p")):
             crossed.append(
                 {
-                    "analysis": name[0],
-                    "variable": name[1],
-                    "statistic": name[2],
+                    **where,
                     "old_p": old["p"],
                     "new_p": new["p"],
                     "now": "significant" if new["p"] < SIGNIFICANCE else "not significant",
+                    **qs,
                 }
             )
+        if None not in qs.values() and _side(qs["old_q"]) != _side(qs["new_q"]):
+            crossed_q.append(
+                {
+                    **where,
+                    "old_p": old.get("p"),
+                    "new_p": new.get("p"),
+                    **qs,
+                    "now": "significant" if qs["new_q"] < SIGNIFICANCE else "not significant",
+                }
+            )
+    by_place = lambda r: (r["analysis"], r["variable"])  # noqa: E731
     return {
-        "moved": sorted(moved, key=lambda r: (r["analysis"], r["variable"])),
-        "crossed_0_05": sorted(crossed, key=lambda r: (r["analysis"], r["variable"])),
+        "moved": sorted(moved, key=by_place),
+        "crossed_0_05": sorted(crossed, key=by_place),
+        "crossed_0_05_by_q": sorted(crossed_q, key=by_place),
         "added": sorted([list(k) for k in after.keys() - before.keys()]),
         "removed": sorted([list(k) for k in before.keys() - after.keys()]),
     }

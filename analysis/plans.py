@@ -5,6 +5,9 @@ each with a `kind`, a `name` and its variables. Subgroups are
 `{"column": value}` or `{"column": [values]}`. Cox terms dichotomise a variable
 at a fixed `cutoff`, at the `"median"`, or by `level` (a value or a list).
 
+An analysis may name a multiplicity ``family``: analyses with the same family share
+one set of Benjamini-Hochberg q-values (analysis.engine).
+
 `validate_plan` checks a plan against the columns of the table it will read and
 returns every problem at once, so a statistician fixes the file in one go.
 """
@@ -13,6 +16,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
+import numpy as np
 import pandas as pd
 
 from analysis.gate import qc_columns_for, validate_gate
@@ -71,6 +75,36 @@ def _check_columns(table, names, where, problems, *, numeric=False):
             problems.append(f"{where}: {name!r} is not numeric ({table[name].dtype})")
 
 
+def event_coding_problem(table: pd.DataFrame, event: str) -> str | None:
+    """Why ``event`` cannot be read as "the event happened" (None when it can).
+
+    Only booleans or 0/1 mean one thing; R's 1/2 or "dead"/"alive" read as numbers or
+    text would make every subject an event, or no subject usable. The data dictionary
+    declares such a coding, and the import maps it to booleans."""
+    values = table[event].dropna()
+    if pd.api.types.is_bool_dtype(values.dtype):
+        return None
+    found = pd.unique(values.to_numpy(dtype=object))
+    odd = [v for v in found if not _is_event_flag(v)]
+    if not odd:
+        return None
+    shown = sorted({repr(v.item() if hasattr(v, "item") else v) for v in found})
+    more = f" and {len(shown) - 8} more" if len(shown) > 8 else ""
+    return (
+        f"survival event: column {event!r} holds {', '.join(shown[:8])}{more}; an event "
+        "column holds booleans or 0/1 (1 = the event). Declare its coding (which values mean "
+        "the event, which censored) in the data dictionary and import the cohort again"
+    )
+
+
+def _is_event_flag(value) -> bool:
+    if isinstance(value, bool | np.bool_):
+        return True
+    if isinstance(value, int | float | np.integer | np.floating):
+        return float(value) in (0.0, 1.0)
+    return False
+
+
 def validate_plan(plan: Mapping, table: pd.DataFrame) -> None:
     """Raise PlanError listing every problem of `plan` against `table`'s columns."""
     problems: list[str] = []
@@ -81,6 +115,8 @@ def validate_plan(plan: Mapping, table: pd.DataFrame) -> None:
     if needs_survival:
         _check_columns(table, [time], "survival time", problems, numeric=True)
         _check_columns(table, [event], "survival event", problems)
+        if event in table.columns and (problem := event_coding_problem(table, event)):
+            problems.append(problem)
     problems += validate_gate(plan, table)
     problems += option_problems(plan.get("options"))
     names = [a.get("name") for a in plan["analyses"]]
@@ -94,6 +130,9 @@ def validate_plan(plan: Mapping, table: pd.DataFrame) -> None:
             continue
         if not analysis.get("name"):
             problems.append(f"{where}: give it a name")
+        family = analysis.get("family")
+        if family is not None and (not isinstance(family, str) or not family.strip()):
+            problems.append(f"{where}: family {family!r} must be a name (text) or left out")
         subgroup = analysis.get("subgroup") or {}
         _check_columns(table, subgroup, where + " subgroup", problems)
         known = subgroup and all(c in table.columns for c in subgroup)
@@ -109,6 +148,12 @@ def validate_plan(plan: Mapping, table: pd.DataFrame) -> None:
                 problems,
                 numeric=True,
             )
+            before, after = analysis.get("before"), analysis.get("after")
+            if before is not None and before == after:
+                problems.append(
+                    f"{where}: 'before' and 'after' are both {before!r}; a paired t-test "
+                    "compares two different columns"
+                )
         elif kind == "correlations":
             _check_columns(table, [analysis.get("expression")], where, problems, numeric=True)
             _check_columns(table, analysis.get("variables", []), where, problems, numeric=True)

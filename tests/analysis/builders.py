@@ -138,3 +138,32 @@ def synthetic_run(n_patients: int, *, seed: int = 0, reps: int = 3) -> pd.DataFr
         }
     )
     return pd.concat([wells, ntc], ignore_index=True)
+
+
+def cohort_frame(n: int = 40, *, seed: int = 0, **columns) -> pd.DataFrame:
+    """A small analysis-ready cohort table (one row a patient) for engine tests.
+
+    miR-122 before and after TACE (log10, falling after), three clinical variables that
+    correlate with it to different degrees, sex and Child-Pugh grade as text, and
+    disease-specific survival (months, boolean event). ``columns`` replaces or adds
+    columns by name (a scalar or ``n`` values), so a test states only what it is about.
+    """
+    rng = np.random.default_rng(seed)
+    pre = rng.normal(-3.5, 0.5, n)
+    frame = pd.DataFrame(
+        {
+            "study_id": pd.array([f"P{i:03d}" for i in range(n)], dtype="string"),
+            "mir122_pre_log10": pre,
+            "mir122_post_log10": pre - 0.3 + rng.normal(0, 0.3, n),
+            "ast_iu_l": 60 - 8 * pre + rng.normal(0, 5, n),
+            "albumin_g_dl": 3.8 + 0.2 * pre + rng.normal(0, 0.4, n),
+            "age_years": rng.normal(68, 8, n).round(),
+            "sex": np.where(rng.random(n) < 0.7, "male", "female"),
+            "child_pugh_grade": np.where(rng.random(n) < 0.6, "A", "B"),
+            "dss_months": rng.exponential(30, n).round(2) + 0.5,
+            "dss_event": pd.array(rng.random(n) < 0.6, dtype="boolean"),
+        }
+    )
+    for name, values in columns.items():
+        frame[name] = values
+    return frame

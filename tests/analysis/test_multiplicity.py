@@ -73,3 +73,94 @@ def test_empty_and_all_missing_families():
 def test_a_p_value_outside_0_1_is_refused_with_its_position():
     with pytest.raises(ValueError, match=r"P value 1.2 at position 2"):
         benjamini_hochberg([0.1, 1.2])
+
+
+# --- families of tests in a run (analysis.engine) -------------------------------------
+
+PAIRED = {
+    "kind": "paired_t_test",
+    "name": "Fig. 1",
+    "before": "mir122_pre_log10",
+    "after": "mir122_post_log10",
+}
+CORRELATIONS = {
+    "kind": "correlations",
+    "name": "Table II",
+    "expression": "mir122_pre_log10",
+    "variables": ["ast_iu_l", "albumin_g_dl", "age_years"],
+}
+ANOVA = {"kind": "anova", "name": "Fig. 2", "value": "mir122_pre_log10", "group": "sex"}
+COX = {
+    "kind": "cox",
+    "name": "Table IV",
+    "terms": [
+        {"column": "ast_iu_l", "cutoff": "median", "label": "AST high"},
+        {"column": "age_years", "cutoff": 70, "label": "Age > 70"},
+        {"column": "sex", "level": "male", "label": "Male"},
+    ],
+    "multivariate": ["AST high", "Age > 70"],
+}
+
+
+def run(*analyses, **extra):
+    from analysis.engine import run_plan
+    from tests.analysis.builders import cohort_frame
+
+    spec = {"time": "dss_months", "event": "dss_event", "analyses": list(analyses), **extra}
+    return run_plan(cohort_frame(60, seed=5), spec, figures=False)
+
+
+def rows_of(outcome, analysis):
+    return [r for r in outcome.rows if r["analysis"] == analysis]
+
+
+def test_each_correlations_analysis_is_a_family_in_its_rows_and_its_payload():
+    outcome = run(CORRELATIONS, {**CORRELATIONS, "name": "Table III", "variables": ["age_years"]})
+    table2 = rows_of(outcome, "Table II")
+    assert [r["q"] for r in table2] == benjamini_hochberg([r["p"] for r in table2])
+    assert {r["details"]["family"] for r in table2} == {"Table II"}
+    (table3,) = rows_of(outcome, "Table III")
+    assert table3["q"] == pytest.approx(table3["p"])  # a family of one
+    payload = next(e for e in outcome.results if e["name"] == "Table II")
+    assert payload["family"] == "Table II"
+    assert [r["q"] for r in payload["result"]["rows"]] == [r["q"] for r in table2]
+
+
+def test_tests_outside_a_family_have_no_q():
+    outcome = run(PAIRED, ANOVA)
+    assert [r["q"] for r in outcome.rows] == [None, None]
+    assert all(e["family"] is None for e in outcome.results)
+
+
+def test_a_named_family_pools_analyses():
+    outcome = run({**PAIRED, "family": "primary"}, {**ANOVA, "family": "primary"})
+    p_values = [r["p"] for r in outcome.rows]
+    assert None not in p_values
+    assert [r["q"] for r in outcome.rows] == benjamini_hochberg(p_values)
+    assert None not in [r["q"] for r in outcome.rows]  # neither has a family alone
+
+
+def test_a_cox_analysis_univariate_models_are_one_family_and_the_multivariate_none():
+    outcome = run(COX)
+    univariate = rows_of(outcome, "Table IV univariate")
+    multivariate = rows_of(outcome, "Table IV multivariate")
+    assert len(univariate) == 3 and len(multivariate) == 2
+    assert [r["q"] for r in univariate] == benjamini_hochberg([r["p"] for r in univariate])
+    assert all(r["q"] is not None for r in univariate)
+    assert [r["q"] for r in multivariate] == [None, None]
+
+
+def test_multiplicity_none_turns_q_values_off():
+    outcome = run(CORRELATIONS, COX, options={"multiplicity": "none"})
+    assert outcome.options["multiplicity"] == "none"
+    assert all(r["q"] is None for r in outcome.rows)
+    payload = next(e for e in outcome.results if e["name"] == "Table II")
+    assert all(r["q"] is None for r in payload["result"]["rows"])
+
+
+def test_a_failed_analysis_leaves_its_family_to_the_others():
+    one_group = {**ANOVA, "family": "primary", "subgroup": {"sex": "male"}}
+    outcome = run({**PAIRED, "family": "primary"}, one_group)
+    assert list(outcome.errors) == ["Fig. 2"]
+    (paired,) = outcome.rows
+    assert paired["q"] == pytest.approx(paired["p"], rel=1e-12)  # a family of one now
