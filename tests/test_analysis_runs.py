@@ -160,11 +160,84 @@ class TestRuns:
             "ci_low",
             "ci_high",
             "p",
+            "q",
             "warnings",
             "details",
         }
         assert payload["qc"]["policy"] == "exclude_fail"
         assert payload["qc"]["excluded_measurements"]  # the demo's NTC plate, at least
+
+    def test_analyse_json_gives_everything_the_report_shows(self, demo, plan, capsys):
+        call_command("analyse", "--json")
+        first = json.loads(capsys.readouterr().out)
+        death = FollowUp.objects.filter(status="dead", cause_of_death="hcc").first()
+        death.cause_of_death = "other"
+        death.save()
+        call_command("analyse", "--json")
+        payload = json.loads(capsys.readouterr().out)
+        stored = AnalysisRun.objects.get(pk=payload["run"])
+        assert payload["status"] == "succeeded" and payload["errors"] == {}
+        assert payload["analyses_failed"] == 0 and payload["analyses_run"] == len(stored.results)
+        assert payload["rows"] == payload["results"] == stored.rows
+        assert payload["analyses"] == stored.results  # every payload, with its error
+        cox = next(a for a in payload["analyses"] if a["kind"] == "cox")
+        assert cox["result"]["univariate"] and cox["error"] is None
+        table2 = [r for r in payload["rows"] if r["analysis"] == "Table II"]
+        assert len(table2) == 13 and all(r["q"] is not None for r in table2)
+        assert all(r["q"] >= r["p"] for r in table2)
+        assert all("q" in r for a in payload["analyses"] if a["name"] == "Table II"
+                   for r in a["result"]["rows"])  # fmt: skip
+        univariate = [r for r in payload["rows"] if r["analysis"] == "Table IV univariate"]
+        assert univariate and all(r["details"]["family"] == "Table IV" for r in univariate)
+        assert payload["options"] == stored.options and payload["options"]["multiplicity"] == "bh"
+        assert payload["dictionary"] == (stored.dictionary or None)
+        assert payload["qc"] == stored.qc
+        names = [f["name"] for f in payload["figures"]]
+        assert "Fig. 3" in names and set(names) >= set(stored.figures)
+        assert all(set(f) >= {"name", "alt", "error"} for f in payload["figures"])
+        assert "<svg" not in json.dumps(payload["figures"])
+        assert payload["previous_run"] == first["run"]
+        assert payload["diff"] == stored.diff and "crossed_0_05_by_q" in payload["diff"]
+        assert payload["cause"] == {"trigger": "command", "requested_by": None, "parameters": {}}
+        assert payload["cause_of_results"] is None and payload["versions"]["lifelines"]
+
+    def test_analyse_json_of_a_run_with_a_failing_analysis(self, demo, tmp_path, capsys):
+        plan_file = tmp_path / "one-fails.json"
+        one_group = {
+            "kind": "anova",
+            "name": "By sex, men only",
+            "value": "mir122_pre_log10",
+            "group": "sex",
+            "subgroup": {"sex": "M"},
+        }
+        paired = {
+            "kind": "paired_t_test",
+            "name": "Fig. 1",
+            "before": "mir122_pre_log10",
+            "after": "mir122_post_log10",
+        }
+        plan_file.write_text(json.dumps({**small_plan(**paired), "analyses": [paired, one_group]}))
+        call_command("analyse", "--plan-file", str(plan_file), "--json")
+        payload = json.loads(capsys.readouterr().out)
+        assert payload["status"] == "succeeded" and payload["error"] is None
+        assert payload["analyses_failed"] == 1 and payload["analyses_run"] == 2
+        (message,) = payload["errors"].values()
+        assert list(payload["errors"]) == ["By sex, men only"]
+        assert message.startswith("By sex, men only: 'mir122_pre_log10' by 'sex'")
+        failed = next(a for a in payload["analyses"] if a["name"] == "By sex, men only")
+        assert failed["error"] == message and failed["result"] is None
+        assert [r["analysis"] for r in payload["rows"]] == ["Fig. 1"]
+        assert payload["rows"][0]["p"] < 0.05
+
+    def test_analyse_summary_says_which_analyses_failed(self, demo, tmp_path, capsys):
+        plan_file = tmp_path / "fails.json"
+        spec = small_plan(
+            kind="anova", name="men", value="age_years", group="sex", subgroup={"sex": "M"}
+        )
+        plan_file.write_text(json.dumps(spec))
+        call_command("analyse", "--plan-file", str(plan_file))
+        out = capsys.readouterr().out
+        assert "1 of 1 analyses failed:" in out and "men: 'age_years' by 'sex'" in out
 
     def test_analyse_command_unknown_plan(self, demo):
         with pytest.raises(CommandError, match="No plan named 'nope'"):

@@ -7,6 +7,7 @@ from django.core.management.base import BaseCommand, CommandError
 from django.urls import reverse
 from django.utils.text import slugify
 
+from analysis.engine import analysis_errors
 from analysis.models import AnalysisPlan, AnalysisRun, CohortDataset
 from analysis.services import analysis_run
 from analysis.stats._json import json_safe
@@ -64,15 +65,40 @@ class Command(BaseCommand):
             raise CommandError(f"No plan named {name!r}; plans: {known}") from None
 
     def _as_json(self, run, shown) -> str:
+        """Everything the report shows, as data: a script can check any number of it.
+
+        `results` (the flat rows) is kept for scripts written before `rows` existed."""
+        errors = analysis_errors(shown.results)
+        notes = shown.figure_notes or {}
         payload = {
             "run": run.pk,
             "plan": run.plan.name,
+            "dataset": run.dataset.name if run.dataset_id else None,
             "status": run.status,
             "fingerprint": run.fingerprint,
             "results_of_run": shown.pk,
+            "n_patients": shown.n_patients,
             "error": run.error or None,
+            "errors": errors,  # analysis name -> error, for a run that succeeded overall
+            "analyses_failed": len(errors),
+            "analyses_run": len(shown.results or []),
             "results": shown.rows,
+            "rows": shown.rows,  # with q (Benjamini-Hochberg, per family) and details
+            "analyses": shown.results,  # per analysis: its full result payload and error
+            "options": shown.options or None,
+            "dictionary": shown.dictionary or None,
             "qc": shown.qc or None,  # the gate: policy, flow, what was left out, sensitivity
+            "figures": [
+                {"name": name, "alt": None, "error": None, **(notes.get(name) or {})}
+                for name in sorted(set(shown.figures or {}) | set(notes))
+            ],
+            "previous_run": shown.previous_id,
+            "diff": shown.diff or None,
+            "cause": _cause(run),  # what made this run
+            "cause_of_results": None if shown.pk == run.pk else _cause(shown),
+            "versions": shown.versions or {},
+            "started_at": shown.started_at,
+            "finished_at": shown.finished_at,
         }
         return json.dumps(json_safe(payload), indent=1)
 
@@ -99,4 +125,19 @@ class Command(BaseCommand):
             self.stdout.write(
                 f"Against run #{shown.previous_id}: {moved} numbers moved, {crossed} P values crossed 0.05"
             )
+        errors = analysis_errors(shown.results)
+        if errors:
+            self.stdout.write(f"{len(errors)} of {len(shown.results)} analyses failed:")
+            for message in errors.values():
+                self.stdout.write(f"  {message}")
         self.stdout.write(f"Report: {base_url}{reverse('analysis:run', args=[shown.pk])}")
+
+
+def _cause(run) -> dict:
+    """What triggered a run: how, by whom, and the trigger's own record (the import,
+    edit or task behind it, in ``parameters``)."""
+    return {
+        "trigger": run.trigger,
+        "requested_by": run.requested_by.get_username() if run.requested_by_id else None,
+        "parameters": run.parameters or {},
+    }
