@@ -26,7 +26,7 @@ from analysis.gate import (
     patient_flow,
 )
 from analysis.options import AnalysisOptions, resolve_options
-from analysis.plans import columns_used, subgroup_mask, validate_plan
+from analysis.plans import SURVIVAL_KINDS, columns_used, subgroup_mask, validate_plan
 from analysis.stats._json import as_float, json_safe
 from analysis.stats.comparisons import one_way_anova, paired_ttest
 from analysis.stats.correlation import correlate_with_expression
@@ -321,9 +321,6 @@ RUNNERS: dict[str, Callable] = {
     "kaplan_meier": _kaplan_meier,
     "cox": _cox,
 }
-
-
-SURVIVAL_KINDS = ("kaplan_meier", "cox")
 
 
 def _variables_of(spec, context: RunContext) -> list[str]:

@@ -23,6 +23,7 @@ from analysis.gate import qc_columns_for, validate_gate
 from analysis.options import option_problems
 
 KINDS = ("baseline_table", "paired_t_test", "correlations", "anova", "kaplan_meier", "cox")
+SURVIVAL_KINDS = ("kaplan_meier", "cox")
 
 
 class PlanError(ValueError):
@@ -75,8 +76,9 @@ def _check_columns(table, names, where, problems, *, numeric=False):
             problems.append(f"{where}: {name!r} is not numeric ({table[name].dtype})")
 
 
-def event_coding_problem(table: pd.DataFrame, event: str) -> str | None:
-    """Why ``event`` cannot be read as "the event happened" (None when it can).
+def event_coding_problem(table: pd.DataFrame, event: str, *, used_by=()) -> str | None:
+    """Why ``event`` cannot be read as "the event happened" (None when it can);
+    ``used_by`` names the analyses that read it, for the message.
 
     Only booleans or 0/1 mean one thing; R's 1/2 or "dead"/"alive" read as numbers or
     text would make every subject an event, or no subject usable. The data dictionary
@@ -90,8 +92,9 @@ def event_coding_problem(table: pd.DataFrame, event: str) -> str | None:
         return None
     shown = sorted({repr(v.item() if hasattr(v, "item") else v) for v in found})
     more = f" and {len(shown) - 8} more" if len(shown) > 8 else ""
+    users = f" (read by {', '.join(map(str, used_by))})" if used_by else ""
     return (
-        f"survival event: column {event!r} holds {', '.join(shown[:8])}{more}; an event "
+        f"survival event: column {event!r}{users} holds {', '.join(shown[:8])}{more}; an event "
         "column holds booleans or 0/1 (1 = the event). Declare its coding (which values mean "
         "the event, which censored) in the data dictionary and import the cohort again"
     )
@@ -111,11 +114,14 @@ def validate_plan(plan: Mapping, table: pd.DataFrame) -> None:
     if not isinstance(plan, Mapping) or not isinstance(plan.get("analyses"), list):
         raise PlanError(["a plan is an object with a list of 'analyses'"])
     time, event = plan.get("time", "dss_months"), plan.get("event", "dss_event")
-    needs_survival = any(a.get("kind") in {"kaplan_meier", "cox"} for a in plan["analyses"])
+    needs_survival = any(a.get("kind") in SURVIVAL_KINDS for a in plan["analyses"])
     if needs_survival:
         _check_columns(table, [time], "survival time", problems, numeric=True)
         _check_columns(table, [event], "survival event", problems)
-        if event in table.columns and (problem := event_coding_problem(table, event)):
+        survival = [a.get("name") for a in plan["analyses"] if a.get("kind") in SURVIVAL_KINDS]
+        if event in table.columns and (
+            problem := event_coding_problem(table, event, used_by=survival)
+        ):
             problems.append(problem)
     problems += validate_gate(plan, table)
     problems += option_problems(plan.get("options"))

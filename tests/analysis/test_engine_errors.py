@@ -121,7 +121,9 @@ class TestPlansThatCannotMeanWhatTheySay:
         with pytest.raises(PlanError) as caught:
             validate_plan(plan(KM), cohort_frame(dss_event=values))
         (problem,) = caught.value.problems
-        assert problem.startswith(f"survival event: column 'dss_event' holds {shown};")
+        assert problem.startswith(
+            f"survival event: column 'dss_event' (read by Median survival) holds {shown};"
+        )
         assert "booleans or 0/1" in problem and "data dictionary" in problem
 
     @pytest.mark.parametrize(
