@@ -9,6 +9,7 @@ import pandas as pd
 import pytest
 from lifelines import KaplanMeierFitter
 
+from analysis.options import PRESETS
 from analysis.stats.survival import (
     CI_METHODS,
     MEDIAN_DEFINITIONS,
@@ -315,3 +316,12 @@ def test_unknown_ci_method_and_median_rule_are_refused(aml):
         kaplan_meier(aml, "time", "status", ci_method="arcsin")
     with pytest.raises(ValueError, match="median_definition"):
         kaplan_meier(aml, "time", "status", median_definition="spss")
+
+
+def test_jmp_preset_gives_sas_proc_lifetest_medians():
+    """PROC LIFETEST (whose conventions JMP's Survival platform follows) on R's kidney
+    data by sex: medians 22 (12 to 30) and 130 (58 to 185), as quoted in analysis/options.py."""
+    jmp = PRESETS["JMP"]
+    result = fit_reference(CASES["kidney by sex"], jmp.km_ci, jmp.median)
+    medians = [(g.median.median, g.median.ci_low, g.median.ci_high) for g in result.groups]
+    assert medians == [(22.0, 12.0, 30.0), (130.0, 58.0, 185.0)]

@@ -92,6 +92,8 @@ cases <- list(
   reference_case("veteran by celltype", veteran, "time", "status", 1, "celltype", c(0, 30, 90, 180)),
   reference_case("aml by x", aml, "time", "status", 1, "x", c(0, 12, 24, 36, 48)),
   reference_case("ovarian by rx", ovarian, "futime", "fustat", 1, "rx", c(0, 180, 365, 730, 1000)),
+  # kidney by sex: its PROC LIFETEST (JMP's conventions) output is quoted in analysis/options.py
+  reference_case("kidney by sex", kidney, "time", "status", 1, "sex", c(0, 30, 90, 180)),
   reference_case("not reached by arm", not_reached, "time", "status", 1, "arm", c(0, 5, 10, 15)),
   reference_case("flat at one half", flat_half, "time", "status", 1, NULL, c(0, 2, 4, 6))
 )
