@@ -282,8 +282,9 @@ def _fit_group(durations, event_flags, confidence: float, ci_method: str) -> _Fi
     )
 
 
-def _first_index(values: np.ndarray, threshold: float, *, strict: bool) -> int | None:
-    hits = np.flatnonzero(values > threshold if strict else values >= threshold)
+def _first_at_or_above(values: np.ndarray, threshold: float) -> int | None:
+    """Index of the first value >= threshold (NaN never is), None if there is none."""
+    hits = np.flatnonzero(values >= threshold)
     return int(hits[0]) if hits.size else None
 
 
@@ -316,8 +317,8 @@ def _r_quantile(times: np.ndarray, curve: np.ndarray, p: float = 0.5) -> float |
 def _sas_quantile(times: np.ndarray, curve: np.ndarray, p: float = 0.5) -> float | None:
     """½(inf{t: F(t) ≥ p} + inf{t: F(t) > p}) with F = 1 − S; None if either is missing."""
     failure = 1.0 - curve
-    reached = _first_index(failure, p - _R_TOLERANCE, strict=False)
-    passed = _first_index(failure, p + _R_TOLERANCE, strict=False)
+    reached = _first_at_or_above(failure, p - _R_TOLERANCE)
+    passed = _first_at_or_above(failure, p + _R_TOLERANCE)
     if reached is None or passed is None:
         return None
     return float((times[reached] + times[passed]) / 2.0)
@@ -332,8 +333,8 @@ def _median(fitted: _FittedCurve, definition: str, ci_method: str) -> MedianSurv
     if definition == "r":
         limits = [_r_quantile(times, c) for c in (fitted.survival, fitted.lower, fitted.upper)]
     elif definition == "sas":
-        low = _first_index(1.0 - fitted.lower, 0.5 - _R_TOLERANCE, strict=False)
-        high = _first_index(1.0 - fitted.upper, 0.5 + _R_TOLERANCE, strict=False)
+        low = _first_at_or_above(1.0 - fitted.lower, 0.5 - _R_TOLERANCE)
+        high = _first_at_or_above(1.0 - fitted.upper, 0.5 + _R_TOLERANCE)
         limits = [
             _sas_quantile(times, fitted.survival),
             None if low is None else float(times[low]),
@@ -341,8 +342,7 @@ def _median(fitted: _FittedCurve, definition: str, ci_method: str) -> MedianSurv
         ]
     else:
         found = [
-            _first_index(-c, -0.5, strict=False)
-            for c in (fitted.survival, fitted.lower, fitted.upper)
+            _first_at_or_above(-c, -0.5) for c in (fitted.survival, fitted.lower, fitted.upper)
         ]
         limits = [None if i is None else float(times[i]) for i in found]
     return MedianSurvival(*limits, definition, ci_method)
