@@ -13,9 +13,11 @@ Benjamini-Hochberg q-value beside their raw P (analysis.stats.multiplicity).
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
+import numpy as np
 import pandas as pd
 
 from analysis.dictionary import DataDictionary
@@ -33,7 +35,7 @@ from analysis.stats.correlation import correlate_with_expression
 from analysis.stats.cox import CoxTerm, cox_multivariate, cox_univariate
 from analysis.stats.descriptive import describe_baseline
 from analysis.stats.multiplicity import benjamini_hochberg
-from analysis.stats.survival import kaplan_meier, split_at_median
+from analysis.stats.survival import kaplan_meier, split_at_cutoff, usable_rows
 
 SIGNIFICANCE = 0.05
 
@@ -223,35 +225,123 @@ def _anova(spec, frame, context: RunContext):
     ]
 
 
+def _cutoff_text(value: float) -> str:
+    """A cut-off as a label prints it: three significant digits, more for large numbers
+    (0.793, 60, 12346)."""
+    magnitude = int(math.floor(math.log10(abs(value)))) + 1 if value else 1
+    return f"{value:.{max(3, magnitude)}g}"
+
+
+def _level_text(level) -> str:
+    if isinstance(level, bool | np.bool_):
+        return "yes" if level else "no"
+    if isinstance(level, float | np.floating) and float(level).is_integer():
+        return str(int(level))
+    return str(level)
+
+
+def _split_groups(split: Mapping, frame: pd.DataFrame, usable: pd.Series, context: RunContext):
+    """(group column, split description, label per group) for a KM split.
+
+    ``at`` is "median" (data-derived: the median over the rows the analysis uses, the
+    same complete cases a Cox term at the median uses), a number (pre-specified) or
+    "levels" (a curve per level: the dictionary's levels in their order, else sorted)."""
+    column = split["column"]
+    at = split.get("at", "median")
+    name = context.label(column)
+    if at == "levels":
+        present = pd.unique(frame.loc[usable, column])
+        declared = context.dictionary.columns.get(column)
+        levels = [v for v in (declared.levels if declared else ()) if v in set(present)]
+        levels += sorted((v for v in present if v not in levels), key=lambda v: (str(type(v)), v))
+        groups = pd.Series(pd.Categorical(frame[column], categories=levels), index=frame.index)
+        labels = {level: f"{name}: {_level_text(level)}" for level in levels}
+        description = {
+            "column": column,
+            "at": "levels",
+            "label": name,
+            "cutoff": None,
+            "cutoff_source": None,
+            "levels": [_level_text(v) for v in levels],
+        }
+        return groups, description, labels
+    if isinstance(at, int | float) and not isinstance(at, bool):
+        cutoff, source = float(at), "pre-specified"
+    else:
+        cutoff = as_float(pd.to_numeric(frame.loc[usable, column], errors="coerce").median())
+        source = "data-derived"
+        if cutoff is None:
+            raise ValueError(f"split {column!r}: no numeric value to take the median of")
+    groups = split_at_cutoff(frame[column], cutoff).groups
+    shown = _cutoff_text(cutoff)
+    labels = {"low": f"{name} ≤ {shown}", "high": f"{name} > {shown}"}
+    description = {
+        "column": column,
+        "at": at,
+        "label": name,
+        "cutoff": cutoff,
+        "cutoff_source": source,
+        "levels": None,
+    }
+    return groups, description, labels
+
+
 def _kaplan_meier(spec, frame, context: RunContext):
-    frame = frame.copy()
-    group, cutoff = None, None
+    """KM curves with the plan's options (band, median rule, confidence), optionally split;
+    an analysis with no row that has time and event (and the split value) is an error."""
+    time, event, options = context.time, context.event, context.options
     split = spec.get("split")
+    column = split["column"] if split else None
+    usable = usable_rows(frame, time, event, [column] if column else [])
+    if not usable.any():
+        needed = ", ".join(repr(c) for c in (time, event, column) if c)
+        raise ValueError(
+            f"no usable rows: none of the {len(frame)} row(s) has {needed} all present "
+            "(a time >= 0 and a numeric event)"
+        )
+    frame = frame.copy()
+    group, description, labels = None, None, {}
     if split:
         group = "_group"
-        if split.get("at", "median") == "median":
-            frame[group], cutoff = split_at_median(frame[split["column"]])
-        else:
-            frame[group] = frame[split["column"]]
+        frame[group], description, labels = _split_groups(split, frame, usable, context)
     result = kaplan_meier(
         frame,
-        context.time,
-        context.event,
+        time,
+        event,
         group=group,
         times=spec.get("times", ()),
+        confidence=options.confidence,
+        ci_method=options.km_ci,
+        median_definition=options.median,
     )
+    for g in result.groups:
+        g.label = labels.get(g.group, str(g.group)) if split else "all patients"
     payload = result.to_dict()
-    payload["split"] = {**split, "cutoff": cutoff} if split else None
+    payload["split"] = description
+    cut = {}
+    if split:
+        cut = {"cutoff": description["cutoff"], "cutoff_source": description["cutoff_source"]}
     rows = [
         row(
             spec["name"],
-            f"{split['column']} {g.group}" if split else "all patients",
+            f"{column} {_level_text(g.group)}" if split else "all patients",
             "median survival",
             n=g.n,
             estimate=g.median.median,
             ci_low=g.median.ci_low,
             ci_high=g.median.ci_high,
             warnings=result.warnings,
+            details={
+                "label": g.label,
+                "events": g.events,
+                **cut,
+                "median_not_reached": g.median.median_not_reached,
+                "ci_low_not_reached": g.median.ci_low_not_reached,
+                "ci_high_not_reached": g.median.ci_high_not_reached,
+                "text": g.median.describe(),
+                "ci_method": options.km_ci,
+                "median_definition": options.median,
+            },
         )
         for g in result.groups
     ]
@@ -259,12 +349,17 @@ def _kaplan_meier(spec, frame, context: RunContext):
         rows.append(
             row(
                 spec["name"],
-                split["column"],
+                column,
                 "log-rank chi-square",
                 n=result.n,
                 estimate=result.logrank.chisq,
                 p=result.logrank.p,
                 warnings=result.logrank.warnings,
+                details={
+                    **cut,
+                    "df": result.logrank.df,
+                    "groups": [g.label for g in result.groups],
+                },
             )
         )
     return payload, rows

@@ -7,7 +7,9 @@ paper analysed in one should be reproducible the way its authors ran it:
   intervals on the log scale (``conf.type="log"``) and R's median rule
   (``quantile.survfit``: a median that is never reached is "not reached").
 * ``"JMP"`` (JMP's Fit Proportional Hazards and Survival platforms): Breslow ties and
-  profile-likelihood HR intervals (JMP's default; the seed paper's Table IV).
+  profile-likelihood HR intervals (JMP's default; the seed paper's Table IV), and the
+  Kaplan-Meier conventions of SAS PROC LIFETEST, which JMP's Survival platform follows:
+  log-log pointwise intervals and SAS's median rule (analysis.stats.survival).
 
 A plan names a preset and may override any single option::
 
@@ -26,7 +28,7 @@ CHOICES: dict[str, tuple] = {
     "ties": ("efron", "breslow"),
     "hr_ci": ("wald", "profile"),
     "km_ci": ("log", "log-log", "plain"),
-    "median": ("r", "lifelines"),
+    "median": ("r", "sas", "lifelines"),
     "firth": ("auto", "always", "never"),
     "multiplicity": ("bh", "none"),
 }
@@ -53,7 +55,19 @@ class AnalysisOptions:
 
 PRESETS: dict[str, AnalysisOptions] = {
     "R": AnalysisOptions(),
-    "JMP": AnalysisOptions(preset="JMP", ties="breslow", hr_ci="profile"),
+    # Kaplan-Meier: JMP's "Statistical Reports for Survival Analysis" sends readers to the
+    # SAS/STAT User's Guide (PROC LIFETEST) for how its Summary and Quantiles are computed
+    # (https://www.jmp.com/support/help/13-2/Statistical_Reports_for_Survival_Analysis.shtml).
+    # PROC LIFETEST's default CONFTYPE is LOGLOG, and it takes the median as the midpoint
+    # rule with Brookmeyer-Crowley limits from that band
+    # (https://support.sas.com/documentation/cdl/en/statug/63033/HTML/default/statug_lifetest_a0000000260.htm;
+    # SAS vs R differ only by that default: https://stats.stackexchange.com/questions/548167).
+    # A PROC LIFETEST output for R's kidney data quoted at
+    # https://geek-questions.imtqy.com/articles/1679963/index.html (medians 22 and 130, limits
+    # 12-30 and 58-185) is exactly what survfit(conf.type="log-log") prints.
+    "JMP": AnalysisOptions(
+        preset="JMP", ties="breslow", hr_ci="profile", km_ci="log-log", median="sas"
+    ),
 }
 
 

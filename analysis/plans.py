@@ -108,6 +108,40 @@ def _is_event_flag(value) -> bool:
     return False
 
 
+MAX_SPLIT_LEVELS = 12  # more curves than this is no longer a figure anyone can read
+
+
+def _kaplan_meier_problems(analysis: Mapping, table: pd.DataFrame, where: str) -> list[str]:
+    """A KM split is {"column": ..., "at": "median" | a number | "levels"}; "levels" draws
+    a curve per value, so the column must have a handful of them. ``times`` are the
+    times (>= 0) at which survival and numbers at risk are reported."""
+    problems: list[str] = []
+    times = analysis.get("times", [])
+    if not isinstance(times, list) or not all(
+        isinstance(t, int | float) and not isinstance(t, bool) and t >= 0 for t in times
+    ):
+        problems.append(f"{where}: times must be a list of numbers >= 0, not {times!r}")
+    split = analysis.get("split")
+    if not split:
+        return problems
+    if not isinstance(split, Mapping) or not split.get("column"):
+        return [*problems, f'{where} split: an object such as {{"column": "x", "at": "median"}}']
+    column, at = split["column"], split.get("at", "median")
+    by_number = isinstance(at, int | float) and not isinstance(at, bool)
+    if at not in ("median", "levels") and not by_number:
+        problems.append(f'{where} split: \'at\' must be "median", a number or "levels", not {at!r}')
+        return problems
+    _check_columns(table, [column], where + " split", problems, numeric=at != "levels")
+    if at == "levels" and column in table.columns:
+        count = table[column].nunique(dropna=True)
+        if count > MAX_SPLIT_LEVELS:
+            problems.append(
+                f"{where} split: {column!r} has {count} distinct values, too many curves "
+                f'(at most {MAX_SPLIT_LEVELS}); split at "median" or at a number instead'
+            )
+    return problems
+
+
 def validate_plan(plan: Mapping, table: pd.DataFrame) -> None:
     """Raise PlanError listing every problem of `plan` against `table`'s columns."""
     problems: list[str] = []
@@ -167,15 +201,7 @@ def validate_plan(plan: Mapping, table: pd.DataFrame) -> None:
             _check_columns(table, [analysis.get("value")], where, problems, numeric=True)
             _check_columns(table, [analysis.get("group")], where, problems)
         elif kind == "kaplan_meier":
-            split = analysis.get("split")
-            if split:
-                _check_columns(
-                    table,
-                    [split.get("column")],
-                    where + " split",
-                    problems,
-                    numeric=split.get("at", "median") != "levels",
-                )
+            problems += _kaplan_meier_problems(analysis, table, where)
         elif kind == "cox":
             terms = analysis.get("terms") or []
             if not terms:

@@ -1,32 +1,41 @@
-"""Kaplan-Meier curves, median survival and the log-rank test (lifelines underneath).
+"""Kaplan-Meier curves, median survival and the log-rank test, computed as R survival does.
 
-How the median survival and its confidence interval are defined matters, because the two
-programs a reader is likely to compare with disagree:
+Plain numpy (no lifelines): the product-limit estimate, Greenwood's variance and the
+log-rank statistic are a few cumulative sums, and writing them out lets every number
+follow R's ``survfit``/``quantile.survfit``/``survdiff`` to the last rule, NA included.
+tests/analysis/r/km_reference.R holds the R reference values the tests compare with.
 
-* **lifelines** (``median_definition='lifelines'``, the default): the median is the first
-  time at which S(t) <= 0.5. Its CI is read off the pointwise CI band the same way (the
-  first time the lower band reaches 0.5 is the lower limit; the upper band gives the upper
-  limit, "not reached" -> None).
-* **R survival** (``median_definition='r'``, ``quantile.survfit``): the first time at which
-  S(t) < 0.5, except when S(t) equals 0.5 exactly (within sqrt(machine eps)) on a flat
-  stretch: then the median is the midpoint of that stretch, from the time S reaches 0.5 to
-  the next event time (or to the last follow-up time if the curve ends there). The CI limits
-  apply the same rule to the lower and upper bands.
+The pointwise band (``ci_method``; R's ``conf.type``), with se = sqrt(Σ d/(n(n−d))) the
+Greenwood standard error of log S:
 
-And the pointwise band itself:
+* ``"log"`` (R's default): S·exp(±z·se), upper limit truncated at 1; NA where S = 0.
+* ``"log-log"`` (SAS PROC LIFETEST's default, so JMP's):
+  exp(−exp(log(−log S) ∓ z·se/log S)); NA where S is 0 or 1.
+* ``"plain"``: S ± z·se·S, truncated to [0, 1]; NA where S = 0 (R: se is infinite there).
 
-* ``ci_method='log-log'`` (default): lifelines' "exponential Greenwood" interval,
-  exp(-exp(log(-log S) ± z·se/log S)) with se² the Greenwood sum Σ d/(n(n-d)); R's
-  ``conf.type="log-log"``. It stays inside [0, 1].
-* ``ci_method='log'``: R's default ``conf.type="log"``, S·exp(±z·se), upper truncated at 1.
+An NA band point never "reaches" one half, which is why R says "not reached" for an upper
+limit when the curve ends at 0.
 
-So R's ``print(survfit(...))`` corresponds to ``median_definition='r', ci_method='log'``.
-For R's ``aml`` data both give medians 31 and 23, but the lower limits differ (lifelines
-13 / R 18 for the maintained arm).
+The median and its CI limits (``median_definition``) are where a horizontal line at one
+half meets the curve and its band:
 
-Numbers at risk at a time t are the subjects still under observation just before t
-(duration >= t), R's ``summary(fit, times=)`` convention. Survival beyond the last follow-up
-time of a group is unknown and reported as None.
+* ``"r"`` (``quantile.survfit``): the first time S < 1/2; where S equals 1/2 exactly
+  (within sqrt(machine eps)) on a stretch, the midpoint of that stretch, running to the
+  last follow-up time if the curve ends on it. The limits use the same rule on the band.
+* ``"sas"`` (PROC LIFETEST, which JMP's Survival platform follows): the median is
+  ½(inf{t: S(t) ≤ ½} + inf{t: S(t) < ½}), so the same midpoint, except that a curve
+  ending exactly on ½ gives no median; the CI is the Brookmeyer-Crowley set {t: the band
+  at t contains ½}: its lower limit is the first time the lower band is ≤ ½, its upper
+  limit the first time the upper band is < ½.
+* ``"lifelines"``: the first time the curve (or band) is ≤ ½; no midpoints.
+
+A limit that is never reached is None, and :class:`MedianSurvival` says so in words
+("not reached") with a flag per value, so a report cannot print a blank for it.
+
+Survival, its CI and the numbers at risk at chosen times follow R's
+``summary(fit, times=)``: survival at the last curve time ≤ t (1 before the first), at
+risk the subjects with time ≥ t. Beyond a group's last follow-up survival is unknown
+(None).
 """
 
 from __future__ import annotations
@@ -38,14 +47,14 @@ from typing import NamedTuple
 
 import numpy as np
 import pandas as pd
-from lifelines import KaplanMeierFitter
-from lifelines.statistics import multivariate_logrank_test
 from scipy import stats
 
 from analysis.stats._json import JsonResult, as_float
 
 __all__ = [
     "CI_METHODS",
+    "MEDIAN_DEFINITIONS",
+    "NOT_REACHED",
     "KaplanMeierGroup",
     "KaplanMeierResult",
     "LogRank",
@@ -54,29 +63,58 @@ __all__ = [
     "kaplan_meier",
     "logrank",
     "r_style_median",
+    "split_at_cutoff",
     "split_at_median",
+    "usable_rows",
 ]
 
-CI_METHODS = ("log-log", "log")
-MEDIAN_DEFINITIONS = ("lifelines", "r")
+CI_METHODS = ("log", "log-log", "plain")
+MEDIAN_DEFINITIONS = ("r", "sas", "lifelines")
+NOT_REACHED = "not reached"
 _R_TOLERANCE = math.sqrt(np.finfo(float).eps)
 
 
+def usable_rows(df: pd.DataFrame, time: str, event: str, columns: Sequence[str] = ()) -> pd.Series:
+    """Rows a survival analysis can use: a numeric time ≥ 0, a numeric event and every one
+    of ``columns`` present. The same complete cases as a Cox model with those columns
+    (analysis.stats.cox.encode_terms), so a median cut-off taken over these rows is the
+    one the Cox model takes."""
+    times = pd.to_numeric(df[time], errors="coerce")
+    events = pd.to_numeric(df[event].astype("object"), errors="coerce")
+    usable = times.notna() & events.notna() & (times >= 0)
+    for column in columns:
+        usable &= df[column].notna()
+    return usable.astype(bool)
+
+
+def _event_flags(values: pd.Series, event: str) -> np.ndarray:
+    """0/1 (or False/True) event values as booleans; anything else is refused, because
+    reading R's 1/2 coding as 0/1 silently makes every subject a death."""
+    numbers = pd.to_numeric(values.astype("object"), errors="coerce")
+    odd = sorted(set(numbers.dropna().unique()) - {0, 1})
+    if odd:
+        shown = ", ".join(f"{v:g}" for v in odd[:5])
+        raise ValueError(
+            f"survival event {event!r}: value(s) {shown} are neither 0 (censored) nor "
+            "1 (event); declare the column's coding (e.g. 1/2 with 2 = event) in the "
+            "data dictionary"
+        )
+    return numbers.to_numpy(dtype=float) == 1
+
+
 class MedianSplit(NamedTuple):
-    """Group labels ('low' = <= median, 'high' = > median; NA stays NA) and the median used."""
+    """Group labels ('low' = <= cut-off, 'high' = > cut-off; NA stays NA) and the cut-off."""
 
     groups: pd.Series
     cutoff: float | None
 
 
-def split_at_median(values: pd.Series, *, labels: tuple[str, str] = ("low", "high")) -> MedianSplit:
-    """Dichotomise at the median, as the paper's Fig. 3 (miR-122 ratio in LC patients).
-
-    Values equal to the median go to the low group (<=), so with an even number of distinct
-    values the groups are as equal as the data allow.
-    """
+def split_at_cutoff(
+    values: pd.Series, cutoff: float | None, *, labels: tuple[str, str] = ("low", "high")
+) -> MedianSplit:
+    """Dichotomise at ``cutoff``: values equal to it go to the low group (<=), as a Cox
+    term with that cut-off codes them."""
     numbers = pd.to_numeric(values, errors="coerce")
-    cutoff = as_float(numbers.median())
     groups = pd.Series(pd.NA, index=numbers.index, dtype="object")
     if cutoff is not None:
         present = numbers.notna()
@@ -85,22 +123,49 @@ def split_at_median(values: pd.Series, *, labels: tuple[str, str] = ("low", "hig
     return MedianSplit(groups, cutoff)
 
 
+def split_at_median(values: pd.Series, *, labels: tuple[str, str] = ("low", "high")) -> MedianSplit:
+    """Dichotomise at the median of ``values`` (the paper's Fig. 3, miR-122 ratio in LC
+    patients). Pass only the rows the analysis uses, or the cut-off is not the one the
+    curves are drawn from."""
+    numbers = pd.to_numeric(values, errors="coerce")
+    return split_at_cutoff(numbers, as_float(numbers.median()), labels=labels)
+
+
 @dataclass
 class MedianSurvival(JsonResult):
-    """Median survival time with CI; None means "not reached"."""
+    """Median survival time with CI. None means "not reached" (the curve or band never
+    gets down to one half); the ``*_not_reached`` flags and :meth:`describe` say it in
+    words."""
 
     median: float | None
     ci_low: float | None
     ci_high: float | None
     definition: str
     ci_method: str
+    median_not_reached: bool = field(init=False)
+    ci_low_not_reached: bool = field(init=False)
+    ci_high_not_reached: bool = field(init=False)
+
+    def __post_init__(self):
+        self.median_not_reached = self.median is None
+        self.ci_low_not_reached = self.ci_low is None
+        self.ci_high_not_reached = self.ci_high is None
+
+    def describe(self, digits: int = 3) -> str:
+        """'310 (285 to 363)', '638 (268 to not reached)', 'not reached (475 to not reached)'."""
+
+        def shown(value):
+            return NOT_REACHED if value is None else f"{value:.{digits}g}"
+
+        return f"{shown(self.median)} ({shown(self.ci_low)} to {shown(self.ci_high)})"
 
 
 @dataclass
 class KaplanMeierGroup(JsonResult):
     """One KM curve. ``curve`` has a row per distinct time (0 and every event/censoring time):
     time, survival, ci_low, ci_high, at_risk, events, censored. ``at_times`` answers the
-    requested times: time, survival, ci_low, ci_high, at_risk, cumulative_events."""
+    requested times: time, survival, ci_low, ci_high, at_risk, cumulative_events.
+    ``label`` is the human name of the group ("miR-122 ratio ≤ 0.793"), set by the caller."""
 
     group: object
     n: int
@@ -108,11 +173,13 @@ class KaplanMeierGroup(JsonResult):
     median: MedianSurvival
     curve: pd.DataFrame
     at_times: pd.DataFrame
+    label: str | None = None
 
 
 @dataclass
 class LogRank(JsonResult):
-    """Log-rank test across groups; ``groups`` rows: group, n, observed, expected."""
+    """Log-rank test across groups (R's survdiff); ``groups`` rows: group, n, observed,
+    expected."""
 
     chisq: float | None
     df: int | None
@@ -137,105 +204,71 @@ class KaplanMeierResult(JsonResult):
 
 
 def _survival_frame(df: pd.DataFrame, time: str, event: str, group: str | None) -> pd.DataFrame:
+    usable = usable_rows(df, time, event, [group] if group is not None else [])
+    rows = df.loc[usable]
     frame = pd.DataFrame(
         {
-            "time": pd.to_numeric(df[time], errors="coerce"),
-            "event": pd.to_numeric(df[event].astype("object"), errors="coerce"),
-        }
+            "time": pd.to_numeric(rows[time], errors="coerce").astype(float),
+            "event": _event_flags(rows[event], event),
+        },
+        index=rows.index,
     )
     if group is not None:
-        frame["group"] = df[group]
-    frame = frame.replace([np.inf, -np.inf], np.nan).dropna()
-    frame = frame.loc[frame["time"] >= 0]
-    frame["event"] = frame["event"].astype(bool)
+        frame["group"] = rows[group]
     return frame
 
 
-def _log_bands(survival: np.ndarray, greenwood: np.ndarray, z: float):
-    """R's conf.type='log' band: S·exp(±z·se), upper truncated at 1; NaN where S = 0."""
-    with np.errstate(divide="ignore", invalid="ignore"):
-        se = np.sqrt(greenwood)
-        lower = survival * np.exp(-z * se)
-        upper = np.minimum(1.0, survival * np.exp(z * se))
-    undefined = (survival <= 0) | ~np.isfinite(se)
-    return np.where(undefined, np.nan, lower), np.where(undefined, np.nan, upper)
-
-
-def _first_time_at_or_below(times: np.ndarray, curve: np.ndarray, level: float = 0.5):
-    """lifelines' rule: first time the curve is <= level; None if it never gets there."""
-    hit = np.flatnonzero(curve <= level)
-    return float(times[hit[0]]) if hit.size else None
-
-
-def _r_quantile(times: np.ndarray, curve: np.ndarray, last_time: float, p: float = 0.5):
-    """R quantile.survfit rule on one curve (NaN points ignored); None if not reached.
-
-    The cumulative distribution F = 1 - S is taken with its first time at each level; the
-    quantile is where a horizontal line at p meets F, and the midpoint of a flat stretch
-    that lies exactly at p (within sqrt(eps)).
-    """
-    keep = ~np.isnan(curve)
-    x = np.concatenate([[0.0], times[keep]])
-    y = np.concatenate([[0.0], 1.0 - curve[keep]])
-    if y.max() < p:
-        return None
-    first = np.concatenate([[True], np.diff(y) != 0])
-    x, y = x[first], y[first]
-    reached = np.flatnonzero(y + _R_TOLERANCE >= p)
-    past = np.flatnonzero(y - _R_TOLERANCE >= p)
-    if reached.size == 0:
-        return None
-    start = x[reached[0]]
-    if abs(p - y[-1]) < _R_TOLERANCE and past.size == 0:
-        return float((start + last_time) / 2.0)
-    if past.size == 0:
-        return None
-    return float((start + x[past[0]]) / 2.0)
-
-
-def r_style_median(
-    durations, events, *, confidence: float = 0.95, ci_method: str = "log"
-) -> MedianSurvival:
-    """Median survival and CI exactly as R's ``print(survfit(Surv(t, e) ~ 1))`` reports them
-    (with ``conf.type`` = ``ci_method``)."""
-    fitted = _fit_group(
-        pd.DataFrame({"time": durations, "event": np.asarray(events, dtype=bool)}),
-        confidence,
-        ci_method,
-    )
-    return _median(fitted, "r", ci_method)
-
-
 class _FittedCurve(NamedTuple):
-    times: np.ndarray
+    times: np.ndarray  # distinct observed times (events and censorings), ascending
     survival: np.ndarray
-    lower: np.ndarray
+    lower: np.ndarray  # NaN where R's band is NA
     upper: np.ndarray
     at_risk: np.ndarray
     events: np.ndarray
     censored: np.ndarray
-    durations: np.ndarray
-    event_flags: np.ndarray
+    durations: np.ndarray  # every subject's time, sorted
+    event_times: np.ndarray  # every event's time, sorted
 
 
-def _fit_group(frame: pd.DataFrame, confidence: float, ci_method: str) -> _FittedCurve:
+def _bands(survival: np.ndarray, se: np.ndarray, z: float, ci_method: str):
+    """R's survfit_confint (conf.type = ci_method, upper limits truncated at 1)."""
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        if ci_method == "plain":
+            width = z * se * survival
+            lower, upper = np.maximum(survival - width, 0.0), np.minimum(survival + width, 1.0)
+            undefined = survival <= 0
+        elif ci_method == "log":
+            lower = survival * np.exp(-z * se)
+            upper = np.minimum(survival * np.exp(z * se), 1.0)
+            undefined = survival <= 0
+        elif ci_method == "log-log":
+            shift = z * se / np.log(survival)
+            log_cumhaz = np.log(-np.log(survival))
+            lower = np.exp(-np.exp(log_cumhaz - shift))
+            upper = np.exp(-np.exp(log_cumhaz + shift))
+            undefined = (survival <= 0) | (survival >= 1)
+        else:
+            raise ValueError(f"ci_method must be one of {CI_METHODS}, not {ci_method!r}")
+    return np.where(undefined, np.nan, lower), np.where(undefined, np.nan, upper)
+
+
+def _fit_group(durations, event_flags, confidence: float, ci_method: str) -> _FittedCurve:
+    """Product-limit estimate S = Π(1 − d/n) with Greenwood's se of log S, as survfit."""
     if ci_method not in CI_METHODS:
-        raise ValueError(f"ci_method must be one of {CI_METHODS}")
-    kmf = KaplanMeierFitter(alpha=1.0 - confidence)
-    kmf.fit(frame["time"].to_numpy(float), frame["event"].to_numpy(bool))
-    table = kmf.event_table
-    times = table.index.to_numpy(float)
-    survival = kmf.survival_function_.iloc[:, 0].to_numpy(float)
-    at_risk = table["at_risk"].to_numpy(float)
-    deaths = table["observed"].to_numpy(float)
-    if ci_method == "log-log":
-        bands = kmf.confidence_interval_survival_function_
-        lower, upper = bands.iloc[:, 0].to_numpy(float), bands.iloc[:, 1].to_numpy(float)
-    else:
-        with np.errstate(divide="ignore", invalid="ignore"):
-            terms = np.where(deaths > 0, deaths / (at_risk * (at_risk - deaths)), 0.0)
-        z = stats.norm.ppf(0.5 + confidence / 2.0)
-        lower, upper = _log_bands(survival, np.cumsum(terms), z)
+        raise ValueError(f"ci_method must be one of {CI_METHODS}, not {ci_method!r}")
+    durations = np.asarray(durations, dtype=float)
+    flags = np.asarray(event_flags, dtype=bool)
+    order = np.argsort(durations, kind="stable")
+    durations, flags = durations[order], flags[order]
+    times, first, counts = np.unique(durations, return_index=True, return_counts=True)
+    at_risk = len(durations) - first
+    deaths = np.add.reduceat(flags.astype(int), first) if len(durations) else np.array([], int)
+    survival = np.cumprod(1.0 - deaths / at_risk)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        terms = np.where(deaths > 0, deaths / (at_risk * (at_risk - deaths)), 0.0)
+    se = np.sqrt(np.cumsum(terms))
+    z = stats.norm.ppf(0.5 + confidence / 2.0)
+    lower, upper = _bands(survival, se, z, ci_method)
     return _FittedCurve(
         times,
         survival,
@@ -243,42 +276,122 @@ def _fit_group(frame: pd.DataFrame, confidence: float, ci_method: str) -> _Fitte
         upper,
         at_risk.astype(int),
         deaths.astype(int),
-        table["censored"].to_numpy(int),
-        frame["time"].to_numpy(float),
-        frame["event"].to_numpy(bool),
+        (counts - deaths).astype(int),
+        durations,
+        durations[flags],
     )
+
+
+def _first_at_or_above(values: np.ndarray, threshold: float) -> int | None:
+    """Index of the first value >= threshold (NaN never is), None if there is none."""
+    hits = np.flatnonzero(values >= threshold)
+    return int(hits[0]) if hits.size else None
+
+
+def _r_quantile(times: np.ndarray, curve: np.ndarray, p: float = 0.5) -> float | None:
+    """R's survival:::findq for one curve (NaN = NA): None where R returns NA."""
+    x = np.concatenate([[0.0], times])
+    y = np.concatenate([[0.0], 1.0 - curve])
+    if np.all(np.isnan(y)) or np.nanmax(y) < p:
+        return None
+    last_time = x[-1]
+    keep = ~pd.Series(y).duplicated().to_numpy()  # R's duplicated(): one NA kept
+    x, y = x[keep], y[keep]
+    valid = np.flatnonzero(~np.isnan(y))
+
+    def crossing(shifted):  # approx(shifted, 1:n, p, "constant", f = 1)
+        if p < shifted[valid[0]]:
+            return None
+        at = np.searchsorted(shifted[valid], p, side="left")
+        return int(valid[at]) if at < valid.size else None
+
+    first = crossing(y + _R_TOLERANCE)
+    past = crossing(y - _R_TOLERANCE)
+    if first is not None and not np.isnan(y[-1]) and abs(p - y[-1]) < _R_TOLERANCE:
+        return float((x[first] + last_time) / 2.0)
+    if first is None or past is None:
+        return None
+    return float((x[first] + x[past]) / 2.0)
+
+
+def _sas_quantile(times: np.ndarray, curve: np.ndarray, p: float = 0.5) -> float | None:
+    """½(inf{t: F(t) ≥ p} + inf{t: F(t) > p}) with F = 1 − S; None if either is missing."""
+    failure = 1.0 - curve
+    reached = _first_at_or_above(failure, p - _R_TOLERANCE)
+    passed = _first_at_or_above(failure, p + _R_TOLERANCE)
+    if reached is None or passed is None:
+        return None
+    return float((times[reached] + times[passed]) / 2.0)
 
 
 def _median(fitted: _FittedCurve, definition: str, ci_method: str) -> MedianSurvival:
     if definition not in MEDIAN_DEFINITIONS:
-        raise ValueError(f"median_definition must be one of {MEDIAN_DEFINITIONS}")
-    if definition == "lifelines":
-
-        def find(curve):
-            return _first_time_at_or_below(fitted.times, curve)
+        raise ValueError(
+            f"median_definition must be one of {MEDIAN_DEFINITIONS}, not {definition!r}"
+        )
+    times = fitted.times
+    if definition == "r":
+        limits = [_r_quantile(times, c) for c in (fitted.survival, fitted.lower, fitted.upper)]
+    elif definition == "sas":
+        low = _first_at_or_above(1.0 - fitted.lower, 0.5 - _R_TOLERANCE)
+        high = _first_at_or_above(1.0 - fitted.upper, 0.5 + _R_TOLERANCE)
+        limits = [
+            _sas_quantile(times, fitted.survival),
+            None if low is None else float(times[low]),
+            None if high is None else float(times[high]),
+        ]
     else:
-        last = float(fitted.durations.max()) if fitted.durations.size else 0.0
+        found = [
+            _first_at_or_above(-c, -0.5) for c in (fitted.survival, fitted.lower, fitted.upper)
+        ]
+        limits = [None if i is None else float(times[i]) for i in found]
+    return MedianSurvival(*limits, definition, ci_method)
 
-        def find(curve):
-            return _r_quantile(fitted.times, curve, last)
 
-    return MedianSurvival(
-        find(fitted.survival), find(fitted.lower), find(fitted.upper), definition, ci_method
+def r_style_median(
+    durations, events, *, confidence: float = 0.95, ci_method: str = "log"
+) -> MedianSurvival:
+    """Median survival and CI exactly as R's ``print(survfit(Surv(t, e) ~ 1))`` reports them
+    (with ``conf.type`` = ``ci_method``)."""
+    fitted = _fit_group(durations, np.asarray(events, dtype=bool), confidence, ci_method)
+    return _median(fitted, "r", ci_method)
+
+
+def _curve_frame(fitted: _FittedCurve) -> pd.DataFrame:
+    """The curve with a starting row at time 0 (S = 1, band 1 to 1, as R's summary reports
+    times before the first observation) unless a subject was observed at 0."""
+    curve = pd.DataFrame(
+        {
+            "time": fitted.times,
+            "survival": fitted.survival,
+            "ci_low": fitted.lower,
+            "ci_high": fitted.upper,
+            "at_risk": fitted.at_risk,
+            "events": fitted.events,
+            "censored": fitted.censored,
+        }
     )
+    if fitted.times.size and fitted.times[0] > 0:
+        start = {"time": 0.0, "survival": 1.0, "ci_low": 1.0, "ci_high": 1.0,
+                 "at_risk": int(fitted.durations.size), "events": 0, "censored": 0}  # fmt: skip
+        curve = pd.concat([pd.DataFrame([start]), curve], ignore_index=True)
+    return curve
 
 
 def _at_times(fitted: _FittedCurve, times: Sequence[float]) -> pd.DataFrame:
     requested = np.asarray(list(times), dtype=float)
     row = np.searchsorted(fitted.times, requested, side="right") - 1
+    before_first = row < 0
     row = np.clip(row, 0, None)
-    beyond = requested > (fitted.durations.max() if fitted.durations.size else -np.inf)
-    sorted_durations = np.sort(fitted.durations)
-    at_risk = len(sorted_durations) - np.searchsorted(sorted_durations, requested, side="left")
-    event_times = np.sort(fitted.durations[fitted.event_flags])
-    cumulative_events = np.searchsorted(event_times, requested, side="right")
+    last = fitted.durations[-1] if fitted.durations.size else -np.inf
+    beyond = requested > last
+    at_risk = fitted.durations.size - np.searchsorted(fitted.durations, requested, side="left")
+    cumulative_events = np.searchsorted(fitted.event_times, requested, side="right")
 
     def pick(values):
-        return np.where(beyond, np.nan, values[row])
+        if not values.size:
+            return np.full(requested.shape, np.nan)
+        return np.where(beyond, np.nan, np.where(before_first, 1.0, values[row]))
 
     return pd.DataFrame(
         {
@@ -292,54 +405,71 @@ def _at_times(fitted: _FittedCurve, times: Sequence[float]) -> pd.DataFrame:
     )
 
 
-def _expected_events(frame: pd.DataFrame) -> pd.DataFrame:
-    """Observed and log-rank expected events per group (R's survdiff O and E columns)."""
-    event_times, deaths = np.unique(frame.loc[frame["event"], "time"], return_counts=True)
-    all_durations = np.sort(frame["time"].to_numpy(float))
-    total_at_risk = len(all_durations) - np.searchsorted(all_durations, event_times, "left")
-    rows = []
-    for level, part in frame.groupby("group", sort=True, observed=True):
-        durations = np.sort(part["time"].to_numpy(float))
-        at_risk = len(durations) - np.searchsorted(durations, event_times, "left")
-        expected = float(np.sum(deaths * at_risk / total_at_risk)) if deaths.size else 0.0
-        rows.append(
-            {
-                "group": level,
-                "n": int(len(part)),
-                "observed": int(part["event"].sum()),
-                "expected": expected,
-            }
-        )
-    return pd.DataFrame(rows, columns=["group", "n", "observed", "expected"])
-
-
 def logrank(df: pd.DataFrame, time: str, event: str, group: str) -> LogRank:
     """Log-rank (Mantel-Cox) test of equal survival across the levels of ``group``.
 
-    Rows missing time, event or group are dropped. With two groups this is R's
-    ``survdiff(Surv(time, event) ~ group)``; with more, the k-1 df test.
+    Rows missing time, event or group are dropped. R's
+    ``survdiff(Surv(time, event) ~ group)``: k − 1 df for k groups with expected events.
     """
-    frame = _survival_frame(df, time, event, group)
-    return _logrank(frame)
+    return _logrank(_survival_frame(df, time, event, group))
+
+
+def _risk_and_deaths(part: pd.DataFrame, event_times: np.ndarray):
+    """Numbers at risk and deaths of one group at each of the pooled event times."""
+    durations = np.sort(part["time"].to_numpy())
+    deaths = np.sort(part.loc[part["event"], "time"].to_numpy())
+    at_risk = durations.size - np.searchsorted(durations, event_times, "left")
+    died = np.searchsorted(deaths, event_times, "right") - np.searchsorted(
+        deaths, event_times, "left"
+    )
+    return at_risk, died
 
 
 def _logrank(frame: pd.DataFrame) -> LogRank:
-    counts = _expected_events(frame)
+    """survdiff's observed, expected and hypergeometric variance; the statistic on the
+    groups with expected events, less the first (a generalised inverse)."""
+    parts = [(level, part) for level, part in frame.groupby("group", sort=True, observed=True)]
+    parts = [(level, part) for level, part in parts if len(part)]
+    event_times, deaths = np.unique(frame.loc[frame["event"], "time"], return_counts=True)
+    at_risk = np.zeros((event_times.size, len(parts)))
+    died = np.zeros((event_times.size, len(parts)))
+    for column, (_, part) in enumerate(parts):
+        at_risk[:, column], died[:, column] = _risk_and_deaths(part, event_times)
+    total = at_risk.sum(axis=1)
+    share = np.divide(at_risk, total[:, None], out=np.zeros_like(at_risk), where=total[:, None] > 0)
+    expected = (deaths[:, None] * share).sum(axis=0)
+    observed = died.sum(axis=0)
+    counts = pd.DataFrame(
+        {
+            "group": [level for level, _ in parts],
+            "n": [int(len(part)) for _, part in parts],
+            "observed": observed.astype(int),
+            "expected": expected,
+        },
+        columns=["group", "n", "observed", "expected"],
+    )
     result = LogRank(None, None, None, counts)
-    if len(counts) < 2:
-        result.warnings.append(f"{len(counts)} group(s) with data; the log-rank test needs 2")
+    if len(parts) < 2:
+        result.warnings.append(f"{len(parts)} group(s) with data; the log-rank test needs 2")
         return result
-    if not frame["event"].any():
+    if not deaths.size:
         result.warnings.append("no events; the log-rank test is undefined")
         return result
-    test = multivariate_logrank_test(
-        frame["time"].to_numpy(float),
-        frame["group"].astype(str).to_numpy(),
-        frame["event"].to_numpy(bool),
+    spread = np.divide(
+        deaths * (total - deaths), total - 1, out=np.zeros(total.size), where=total > 1
     )
-    result.chisq = as_float(test.test_statistic)
-    result.df = int(test.degrees_of_freedom)
-    result.p = as_float(test.p_value)
+    variance = np.diag((spread[:, None] * share).sum(axis=0)) - np.einsum(
+        "t,tj,tk->jk", spread, share, share
+    )
+    compared = np.flatnonzero(expected > 0)
+    if compared.size < 2:
+        result.warnings.append("only one group has expected events; the log-rank test is undefined")
+        return result
+    kept = compared[1:]
+    difference = (observed - expected)[kept]
+    chisq = float(difference @ np.linalg.solve(variance[np.ix_(kept, kept)], difference))
+    result.chisq, result.df = as_float(chisq), int(compared.size - 1)
+    result.p = as_float(stats.chi2.sf(chisq, result.df))
     return result
 
 
@@ -351,44 +481,40 @@ def kaplan_meier(
     group: str | None = None,
     times: Sequence[float] = (),
     confidence: float = 0.95,
-    ci_method: str = "log-log",
-    median_definition: str = "lifelines",
+    ci_method: str = "log",
+    median_definition: str = "r",
 ) -> KaplanMeierResult:
     """Kaplan-Meier estimate per level of ``group`` (or overall), with a log-rank test.
 
     ``times`` are the times at which survival, its CI and the numbers at risk are reported
-    (e.g. 12, 24, 36, 48 months for the table under a KM plot). See the module docstring for
-    ``ci_method`` and ``median_definition``.
+    (e.g. 12, 24, 36, 48 months for the table under a KM plot). Groups come in the order
+    of the column's categories (a Categorical) or sorted. The defaults are R's
+    (``conf.type="log"``, ``quantile.survfit``); see the module docstring.
     """
+    if median_definition not in MEDIAN_DEFINITIONS:
+        raise ValueError(
+            f"median_definition must be one of {MEDIAN_DEFINITIONS}, not {median_definition!r}"
+        )
     frame = _survival_frame(df, time, event, group)
     n_dropped = int(len(df) - len(frame))
     notes: list[str] = []
     if n_dropped:
-        notes.append(f"{n_dropped} row(s) without time, event or group left out")
+        what = "time, event or group" if group is not None else "time or event"
+        notes.append(f"{n_dropped} row(s) without {what} left out")
     if group is None:
         frame["group"] = "all"
-    parts = list(frame.groupby("group", sort=True, observed=True))
     groups = []
-    for level, part in parts:
-        fitted = _fit_group(part, confidence, ci_method)
-        curve = pd.DataFrame(
-            {
-                "time": fitted.times,
-                "survival": fitted.survival,
-                "ci_low": fitted.lower,
-                "ci_high": fitted.upper,
-                "at_risk": fitted.at_risk,
-                "events": fitted.events,
-                "censored": fitted.censored,
-            }
-        )
+    for level, part in frame.groupby("group", sort=True, observed=True):
+        if not len(part):
+            continue
+        fitted = _fit_group(part["time"], part["event"], confidence, ci_method)
         groups.append(
             KaplanMeierGroup(
                 level,
                 int(len(part)),
                 int(part["event"].sum()),
                 _median(fitted, median_definition, ci_method),
-                curve,
+                _curve_frame(fitted),
                 _at_times(fitted, times),
             )
         )
