@@ -162,14 +162,33 @@ def _at_risk(curve: pd.DataFrame, moment: float) -> int:
 
 
 def _time_ticks(groups: Sequence[Mapping], last: float) -> list[float]:
-    """The times the plan asked numbers for (the table's), else round ones, up to the
-    last follow-up."""
+    """The times the plan asked numbers for (the table's) and, when they are evenly
+    spaced, on in the same steps to the last follow-up; else round ones."""
     asked = sorted({float(r["time"]) for g in groups for r in g.get("at_times") or []})
     ticks = [t for t in asked if 0 <= t <= last]
     if len(ticks) < 2:
         locator = MaxNLocator(nbins=6, steps=[1, 2, 2.5, 5, 10])
-        ticks = [float(t) for t in locator.tick_values(0, last) if 0 <= t <= last]
+        return [float(t) for t in locator.tick_values(0, last) if 0 <= t <= last]
+    steps = np.diff(ticks)
+    if np.allclose(steps, steps[0]):
+        while ticks[-1] + steps[0] <= last:
+            ticks.append(ticks[-1] + float(steps[0]))
     return ticks
+
+
+def _split_notes(result: Mapping) -> list[str]:
+    """What a split curve's legend and alt text add: the log-rank P and where the cut-off
+    came from (the engine's ``split.cutoff_source``, e.g. "data-derived", when given)."""
+    split = result.get("split")
+    if not split:
+        return []
+    notes = []
+    logrank = result.get("logrank")
+    if logrank and logrank.get("p") is not None:
+        notes.append(f"log-rank {format_p(logrank['p'])}")
+    if split.get("cutoff_source"):
+        notes.append(f"cut-off {split['cutoff_source']}")
+    return notes
 
 
 def kaplan_meier_alt(result: Mapping, dictionary: DataDictionary) -> str:
@@ -180,23 +199,28 @@ def kaplan_meier_alt(result: Mapping, dictionary: DataDictionary) -> str:
     what = what[0].lower() + what[1:] if what[1:2].islower() else what
     last = max((max(r["time"] for r in g["curve"]) for g in groups if g["curve"]), default=0)
 
-    def median(group):
-        value = (group.get("median") or {}).get("median")
-        return "median not reached" if value is None else f"median {format_number(value)} {unit}"
+    def time_of(value) -> str:
+        return f"{float(value):.1f}".removesuffix(".0") + f" {unit}"
 
+    def facts(group) -> str:
+        value = (group.get("median") or {}).get("median")
+        median = "median not reached" if value is None else f"median {time_of(value)}"
+        return f"{group['events']} events, {median}"
+
+    follow_up = f"follow-up to {time_of(last)}"
+    if len(groups) == 1 and not result.get("split"):
+        (group,) = groups
+        return (
+            f"Kaplan-Meier curve of {what} for all {group['n']} patients ({facts(group)}), "
+            f"{follow_up}."
+        )
     parts = "; ".join(
-        f"{label} (n = {g['n']}, {g['events']} events, {median(g)})"
+        f"{label} (n = {g['n']}, {facts(g)})"
         for label, g in zip(group_labels(result, dictionary), groups, strict=True)
     )
     counted = "1 group" if len(groups) == 1 else f"{len(groups)} groups"
-    text = (
-        f"Kaplan-Meier curves of {what} for {counted} ({parts}), "
-        f"follow-up to {format_number(last)} {unit}"
-    )
-    logrank = result.get("logrank")
-    if result.get("split") and logrank and logrank.get("p") is not None:
-        text += f"; log-rank {format_p(logrank['p'])}"
-    return text + "."
+    text = f"Kaplan-Meier curves of {what} for {counted} ({parts}), {follow_up}"
+    return "; ".join([text, *_split_notes(result)]) + "."
 
 
 def kaplan_meier_figure(
@@ -240,10 +264,7 @@ def kaplan_meier_figure(
     axis.set_xticks(ticks)
     axis.set_ylabel(plain(survival_label(result.get("event", PAPER_EVENT), dictionary)))
     axis.set_xlabel(plain(time_axis_label(result.get("time", PAPER_TIME), dictionary)))
-    logrank = result.get("logrank")
-    legend_title = None
-    if result.get("split") and logrank and logrank.get("p") is not None:
-        legend_title = f"log-rank {format_p(logrank['p'])}"
+    legend_title = "\n".join(plain(note) for note in _split_notes(result)) or None
     legend = axis.legend(loc="best", frameon=False, fontsize=8, title=legend_title)
     legend.get_title().set_fontsize(8)
     axis.set_title(plain(title), fontsize=10)
@@ -390,7 +411,8 @@ def forest_alt(result: Mapping) -> str:
         if _estimable(estimate) and estimate.get("p") is not None and estimate["p"] < 0.05
     ]
     if notable:
-        shown = "; ".join(notable[:4]) + ("; …" if len(notable) > 4 else "")
+        more = f"; and {len(notable) - 4} more" if len(notable) > 4 else ""
+        shown = "; ".join(notable[:4]) + more
         text += f". P < 0.05: {shown}"
     else:
         text += ". No hazard ratio with P < 0.05"
@@ -402,17 +424,26 @@ def forest_alt(result: Mapping) -> str:
     return text + "."
 
 
+def _forest_positions(rows) -> list[tuple[float, tuple[float, float]]]:
+    """Each term's y (top to bottom) and its two estimates' offsets from it: a term with
+    a univariate and a multivariate estimate takes two lines, a term with one takes one."""
+    positions, y = [], 0.0
+    for _, univariate, multivariate in rows:
+        both = univariate is not None and multivariate is not None
+        y -= 0.7 if both else 0.5
+        positions.append((y, (0.2, -0.2) if both else (0.0, 0.0)))
+        y -= 0.7 if both else 0.5
+    return positions
+
+
 def forest_figure(result: Mapping, title: str) -> Figure:
     """Univariate and multivariate hazard ratios of one Cox analysis, term by term, with
     their CIs on a log axis, a line at 1, and the numbers (or "not estimable") beside."""
     rows = _forest_rows(result)
-    has_multivariate = any(m is not None for _, _, m in rows)
+    positions = _forest_positions(rows)
+    bottom = positions[-1][0] - (0.7 if positions[-1][1][0] else 0.5) if rows else -1.0
     confidence = _confidence(result)
-    figure, axis = plt.subplots(
-        figsize=(8.0, 1.4 + 0.42 * len(rows) * (1.6 if has_multivariate else 1))
-    )
-    spacing = 1.6 if has_multivariate else 1.0
-    offsets = (0.25, -0.25) if has_multivariate else (0.0, 0.0)
+    figure, axis = plt.subplots(figsize=(8.0, 1.3 + 0.3 * -bottom))
     styles = (("Univariate", COLOURS[0], "o"), ("Multivariate", COLOURS[1], "s"))
     values = [1.0]
     for _, *estimates in rows:
@@ -430,8 +461,7 @@ def forest_figure(result: Mapping, title: str) -> Figure:
     axis.axvline(1.0, color=MUTED, lw=0.8, ls="--", zorder=1)
     text_at = axis.get_yaxis_transform()  # x in axes fraction, y in data
     drawn = set()
-    for index, (_, *estimates) in enumerate(rows):
-        y_term = -index * spacing
+    for (_, *estimates), (y_term, offsets) in zip(rows, positions, strict=True):
         for offset, estimate, (kind, colour, marker) in zip(
             offsets, estimates, styles, strict=True
         ):
@@ -450,15 +480,16 @@ def forest_figure(result: Mapping, title: str) -> Figure:
                           ha="left", style="italic")  # fmt: skip
             axis.text(1.02, y, plain(_hr_text(estimate)), transform=text_at, color=colour,
                       fontsize=7.5, va="center", ha="left")  # fmt: skip
-    axis.text(1.02, 0.5 * spacing, f"HR ({confidence}% CI), P", transform=text_at, fontsize=8,
-              va="center", ha="left", color=MUTED)  # fmt: skip
-    axis.set_yticks([-i * spacing for i in range(len(rows))], [plain(t) for t, *_ in rows])
-    axis.set_ylim(-(len(rows) - 1) * spacing - 0.8 * spacing, 0.8 * spacing)
+    axis.text(1.02, 1.0, f"HR ({confidence}% CI), P", transform=axis.transAxes, fontsize=8,
+              va="bottom", ha="left", color=MUTED)  # fmt: skip
+    axis.set_yticks([y for y, _ in positions], [plain(term) for term, *_ in rows])
+    axis.set_ylim(bottom, 0)
+    axis.tick_params(axis="y", length=0)
     axis.set_xlabel(f"Hazard ratio ({confidence}% CI, log scale)")
-    if drawn:
-        axis.legend(loc="upper left", bbox_to_anchor=(0.0, -0.12 - 0.3 / max(len(rows), 1)),
-                    frameon=False, fontsize=8, ncol=2)  # fmt: skip
-    axis.set_title(plain(title), fontsize=10)
+    if len(drawn) > 1:
+        axis.legend(loc="lower left", bbox_to_anchor=(0.0, 1.0), frameon=False, fontsize=8,
+                    ncol=2, borderaxespad=0.2)  # fmt: skip
+    axis.set_title(plain(title), fontsize=10, pad=20 if len(drawn) > 1 else 6)
     axis.grid(axis="x", color="#e4eaf0", lw=0.6, which="major")
     alt = forest_alt(result)
     return Figure(to_svg(figure, alt=alt, title=title), alt)

@@ -222,10 +222,11 @@ def spike_in_alt(spike_in: list[dict], limit: float | None) -> str:
     batches = len(_group(points, "batch", "no batch"))
     n_out = sum(1 for p in points if p.get("outlier"))
     cqs = [p["cq"] for p in points]
+    outliers = "1 outlier" if n_out == 1 else f"{n_out} outliers"
     return (
         f"Spike-in (cel-miR-39) Cq of {len(points)} samples in {batches} extraction batches, "
-        f"Cq {min(cqs):.1f} to {max(cqs):.1f}; {n_out} outliers ({_outlier_rule(limit)} "
-        "within the batch)."
+        f"Cq {min(cqs):.1f} to {max(cqs):.1f}; {outliers} ({_outlier_rule(limit)} within the "
+        "batch)."
     )
 
 

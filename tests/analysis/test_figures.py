@@ -163,7 +163,12 @@ class TestKaplanMeier:
         result = {
             "time": "days",
             "event": "status",
-            "split": {"column": "marker", "at": "median", "cutoff": 0.793},
+            "split": {
+                "column": "marker",
+                "at": "median",
+                "cutoff": 0.793,
+                "cutoff_source": "data-derived",
+            },  # fmt: skip
             "groups": [
                 {**group, "group": "low", "label": "miR-122 ratio ≤ 0.793"},
                 {**group, "group": "high", "label": "miR-122 ratio > 0.793"},
@@ -173,7 +178,9 @@ class TestKaplanMeier:
         svg, alt = kaplan_meier_figure(result, "Fig. 3", DAYS)
         assert "miR-122 ratio ≤ 0.793 (n = 4)" in svg and "log-rank P = 0.012" in svg
         assert alt.startswith("Kaplan-Meier curves of survival probability (event: death) for 2")
-        assert "median not reached" in alt and alt.endswith("log-rank P = 0.012.")
+        assert "median not reached" in alt
+        assert alt.endswith("log-rank P = 0.012; cut-off data-derived.")
+        assert "cut-off data-derived" in shown(svg)
         # Round ticks 0, 2, 4, 6, 8 up to the last follow-up (9): 4 at risk until the
         # event at 5 leaves 3 (censored at 9).
         texts = shown(svg)
@@ -258,7 +265,7 @@ class TestAltText:
             assert title
         notes = both.notes
         assert "paired t-test P" in notes["Paired"]["alt"]
-        assert "1 outliers" in notes["qc:spike_in"]["alt"]
+        assert "1 outlier (" in notes["qc:spike_in"]["alt"]
         assert "1 above the high line (7)" in notes["qc:haemolysis"]["alt"]
         assert "Enrolled: n = 3; Analysed: n = 2); 1 left out" in notes["qc:flow"]["alt"]
 
