@@ -100,6 +100,11 @@ def format_p(p: float | None) -> str:
     return "P < 0.001" if p < 0.001 else f"P = {p:.3f}"
 
 
+def counted(number: int, noun: str) -> str:
+    """A count and its noun: "1 group", "3 groups"."""
+    return f"{number} {noun}" if number == 1 else f"{number} {noun}s"
+
+
 def _number(value, digits: int = 3) -> str:
     return "NA" if value is None else f"{float(value):.{digits}g}"
 
@@ -218,8 +223,9 @@ def kaplan_meier_alt(result: Mapping, dictionary: DataDictionary) -> str:
         f"{label} (n = {g['n']}, {facts(g)})"
         for label, g in zip(group_labels(result, dictionary), groups, strict=True)
     )
-    counted = "1 group" if len(groups) == 1 else f"{len(groups)} groups"
-    text = f"Kaplan-Meier curves of {what} for {counted} ({parts}), {follow_up}"
+    text = (
+        f"Kaplan-Meier curves of {what} for {counted(len(groups), 'group')} ({parts}), {follow_up}"
+    )
     return "; ".join([text, *_split_notes(result)]) + "."
 
 
@@ -305,10 +311,11 @@ def paired_alt(result: Mapping, names: tuple[str, str]) -> str:
         f"per patient and a box per timepoint"
     )
     if result.get("mean_difference") is not None:
-        text += (
-            f"; mean difference {_number(result['mean_difference'])} ({confidence}% CI "
-            f"{_number(result.get('ci_low'))} to {_number(result.get('ci_high'))})"
-        )
+        text += f"; mean difference {_number(result['mean_difference'])}"
+        if result.get("ci_low") is not None and result.get("ci_high") is not None:
+            text += (
+                f" ({confidence}% CI {_number(result['ci_low'])} to {_number(result['ci_high'])})"
+            )
     if result.get("p") is not None:
         text += f", paired t-test {format_p(result['p'])}"
     return text + "."
@@ -399,8 +406,8 @@ def forest_alt(result: Mapping) -> str:
     confidence = _confidence(result)
     multivariate = [m for _, _, m in rows if m is not None]
     text = (
-        f"Forest plot of hazard ratios with {confidence}% CIs on a log scale for {len(rows)} "
-        f"terms in univariate Cox models"
+        f"Forest plot of hazard ratios with {confidence}% CIs on a log scale for "
+        f"{counted(len(rows), 'term')} in univariate Cox models"
     )
     if multivariate:
         text += f" and {len(multivariate)} in the multivariate model"
@@ -527,7 +534,8 @@ def anova_alt(result: Mapping, groups, names: tuple[str, str]) -> str:
         for level, values in groups
     )
     return (
-        f"Dot and box plot of {names[0]} by {names[1]} for {len(groups)} groups ({parts}); "
+        f"Dot and box plot of {names[0]} by {names[1]} for {counted(len(groups), 'group')} "
+        f"({parts}); "
         f"one-way ANOVA {_anova_statistic(result)}."
     )
 
@@ -600,11 +608,11 @@ def _analysis_drawings(
         title = spec.get("title") or name
         if kind == "kaplan_meier" and result.get("groups"):
             drawings.append((name, partial(kaplan_meier_figure, result, title, dictionary)))
-        elif kind == "paired_t_test":
+        elif kind == "paired_t_test" and result.get("n"):
             drawings.append((name, partial(_paired_of, table, spec, result, title, dictionary)))
         elif kind == "cox" and _forest_rows(result):
             drawings.append((f"{name} forest", partial(forest_figure, result, title)))
-        elif kind == "anova":
+        elif kind == "anova" and result.get("n"):
             drawings.append((name, partial(_anova_of, table, spec, result, title, dictionary)))
     return drawings
 

@@ -110,6 +110,16 @@ class TestIsolation:
         assert {"KM by arm", "Marker by arm"} <= set(outcome.figures)
         assert figures.plt.get_fignums() == []  # nothing half-drawn left open
 
+    def test_a_paired_test_of_one_column_twice_and_one_without_pairs(self):
+        table = cohort().assign(empty=np.nan)
+        same = {**PAIRED, "name": "Same", "after": "before"}
+        none = {**PAIRED, "name": "None", "after": "empty"}
+        outcome = run_plan(table, plan(same, none, ANOVA), dictionary=DAYS)
+        assert "error" not in outcome.figure_notes.get("Same", {})
+        # No pairs, nothing to draw: neither a figure nor an error.
+        assert "None" not in outcome.figures and "None" not in outcome.figure_notes
+        assert "Marker by arm" in outcome.figures
+
     def test_a_broken_qc_figure_is_a_note_too(self, monkeypatch):
         import analysis.qc_figures as qc_figures
 
@@ -168,7 +178,7 @@ class TestKaplanMeier:
                 "at": "median",
                 "cutoff": 0.793,
                 "cutoff_source": "data-derived",
-            },  # fmt: skip
+            },
             "groups": [
                 {**group, "group": "low", "label": "miR-122 ratio ≤ 0.793"},
                 {**group, "group": "high", "label": "miR-122 ratio > 0.793"},
