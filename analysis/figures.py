@@ -447,8 +447,10 @@ def forest_figure(result: Mapping, title: str) -> Figure:
     """Univariate and multivariate hazard ratios of one Cox analysis, term by term, with
     their CIs on a log axis, a line at 1, and the numbers (or "not estimable") beside."""
     rows = _forest_rows(result)
+    if not rows:
+        return Figure("", "")  # no model, nothing to draw
     positions = _forest_positions(rows)
-    bottom = positions[-1][0] - (0.7 if positions[-1][1][0] else 0.5) if rows else -1.0
+    bottom = positions[-1][0] - (0.7 if positions[-1][1][0] else 0.5)
     confidence = _confidence(result)
     figure, axis = plt.subplots(figsize=(8.0, 1.3 + 0.3 * -bottom))
     styles = (("Univariate", COLOURS[0], "o"), ("Multivariate", COLOURS[1], "s"))
@@ -610,7 +612,7 @@ def _analysis_drawings(
             drawings.append((name, partial(kaplan_meier_figure, result, title, dictionary)))
         elif kind == "paired_t_test" and result.get("n"):
             drawings.append((name, partial(_paired_of, table, spec, result, title, dictionary)))
-        elif kind == "cox" and _forest_rows(result):
+        elif kind == "cox":
             drawings.append((f"{name} forest", partial(forest_figure, result, title)))
         elif kind == "anova" and result.get("n"):
             drawings.append((name, partial(_anova_of, table, spec, result, title, dictionary)))

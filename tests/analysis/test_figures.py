@@ -228,6 +228,9 @@ class TestForestAndAnova:
         assert "90% CIs" in alt and "Stage (III vs I) (univariate) HR 2.50 (1.20–5.10)" in alt
         assert "Multivariate" not in svg
 
+    def test_a_cox_analysis_without_models_has_no_forest_plot(self):
+        assert forest_figure({"univariate": [], "multivariate": None}, "T") == ("", "")
+
     def test_an_anova_plot_has_n_per_group_and_f_and_p_in_the_title(self):
         table = cohort()
         outcome = run_plan(table, plan(ANOVA), dictionary=DAYS)
