@@ -568,12 +568,11 @@ def run_plan(
     )
     if figures:
         from analysis.figures import draw_figures
-        from analysis.qc_figures import draw_qc_figures
 
-        outcome.figures = {
-            **draw_figures(gated.table, plan, outcome.results),
-            **draw_qc_figures(outcome.qc),
-        }
+        drawn = draw_figures(
+            gated.table, plan, outcome.results, dictionary=context.dictionary, qc=outcome.qc
+        )
+        outcome.figures, outcome.figure_notes = drawn.figures, drawn.notes
     return outcome
 
 

@@ -15,10 +15,19 @@ from __future__ import annotations
 
 import math
 from collections import Counter
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from html import escape
 
-__all__ = ["draw_qc_figures", "haemolysis_svg", "patient_flow_svg", "spike_in_svg"]
+__all__ = [
+    "draw_qc_figures",
+    "haemolysis_alt",
+    "haemolysis_svg",
+    "patient_flow_alt",
+    "patient_flow_svg",
+    "qc_figure_drawings",
+    "spike_in_alt",
+    "spike_in_svg",
+]
 
 # Flow diagram geometry (px in the viewBox; the SVG scales to its container).
 WIDTH = 640
@@ -74,6 +83,15 @@ def _text(x: float, y: float, text: str, *, anchor="start", weight="normal", fil
         f'<text x="{x:g}" y="{y:g}" text-anchor="{anchor}" font-weight="{weight}" '
         f'fill="{fill}">{escape(text)}</text>'
     )
+
+
+def patient_flow_alt(flow: list[dict]) -> str:
+    """The diagram in one sentence: every step with its n, and how many were left out."""
+    if not flow:
+        return ""
+    steps = "; ".join(f"{s.get('step')}: n = {_count(s.get('n'))}" for s in flow)
+    left_out = sum(len(s.get("left_out") or []) for s in flow)
+    return f"Patient flow diagram in {len(flow)} steps ({steps}); {_count(left_out)} left out."
 
 
 def patient_flow_svg(flow: list[dict]) -> str:
@@ -152,12 +170,12 @@ def patient_flow_svg(flow: list[dict]) -> str:
             parts.append("</g>")
         y += gap
     height = math.ceil(y + MARGIN)
-    summary = "; ".join(f"{s.get('step')}: n = {_count(s.get('n'))}" for s in flow)
+    alt = escape(patient_flow_alt(flow))
     return (
         f'<svg xmlns="http://www.w3.org/2000/svg" class="qc-flow" viewBox="0 0 {WIDTH} {height}" '
-        f'width="{WIDTH}" height="{height}" role="img" aria-label="{escape("Patient flow. " + summary)}" '
+        f'width="{WIDTH}" height="{height}" role="img" aria-label="{alt}" '
         'font-family="system-ui, -apple-system, \'Segoe UI\', sans-serif" font-size="12">'
-        "<title>Patient flow</title>"
+        f"<title>Patient flow</title><desc>{alt}</desc>"
         '<defs><marker id="flow-arrow" viewBox="0 0 10 10" refX="9" refY="5" markerWidth="7" '
         f'markerHeight="7" orient="auto"><path d="M0,0 L10,5 L0,10 z" fill="{MUTED}"/></marker></defs>'
         + "".join(parts)
@@ -191,6 +209,25 @@ def _group(points: list[dict], key: str, missing: str) -> dict[str, list[dict]]:
     for p in points:
         groups.setdefault(str(p.get(key) or missing), []).append(p)
     return groups
+
+
+def _outlier_rule(limit: float | None) -> str:
+    return f"|robust z| > {limit:g}" if _finite(limit) else "flagged"
+
+
+def spike_in_alt(spike_in: list[dict], limit: float | None) -> str:
+    points = [p for p in spike_in if _finite(p.get("cq"))]
+    if not points:
+        return ""
+    batches = len(_group(points, "batch", "no batch"))
+    n_out = sum(1 for p in points if p.get("outlier"))
+    cqs = [p["cq"] for p in points]
+    outliers = "1 outlier" if n_out == 1 else f"{n_out} outliers"
+    return (
+        f"Spike-in (cel-miR-39) Cq of {len(points)} samples in {batches} extraction batches, "
+        f"Cq {min(cqs):.1f} to {max(cqs):.1f}; {outliers} ({_outlier_rule(limit)} within the "
+        "batch)."
+    )
 
 
 def spike_in_svg(spike_in: list[dict], limit: float | None) -> str:
@@ -242,7 +279,7 @@ def spike_in_svg(spike_in: list[dict], limit: float | None) -> str:
     axis.set_xlabel("Extraction batch")
     axis.set_ylabel("cel-miR-39 Cq")
     n_out = sum(1 for p in points if p.get("outlier"))
-    rule = f"|robust z| > {limit:g}" if _finite(limit) else "flagged"
+    rule = _outlier_rule(limit)
     more = f"; {len(labelled) - MAX_LABELS} more not named" if len(labelled) > MAX_LABELS else ""
     axis.set_title(
         f"Spike-in per extraction batch: {n_out} of {len(points)} outliers ({rule} "
@@ -251,7 +288,25 @@ def spike_in_svg(spike_in: list[dict], limit: float | None) -> str:
     )
     axis.grid(axis="y", color="#e4eaf0", lw=0.6)
     axis.set_axisbelow(True)
-    return to_svg(figure)
+    return to_svg(figure, alt=spike_in_alt(spike_in, limit), title="Spike-in per extraction batch")
+
+
+def haemolysis_alt(
+    haemolysis: list[dict], borderline: float | None = 5.0, high: float | None = 7.0
+) -> str:
+    points = [p for p in haemolysis if _finite(p.get("index"))]
+    if not points:
+        return ""
+    timepoints = len(_group(points, "timepoint", "?"))
+    above = [
+        f"{sum(1 for p in points if p['index'] > line)} above {name} ({line:g})"
+        for name, line in (("the borderline line", borderline), ("the high line", high))
+        if _finite(line)
+    ]
+    return (
+        f"Haemolysis index (ΔCq miR-23a-3p − miR-451a) of {len(points)} draws at "
+        f"{timepoints} timepoints" + (f"; {', '.join(above)}." if above else ".")
+    )
 
 
 def haemolysis_svg(
@@ -327,24 +382,36 @@ def haemolysis_svg(
     )
     axis.grid(axis="y", color="#e4eaf0", lw=0.6)
     axis.set_axisbelow(True)
-    return to_svg(figure)
+    return to_svg(
+        figure, alt=haemolysis_alt(haemolysis, borderline, high), title="Haemolysis index per draw"
+    )
+
+
+def qc_figure_drawings(qc: Mapping) -> dict[str, Callable[[], tuple[str, str]]]:
+    """How to draw each QC figure, keyed "qc:<name>" so they sit in AnalysisRun.figures
+    beside the analyses' figures without clashing with an analysis name. Each gives
+    (svg, alt text), an empty svg when there are no data for it; analysis.figures draws
+    each on its own, as it does the analyses' figures."""
+    if not qc:
+        return {}
+    flow = qc.get("flow") or []
+    spike_in, limit = qc.get("spike_in") or [], qc.get("spike_in_limit")
+    haemolysis = qc.get("haemolysis") or []
+    limits = qc.get("haemolysis_limits") or {}
+    borderline, high = limits.get("borderline", 5.0), limits.get("high", 7.0)
+    return {
+        "qc:flow": lambda: (patient_flow_svg(flow), patient_flow_alt(flow)),
+        "qc:spike_in": lambda: (spike_in_svg(spike_in, limit), spike_in_alt(spike_in, limit)),
+        "qc:haemolysis": lambda: (
+            haemolysis_svg(haemolysis, borderline, high),
+            haemolysis_alt(haemolysis, borderline, high),
+        ),
+    }
 
 
 def draw_qc_figures(qc: Mapping) -> dict[str, str]:
-    """The QC figures of a run, keyed "qc:<name>" so they sit in AnalysisRun.figures beside
-    the analyses' figures without clashing with an analysis name; a figure without data is
-    left out rather than drawn empty. A dataset without QC columns may still have a flow
-    (the plan's inclusion criteria), so each figure goes by its own data."""
-    if not qc:
-        return {}
-    limits = qc.get("haemolysis_limits") or {}
-    drawn = {
-        "qc:flow": patient_flow_svg(qc.get("flow") or []),
-        "qc:spike_in": spike_in_svg(qc.get("spike_in") or [], qc.get("spike_in_limit")),
-        "qc:haemolysis": haemolysis_svg(
-            qc.get("haemolysis") or [],
-            limits.get("borderline", 5.0),
-            limits.get("high", 7.0),
-        ),
-    }
+    """The QC figures of a run (see qc_figure_drawings); a figure without data is left
+    out rather than drawn empty. A dataset without QC columns may still have a flow (the
+    plan's inclusion criteria), so each figure goes by its own data."""
+    drawn = {name: draw()[0] for name, draw in qc_figure_drawings(qc).items()}
     return {name: svg for name, svg in drawn.items() if svg}
