@@ -148,12 +148,12 @@ def cutoff_in_words(details: Mapping | None) -> str:
 
 def slugs(names: Iterable[str], *, taken: set[str] | None = None) -> dict[str, str]:
     """A unique URL slug per name, stable for the same names whatever their order (the
-    figures' JSON object has no order in PostgreSQL): 'Fig. 1' -> 'fig-1', a second name
-    slugging alike gets '-2'."""
+    figures' JSON object has no order in PostgreSQL): 'Fig. 1' -> 'fig-1', 'Table IV:forest'
+    -> 'table-iv-forest', a second name slugging alike gets '-2'."""
     taken = set() if taken is None else taken
     result = {}
     for name in sorted(set(names)):
-        base = slugify(str(name)) or "item"
+        base = slugify(str(name).replace(":", " ")) or "item"
         slug, n = base, 1
         while slug in taken:
             n += 1

@@ -93,7 +93,8 @@ def _report_context(run: AnalysisRun, *, user) -> dict:
         "diff": shown.diff or {},
         "diff_summary": diff_summary(shown.diff),
         "reasons": reasons_in_words((run.parameters or {}).get("reasons")),
-        "edits": run_edits(run),
+        # Admin pages are linked for those who can open them (staff); others read the names.
+        "edits": [edit if staff else {**edit, "url": None} for edit in run_edits(run)],
         "dataset_url": admin_change_url(run.dataset) if staff else None,
         "plan_url": admin_change_url(run.plan) if staff else None,
         "show_admin_links": staff,
