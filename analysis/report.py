@@ -713,6 +713,19 @@ def find_figure(sections: Iterable[Mapping], other: Iterable[Mapping], slug: str
     return next((figure for figure in other if figure["slug"] == slug), None)
 
 
+def labelled_diff(diff: Mapping | None, dictionary: DataDictionary) -> dict:
+    """The run-to-run diff with each variable under its dictionary label (a variable
+    that is not a column, such as a Cox term's own label, stays as it is)."""
+    diff = dict(diff or {})
+    for key in ("moved", "crossed_0_05"):
+        diff[key] = [
+            {**change, "variable": dictionary.label(str(change.get("variable", "")))}
+            for change in diff.get(key) or []
+            if isinstance(change, Mapping)
+        ]
+    return diff
+
+
 def diff_summary(diff: Mapping | None) -> dict:
     """The run-to-run diff (engine.diff_rows) counted for a one-line summary."""
     diff = diff or {}
@@ -746,7 +759,7 @@ def change_summary(run) -> dict:
     """A run's "what changed" in a few words, for the home page: its cause and the
     counts of its diff, with the P values that crossed 0.05 (few, and the ones a reader
     must not miss)."""
-    diff = run.diff or {}
+    diff = labelled_diff(run.diff, dictionary_of(run.dictionary))
     return {
         "run": run,
         "reasons": reasons_in_words((run.parameters or {}).get("reasons")),

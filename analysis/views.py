@@ -19,6 +19,7 @@ from analysis.report import (
     diff_summary,
     find_figure,
     find_table,
+    labelled_diff,
     options_in_words,
     reasons_in_words,
     report_sections,
@@ -90,7 +91,7 @@ def _report_context(run: AnalysisRun, *, user) -> dict:
         **document,
         "options": options_in_words(shown.options),
         "confidence": shown.options.get("confidence") if shown.options else None,
-        "diff": shown.diff or {},
+        "diff": labelled_diff(shown.diff, document["dictionary"]),
         "diff_summary": diff_summary(shown.diff),
         "reasons": reasons_in_words((run.parameters or {}).get("reasons")),
         # Admin pages are linked for those who can open them (staff); others read the names.

@@ -517,6 +517,7 @@ class TestWhatChanged:
         assert f'href="{reverse("analysis:run", args=[previous.pk])}"' in changed
         assert "1 number moved; 1 P value crossed 0.05" in changed
         assert "0.0600 → 0.0004, now <strong>significant</strong>" in changed
+        assert "Table II · AST (IU/l) (r)" in changed  # the dictionary's label
         assert "67 → 68" in changed
         # Admin pages are linked for staff only (an analyst cannot open them).
         admin_url = reverse("admin:analysis_cohortdataset_change", args=[dataset.pk])
@@ -568,7 +569,7 @@ class TestHomePage:
         assert escape(plan.title) in panel
         assert "Data changed: follow-up changed (2×)" in panel
         assert "2 numbers moved, 1 P value crossed 0.05" in panel
-        assert "Fig. 3 · mir122_ratio: P 0.0400 → 0.0900, now <strong>not significant" in panel
+        assert "Fig. 3 · Exo miR-122 ratio: P 0.0400 → 0.0900, now <strong>not significant" in panel
         assert reverse("analysis:plans") in html
 
     def test_technicians_keep_the_bench_home(self, client, technician, plan):
