@@ -455,15 +455,24 @@ class _Builder:
             median = g.get("median") or {}
             variable = f"{column} {g.get('group')}" if split else "all patients"
             flat = self.rows.get(self.name, variable, "median survival")
-            group_name = str(g.get("group")) if split else "all patients"
+            details = flat.get("details") or {}
+            # The engine's own group label ("miR-122 ratio ≤ 0.793") when it gives one.
+            label = g.get("label") or details.get("label")
+            if not label:
+                label = f"{self.label(column)} {g.get('group')}" if split else "all patients"
             rows.append(
                 {
-                    "group": f"{self.label(column)} {group_name}" if split else group_name,
+                    "group": str(label),
                     "n": g.get("n"),
                     "events": g.get("events"),
                     "median": median.get("median"),
                     "ci_low": median.get("ci_low"),
                     "ci_high": median.get("ci_high"),
+                    **{
+                        key: details.get(key)
+                        for key in ("median_not_reached", "ci_low_not_reached")
+                        + ("ci_high_not_reached",)
+                    },
                     "warnings": _warnings(flat.get("warnings")),
                 }
             )
@@ -473,21 +482,23 @@ class _Builder:
             Column("events", _text("events"), ("events",)),
             Column(
                 f"median survival ({self.time_unit})",
-                lambda x: fmt(x.get("median"), 1) if x.get("median") is not None else "not reached",
-                ("median",),
+                lambda x: _survival_time(x, "median"),
+                ("median", "median_not_reached"),
             ),
-            Column(self.ci, lambda x: _median_ci(x), ("ci_low", "ci_high")),
+            Column(
+                self.ci,
+                lambda x: _median_ci(x),
+                ("ci_low", "ci_high", "ci_low_not_reached", "ci_high_not_reached"),
+            ),
         ]
         notes = []
         logrank = r.get("logrank") or {}
         if split:
             flat = self.rows.get(self.name, column, "log-rank chi-square")
-            cutoff = cutoff_in_words(flat.get("details")) or (
-                f"cut-off {fmt(split.get('cutoff'), 4)}, data-derived (median)"
-                if split.get("cutoff") is not None
-                else ""
-            )
-            text = f"Split by {self.label(column)}"
+            cutoff = cutoff_in_words(flat.get("details")) or cutoff_in_words(split)
+            if not cutoff and _number(split.get("cutoff")) is not None:
+                cutoff = f"cut-off {fmt(split.get('cutoff'), 4)}, data-derived (median)"
+            text = f"Split by {split.get('label') or self.label(column)}"
             text += f" ({cutoff})" if cutoff else ""
             if logrank:
                 text += (
@@ -583,11 +594,20 @@ class _Builder:
         return [table]
 
 
+def _survival_time(row: Mapping, key: str) -> str:
+    """A median or CI limit: its value, else "not reached" (R's NA) unless the engine
+    says it is missing for another reason (its ``*_not_reached`` flag is False)."""
+    if _number(row.get(key)) is not None:
+        return fmt(row.get(key), 1)
+    flag = row.get(f"{key}_not_reached")
+    return "not reached" if flag or (flag is None and key != "ci_low") else "–"
+
+
 def _median_ci(row: Mapping) -> str:
-    if row.get("median") is None and row.get("ci_low") is None:
-        return "–"
-    high = "not reached" if row.get("ci_high") is None else fmt(row.get("ci_high"), 1)
-    return f"{fmt(row.get('ci_low'), 1)} to {high}"
+    nothing = _number(row.get("median")) is None and _number(row.get("ci_low")) is None
+    if nothing and not row.get("median_not_reached") and not row.get("ci_low_not_reached"):
+        return "–"  # no estimate at all (e.g. no event)
+    return f"{_survival_time(row, 'ci_low')} to {_survival_time(row, 'ci_high')}"
 
 
 def _hr(row: Mapping, prefix: str, reason_key: str) -> str:
@@ -717,12 +737,17 @@ def labelled_diff(diff: Mapping | None, dictionary: DataDictionary) -> dict:
     """The run-to-run diff with each variable under its dictionary label (a variable
     that is not a column, such as a Cox term's own label, stays as it is)."""
     diff = dict(diff or {})
-    for key in ("moved", "crossed_0_05"):
+    for key in ("moved", "crossed_0_05", "crossed_0_05_by_q"):
         diff[key] = [
             {**change, "variable": dictionary.label(str(change.get("variable", "")))}
             for change in diff.get(key) or []
             if isinstance(change, Mapping)
         ]
+    # Runs made before q-values have none: the q column shows only when a change has one.
+    diff["has_q"] = any(
+        change.get("old_q") is not None or change.get("new_q") is not None
+        for change in diff["moved"]
+    )
     return diff
 
 
@@ -732,6 +757,7 @@ def diff_summary(diff: Mapping | None) -> dict:
     return {
         "moved": len(diff.get("moved") or []),
         "crossed": len(diff.get("crossed_0_05") or []),
+        "crossed_q": len(diff.get("crossed_0_05_by_q") or []),
         "added": len(diff.get("added") or []),
         "removed": len(diff.get("removed") or []),
     }

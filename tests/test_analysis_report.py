@@ -151,6 +151,7 @@ RESULTS = [
             "groups": [
                 {
                     "group": "low",
+                    "label": "Exo miR-122 ratio ≤ 0.793",
                     "n": 25,
                     "events": 10,
                     "median": {"median": None, "ci_low": 300.0, "ci_high": None},
@@ -321,7 +322,10 @@ class TestTheDocument:
         assert "ast_iu_l" not in table
         fig3 = section(html, "analysis-fig-3")
         assert "median survival (days)" in fig3  # the dataset's time unit
-        assert "Exo miR-122 ratio low" in fig3 and "Liver background = cirrhosis" in fig3
+        groups = [row[0] for row in table_rows(fig3)]
+        # The engine's group label where it gives one, else the dictionary's label.
+        assert groups == ["Exo miR-122 ratio ≤ 0.793", "Exo miR-122 ratio high"]
+        assert "Liver background = cirrhosis" in fig3
         assert "mean" in section(html, "analysis-anova-by-child-pugh")
         assert "One-way ANOVA of AST (IU/l)" in html
 
@@ -497,6 +501,11 @@ class TestWhatChanged:
                 {"analysis": "Table II", "variable": "ast_iu_l", "statistic": "r"}
                 | {"old_p": 0.06, "new_p": 0.0004, "now": "significant"}
             ],
+            "crossed_0_05_by_q": [
+                {"analysis": "Table II", "variable": "albumin_g_dl", "statistic": "r"}
+                | {"old_p": 0.01, "new_p": 0.07, "old_q": 0.04, "new_q": 0.105}
+                | {"now": "not significant"}
+            ],
             "added": [],
             "removed": [],
         }
@@ -515,7 +524,8 @@ class TestWhatChanged:
         assert "pbc-mayo" in changed and "312 patients" in changed
         assert f"What changed against run #{previous.pk}" in changed
         assert f'href="{reverse("analysis:run", args=[previous.pk])}"' in changed
-        assert "1 number moved; 1 P value crossed 0.05" in changed
+        assert "1 number moved; 1 P value crossed 0.05; 1 q-value crossed 0.05" in changed
+        assert "Albumin (g/dl) (r): q 0.0400 → 0.1050 (P 0.0100 → 0.0700)" in changed
         assert "0.0600 → 0.0004, now <strong>significant</strong>" in changed
         assert "Table II · AST (IU/l) (r)" in changed  # the dictionary's label
         assert "67 → 68" in changed
@@ -623,3 +633,20 @@ class TestRunList:
 def section_div(html: str, div_id: str) -> str:
     start = html.index(f'id="{div_id}"')
     return html[start : html.index("</div>\n", html.index("</table>", start))]
+
+
+def test_not_reached_follows_the_engines_flags(client, analyst, plan):
+    """R's NA: a median or upper limit never reached; a lower limit missing for another
+    reason is a dash, not "not reached"."""
+    km = next(entry for entry in RESULTS if entry["name"] == "Fig. 3")
+    details = {"median_not_reached": True, "ci_low_not_reached": False}
+    details |= {"ci_high_not_reached": True}
+    rows = [r for r in ROWS if r["analysis"] != "Fig. 3"] + [
+        flat("Fig. 3", "mir122_ratio low", "median survival", details=details)
+    ]
+    group = {"group": "low", "n": 25, "events": 3}
+    group["median"] = {"median": None, "ci_low": None, "ci_high": None}
+    result = {**km["result"], "groups": [group]}
+    run = make_run(plan, rows=rows, results=[{**km, "result": result}])
+    low = table_rows(section(page(client, analyst, run), "analysis-fig-3"))[0]
+    assert low[3:5] == ["not reached", "– to not reached"]
