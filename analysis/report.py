@@ -634,13 +634,14 @@ def _cox_coding(estimate: Mapping, details: Mapping | None, label) -> str:
 
 
 def figure_owner(name: str, analyses: Iterable[str]) -> str | None:
-    """The analysis a figure belongs to: its own name, or the name followed by ':' (the
-    analysis's second figure, e.g. 'Table IV:forest'); None for a QC figure or another."""
+    """The analysis a figure belongs to: its own name, or the name followed by a space or
+    ':' (an analysis's other figure: 'Table IV forest', the forest plot of Table IV); the
+    longest such name wins; None for a QC figure or one of no analysis."""
     if name.startswith(QC_FIGURE_PREFIX):
         return None
     best = None
     for analysis in analyses:
-        owns = name == analysis or name.startswith(f"{analysis}:")
+        owns = name == analysis or name.startswith((f"{analysis} ", f"{analysis}:"))
         if owns and (best is None or len(analysis) > len(best)):
             best = analysis
     return best

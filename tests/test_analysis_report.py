@@ -215,10 +215,10 @@ ROWS = [
     flat("Table IV univariate", "Child-Pugh grade (B vs A)", "HR", p=0.162, q=0.31),
     flat("Table IV multivariate", "Child-Pugh grade (B vs A)", "HR", p=0.041),
 ]
-FIGURES = {"Fig. 3": SVG, "Table IV:forest": SVG, "qc:flow": SVG}
+FIGURES = {"Fig. 3": SVG, "Table IV forest": SVG, "qc:flow": SVG}
 FIGURE_NOTES = {
     "Fig. 3": {"alt": "Kaplan-Meier curves of the low and high miR-122 ratio groups"},
-    "Table IV:forest": {"alt": "Forest plot of the hazard ratios"},
+    "Table IV forest": {"alt": "Forest plot of the hazard ratios"},
     "ANOVA by Child-Pugh": {"error": "ValueError: cannot format a cut-off that is None"},
 }
 QC = {
@@ -400,7 +400,7 @@ class TestErrorsInPlace:
         alt = FIGURE_NOTES["Fig. 3"]["alt"]
         assert f'role="img" aria-label="{alt}"' in fig3 and "<figcaption" in fig3
         assert alt in re.search(r"<figcaption.*?</figcaption>", fig3, re.S).group(0)
-        # A second figure of an analysis ("Table IV:forest") sits in that analysis.
+        # A second figure of an analysis ("Table IV forest") sits in that analysis.
         assert 'aria-label="Forest plot of the hazard ratios"' in section(html, "analysis-table-iv")
         images = re.findall(r'<div class="figure-svg" role="img" aria-label="([^"]*)"', html)
         assert len(images) == 2 and all(images)
@@ -650,3 +650,14 @@ def test_not_reached_follows_the_engines_flags(client, analyst, plan):
     run = make_run(plan, rows=rows, results=[{**km, "result": result}])
     low = table_rows(section(page(client, analyst, run), "analysis-fig-3"))[0]
     assert low[3:5] == ["not reached", "– to not reached"]
+
+
+def test_figures_belong_to_the_analysis_that_owns_their_name():
+    from analysis.report import figure_owner
+
+    analyses = ["ANOVA", "ANOVA miR-21", "Fig. 1", "Table IV"]
+    assert figure_owner("Table IV forest", analyses) == "Table IV"
+    assert figure_owner("ANOVA miR-21", analyses) == "ANOVA miR-21"  # the longest name
+    assert figure_owner("ANOVA box", analyses) == "ANOVA"
+    assert figure_owner("Fig. 10", analyses) is None  # not Fig. 1's
+    assert figure_owner("qc:flow", analyses) is None

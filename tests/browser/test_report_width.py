@@ -22,7 +22,7 @@ WIDE_SVG = (
 def test_report_home_and_run_list_fit_1024_px(page, shot):
     UserFactory(username="ana-wide", groups=["analyst"])
     plan = AnalysisPlan.objects.get(name="paper-default")
-    run = make_run(plan, figures={"Fig. 3": WIDE_SVG, "Table IV:forest": WIDE_SVG})
+    run = make_run(plan, figures={"Fig. 3": WIDE_SVG, "Table IV forest": WIDE_SVG})
     assert FIGURE_NOTES["Fig. 3"]["alt"]
     page.set_viewport_size({"width": 1024, "height": 800})
     log_in(page, "ana-wide")
