@@ -547,6 +547,7 @@ class _Builder:
                         "multi_ci_high": (m or {}).get("ci_high"),
                         "multi_p": (m or {}).get("p"),
                         "warnings": _warnings(
+                            _firth(model),
                             model.get("warnings"),
                             e.get("warnings"),
                             [f"multivariate: {w}" for w in (m or {}).get("warnings") or []],
@@ -590,7 +591,9 @@ class _Builder:
         )
         table = self._table("", "Univariate and multivariate Cox", columns, rows, notes)
         table.css = "side-by-side"
-        table.warnings = [f"Multivariate model: {w}" for w in multi.get("warnings") or []]
+        table.warnings = [
+            f"Multivariate model: {w}" for w in [*_firth(multi), *(multi.get("warnings") or [])]
+        ]
         return [table]
 
 
@@ -601,6 +604,14 @@ def _survival_time(row: Mapping, key: str) -> str:
         return fmt(row.get(key), 1)
     flag = row.get(f"{key}_not_reached")
     return "not reached" if flag or (flag is None and key != "ci_low") else "–"
+
+
+def _firth(model: Mapping) -> list[str]:
+    """A model fitted with Firth's penalty says so beside its numbers, with why."""
+    if not model.get("firth"):
+        return []
+    reason = model.get("firth_reason")
+    return [f"Firth-penalised fit ({reason})" if reason else "Firth-penalised fit"]
 
 
 def _median_ci(row: Mapping) -> str:
@@ -623,7 +634,7 @@ def _cox_coding(estimate: Mapping, details: Mapping | None, label) -> str:
     """How the variable was coded, with its cut-off's source: from the row's details
     when the engine states it, else from the estimate (a median is data-derived)."""
     coding = str(estimate.get("coding") or "")
-    words = cutoff_in_words(details)
+    words = cutoff_in_words(details) or cutoff_in_words(estimate)
     if not words and _number(estimate.get("cutoff")) is not None:
         source = "data-derived" if "(median)" in coding else "pre-specified"
         words = f"cut-off {_number(estimate.get('cutoff')):g}, {source}"

@@ -180,6 +180,11 @@ RESULTS = [
                 cox_model(
                     estimate("HBV (positive vs negative)", None, None, warnings=[SEPARATION])
                 ),
+                cox_model(
+                    estimate("DCP (>40 vs <=40 mAU/ml)", 3.1, 0.02, cutoff=40.0)
+                    | {"cutoff_source": "pre-specified"}
+                )
+                | {"firth": True, "firth_reason": "separation detected"},
             ],
             "multivariate": {
                 "n": 48,
@@ -354,6 +359,7 @@ class TestTableFour:
             "Age (>60 vs <=60 years)",
             "Child-Pugh grade (B vs A)",
             "HBV (positive vs negative)",
+            "DCP (>40 vs <=40 mAU/ml)",
         ]
         # variable | coding | n/events | HR (CI) | P | q | HR (CI) | P | warnings
         child = rows["Child-Pugh grade (B vs A)"]
@@ -374,6 +380,9 @@ class TestTableFour:
         hbv = next(row for row in table_rows(table) if row[0].startswith("HBV"))
         assert hbv[3] == f"not estimable: {SEPARATION}"
         assert SEPARATION in hbv[-1]
+        dcp = next(row for row in table_rows(table) if row[0].startswith("DCP"))
+        assert "cut-off 40, pre-specified" in dcp[1]  # the estimate's own cut-off source
+        assert dcp[-1] == "Firth-penalised fit (separation detected)"
         # The multivariate model's events-per-variable warning under its table, in words.
         assert "Multivariate model: " + EPV in table
         assert "events per variable = 6.5" in table
