@@ -546,10 +546,11 @@ class _Builder:
                         "multi_ci_low": (m or {}).get("ci_low"),
                         "multi_ci_high": (m or {}).get("ci_high"),
                         "multi_p": (m or {}).get("p"),
+                        # A HR that is not estimable says why in its own cell instead.
                         "warnings": _warnings(
                             _firth(model),
-                            model.get("warnings"),
-                            e.get("warnings"),
+                            [] if _number(e.get("hr")) is None else model.get("warnings"),
+                            [] if _number(e.get("hr")) is None else e.get("warnings"),
                             [f"multivariate: {w}" for w in (m or {}).get("warnings") or []],
                         ),
                         "_reason": _warnings(model.get("warnings"), e.get("warnings")),
