@@ -1,61 +1,160 @@
-"""The analysis report: one page per run, a self-contained download, and re-runs."""
+"""The analysis report: one page per run, a self-contained download, each table as CSV
+and each figure as SVG, the plans with their runs, and re-runs.
+
+Thin: reads come from analysis.selectors, the document is assembled by analysis.report
+(pure), the templates only lay it out."""
 
 from __future__ import annotations
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required, permission_required
-from django.http import Http404
+from django.http import Http404, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
 
 from analysis.models import AnalysisPlan, AnalysisRun
-from analysis.qc_report import analysis_figure, qc_context
-from analysis.selectors import plans_with_latest_runs, run_for_report, shown_run
+from analysis.qc_report import qc_context
+from analysis.report import (
+    dictionary_of,
+    diff_summary,
+    find_figure,
+    find_table,
+    labelled_diff,
+    options_in_words,
+    reasons_in_words,
+    report_sections,
+)
+from analysis.selectors import (
+    admin_change_url,
+    plan_runs_page,
+    plans_with_latest_runs,
+    run_edits,
+    run_for_report,
+    shown_run,
+)
 from analysis.tasks import current_run
 from analysis.triggers import data_changed, request_run
 
+VIEW_RUNS = "analysis.view_analysisrun"
+# The downloads are data, never a page: nothing in them may run or load anything.
+DOWNLOAD_POLICY = "default-src 'none'; style-src 'unsafe-inline'"
+
 
 @login_required
-@permission_required("analysis.view_analysisrun", raise_exception=True)
+@permission_required(VIEW_RUNS, raise_exception=True)
 def plan_list(request):
     return render(request, "analysis/plan_list.html", {"plans": plans_with_latest_runs()})
 
 
-def _report_context(pk: int) -> dict:
+@login_required
+@permission_required(VIEW_RUNS, raise_exception=True)
+def plan_runs(request, name: str):
+    """Every run of a plan, newest first, a page at a time."""
+    plan = get_object_or_404(AnalysisPlan, name=name)
+    page = plan_runs_page(plan=plan, page=request.GET.get("page"))
+    return render(request, "analysis/plan_runs.html", {"plan": plan, "page": page})
+
+
+def _run(pk: int) -> AnalysisRun:
     try:
-        run = run_for_report(pk)
+        return run_for_report(pk)
     except AnalysisRun.DoesNotExist:
         raise Http404("No such run") from None
+
+
+def _document(run: AnalysisRun) -> dict:
+    """The analyses of the run shown (an unchanged run shows the run it matched)."""
     shown = shown_run(run)
-    figures = shown.figures or {}
-    sections = [
-        {**entry, "figure": analysis_figure(figures, entry["name"])} for entry in shown.results
-    ]
+    dictionary = dictionary_of(shown.dictionary)
+    sections, other_figures = report_sections(
+        results=shown.results,
+        rows=shown.rows,
+        figures=shown.figures,
+        figure_notes=shown.figure_notes,
+        dictionary=dictionary,
+        options=shown.options,
+    )
+    return {
+        "shown": shown,
+        "dictionary": dictionary,
+        "sections": sections,
+        "other_figures": other_figures,
+    }
+
+
+def _report_context(run: AnalysisRun, *, user) -> dict:
+    document = _document(run)
+    shown = document["shown"]
+    staff = bool(user.is_staff)
     return {
         "run": run,
-        "shown": shown,
-        "sections": sections,
-        "diff": shown.diff or {},
+        **document,
+        "options": options_in_words(shown.options),
+        "confidence": shown.options.get("confidence") if shown.options else None,
+        "diff": labelled_diff(shown.diff, document["dictionary"]),
+        "diff_summary": diff_summary(shown.diff),
+        "reasons": reasons_in_words((run.parameters or {}).get("reasons")),
+        # Admin pages are linked for those who can open them (staff); others read the names.
+        "edits": [edit if staff else {**edit, "url": None} for edit in run_edits(run)],
+        "dataset_url": admin_change_url(run.dataset) if staff else None,
+        "plan_url": admin_change_url(run.plan) if staff else None,
+        "show_admin_links": staff,
         # Empty for runs made before the QC gate: the page then shows no QC at all.
-        **qc_context(shown.qc or {}, figures, shown.rows or []),
+        **qc_context(shown.qc or {}, shown.figures or {}, shown.rows or []),
         # Set when the data this run read have changed since: what the next run is doing.
         "data_changed": data_changed(run),
     }
 
 
 @login_required
-@permission_required("analysis.view_analysisrun", raise_exception=True)
+@permission_required(VIEW_RUNS, raise_exception=True)
 def run_report(request, pk: int):
-    return render(request, "analysis/report.html", _report_context(pk))
+    return render(request, "analysis/report.html", _report_context(_run(pk), user=request.user))
 
 
 @login_required
-@permission_required("analysis.view_analysisrun", raise_exception=True)
+@permission_required(VIEW_RUNS, raise_exception=True)
 def run_report_download(request, pk: int):
     """The same report as one HTML file with its styles and SVG figures inline."""
-    response = render(request, "analysis/report.html", {**_report_context(pk), "standalone": True})
+    context = {**_report_context(_run(pk), user=request.user), "standalone": True}
+    response = render(request, "analysis/report.html", context)
     response["Content-Disposition"] = f'attachment; filename="exotrack-run-{pk}.html"'
     return response
+
+
+def _download(body: str, *, content_type: str, filename: str) -> HttpResponse:
+    response = HttpResponse(body, content_type=content_type)
+    response["Content-Disposition"] = f'attachment; filename="{filename}"'
+    response["Content-Security-Policy"] = DOWNLOAD_POLICY
+    response["X-Content-Type-Options"] = "nosniff"
+    return response
+
+
+@login_required
+@permission_required(VIEW_RUNS, raise_exception=True)
+def run_figure_svg(request, pk: int, slug: str):
+    """One figure of the report as an SVG file (404 for a name the run has not drawn)."""
+    document = _document(_run(pk))
+    figure = find_figure(document["sections"], document["other_figures"], slug)
+    if figure is None or not figure["svg"]:
+        raise Http404("No such figure in this run")
+    return _download(
+        figure["svg"], content_type="image/svg+xml", filename=f"exotrack-run-{pk}-{slug}.svg"
+    )
+
+
+@login_required
+@permission_required(VIEW_RUNS, raise_exception=True)
+def run_table_csv(request, pk: int, slug: str):
+    """One table of the report as CSV: raw numbers, text cells neutralised."""
+    table = find_table(_document(_run(pk))["sections"], slug)
+    if table is None:
+        raise Http404("No such table in this run")
+    return _download(
+        table.csv(),
+        content_type="text/csv; charset=utf-8",
+        filename=f"exotrack-run-{pk}-{slug}.csv",
+    )
 
 
 @require_POST
