@@ -508,10 +508,12 @@ def _apply_column(values: pd.Series, info: ColumnInfo, first_line: int) -> pd.Se
         result[present.index] = numbers.astype(float).to_numpy()
         return result
     if info.type == "date":
-        parsed = pd.to_datetime(present, errors="coerce", format="mixed")
+        # ISO only: 01/02/2020 is January or February depending on who wrote it
+        iso = present.map(lambda v: bool(ISO_DATE.match(v)))
+        parsed = pd.to_datetime(present.where(iso), errors="coerce", format="mixed")
         bad = present[parsed.isna()]
         if len(bad):
-            refuse(bad, "is not a date (write dates as YYYY-MM-DD)")
+            refuse(bad, "is not a date written YYYY-MM-DD")
         dates = pd.Series(pd.NA, index=text.index, dtype="string")
         dates[present.index] = parsed.dt.date.astype(str).to_numpy()
         return dates

@@ -136,6 +136,18 @@ class TestDeclared:
         with pytest.raises(CohortFormatError, match=r"line 7, column sex: '3' is not one of"):
             read(text)
 
+    @pytest.mark.parametrize("value", ["02/01/2020", "2020-13-01", "soon"])
+    def test_dates_are_iso_or_refused(self, value):
+        text = f"study_id,seen\nP1,2020-01-02\nP2,{value}\n"
+        dictionary = DataDictionary({"seen": ColumnInfo("seen", "date")}, source="declared")
+        assert list(read("study_id,seen\nP1,2020-01-02\n", dictionary).table["seen"]) == [
+            "2020-01-02"
+        ]
+        with pytest.raises(
+            CohortFormatError, match=f"line 3, column seen: '{value}' is not a date"
+        ):
+            read(text, dictionary)
+
     def test_a_number_that_is_not_names_column_line_and_value(self):
         text = "study_id,age\nP1,70\nP2,seventy\n"
         dictionary = DataDictionary({"age": ColumnInfo("age", "numeric")}, source="declared")
