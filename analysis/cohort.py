@@ -292,7 +292,7 @@ def read_cohort_file(stream, *, dictionary: DataDictionary | None = None) -> Coh
         return CohortFile(_by_study_id(table), inferred, raw)
     if declared.source == "paper":
         return CohortFile(_paper_typed(raw, skipped), paper_dictionary(raw.columns), raw)
-    complete = complete_dictionary(declared, raw)
+    complete = complete_dictionary(declared, raw, first_line=first_line)
     table = apply_dictionary(raw, complete, first_line=first_line)
     return CohortFile(_by_study_id(table), complete, raw)
 

@@ -407,10 +407,14 @@ def infer_dictionary(raw: pd.DataFrame) -> DataDictionary:
     return DataDictionary(columns, time_unit, "inferred")
 
 
-def complete_dictionary(declared: DataDictionary, raw: pd.DataFrame) -> DataDictionary:
+def complete_dictionary(
+    declared: DataDictionary, raw: pd.DataFrame, *, first_line: int = 2
+) -> DataDictionary:
     """A declared dictionary with the file's other columns added as plain variables of
-    their inferred type (never a time or an event: those are declared), and refused if
-    it names a column the file lacks."""
+    their inferred type (never a time or an event: those are declared). Refused if it
+    names a column the file lacks, or if it declares no event while an undeclared column
+    looks like one coded 1/2 or in words (status, "dead"/"alive"): read as a plain
+    variable it would be one plan away from counting every patient as an event."""
     missing = [name for name in declared.columns if name not in raw.columns]
     if missing:
         raise CohortFormatError(
@@ -419,6 +423,18 @@ def complete_dictionary(declared: DataDictionary, raw: pd.DataFrame) -> DataDict
     columns = {
         name: declared.columns.get(name) or infer_column(name, raw[name]) for name in raw.columns
     }
+    if not declared.with_role("event"):
+        for name in raw.columns:
+            if name in declared.columns or columns[name].type == "boolean":
+                continue
+            if _looks_like_event(name, raw[name]):
+                present = _present(raw[name])
+                raise CohortFormatError(
+                    _undeclared_event_message(
+                        name, present, present.map(code), first_line, lead="looks like an event"
+                    )
+                    + "; if it is not an event, declare its type (e.g. categorical)"
+                )
     return DataDictionary(columns, declared.time_unit, declared.source)
 
 
@@ -544,7 +560,9 @@ def _booleans(present, text, info: ColumnInfo, refuse, first_line: int) -> pd.Se
     return result
 
 
-def _undeclared_event_message(name: str, present, codes, first_line: int) -> str:
+def _undeclared_event_message(
+    name: str, present, codes, first_line: int, *, lead: str = "is the event"
+) -> str:
     """How to declare the coding of an event column read without one."""
     distinct = sorted(set(codes), key=lambda c: (not c.lstrip("-").isdigit(), c))
     odd = present[~codes.isin(TRUE_CODES | FALSE_CODES)]
@@ -558,7 +576,7 @@ def _undeclared_event_message(name: str, present, codes, first_line: int) -> str
         censored = ",".join(c for c in distinct if c != event)
         hint = ""
     return (
-        f"column {name} is the event column but {kind} and its coding is not declared"
+        f"column {name} {lead} column but {kind} and its coding is not declared"
         f"{hint}: ExoTrack will not guess which value is the event (line "
         f"{int(odd.index[0]) + first_line}: {odd.iloc[0]!r}). Declare it in the "
         f'dictionary ("event_values": ["{event}"], "censored_values": '

@@ -208,6 +208,13 @@ class TestUndeclaredEvents:
         with pytest.raises(CohortFormatError, match="looks 1/2-coded"):
             read(lung_text(), dictionary)
 
+    def test_an_undeclared_1_2_status_beside_a_declared_dictionary_is_refused(self):
+        text = "# time_unit: days\n# column time: numeric role=time\n" + lung_text()
+        with pytest.raises(CohortFormatError, match="column status looks like an event column"):
+            read(text)
+        as_categories = "# column status: categorical levels=1,2\n" + text
+        assert read(as_categories).table["status"].value_counts()["2"] == LUNG_EVENTS
+
     def test_dead_alive_without_coding_is_refused(self):
         text = "study_id,time_days,status\nA,3,dead\nB,5,alive\n"
         with pytest.raises(CohortFormatError, match="holds 'alive', 'dead'") as caught:
