@@ -203,14 +203,32 @@ def dictionary_from_json(data, *, source: str = "declared") -> DataDictionary:
                 f"; known: {', '.join(ColumnInfo.__dataclass_fields__)}"
             )
     items = [
-        {k: [str(v) for v in value] if isinstance(value, list) else value for k, value in c.items()}
+        {
+            "type": _implied_type(c),
+            **{
+                k: [str(v) for v in value] if isinstance(value, list) else value
+                for k, value in c.items()
+            },
+        }
         for c in data.get("columns", [])
     ]
     dictionary = DataDictionary.from_dict({**data, "columns": items, "source": source})
-    if "time_unit" not in data:
+    if "time_unit" in data:
+        dictionary.time_unit = str(data["time_unit"]).strip().lower()
+    else:
         dictionary.time_unit = _time_unit_from_columns(dictionary) or ""
     check_dictionary(dictionary)
     return dictionary
+
+
+def _implied_type(item: Mapping) -> str:
+    """The type a column's other keys imply when it says none: an event or a coding is
+    boolean, levels are categorical, an id is an id; otherwise numeric."""
+    if item.get("role") == "event" or item.get("event_values") or item.get("censored_values"):
+        return "boolean"
+    if item.get("levels"):
+        return "categorical"
+    return "id" if item.get("role") == "id" else "numeric"
 
 
 HEADER_KEYS = {
@@ -335,6 +353,10 @@ def check_dictionary(dictionary: DataDictionary, *, time_unit: bool = True) -> N
             )
         if info.role == "time" and info.type != "numeric":
             raise CohortFormatError(f"{where}: a time column is numeric")
+    if dictionary.time_unit and dictionary.time_unit not in TIME_UNITS:
+        raise CohortFormatError(
+            f"time_unit {dictionary.time_unit!r}; choose {', '.join(TIME_UNITS)}"
+        )
     if time_unit and dictionary.with_role("time") and dictionary.time_unit not in TIME_UNITS:
         raise CohortFormatError(
             f"say the unit of the time column {dictionary.with_role('time')[0]!r}: "

@@ -170,6 +170,28 @@ class TestDeclared:
         with pytest.raises(CohortFormatError, match=message):
             dictionary_from_json(data)
 
+    def test_types_implied_by_role_coding_and_levels(self):
+        dictionary = dictionary_from_json(
+            {
+                "time_unit": "Days",
+                "columns": [
+                    {
+                        "name": "status",
+                        "role": "event",
+                        "event_values": [2],
+                        "censored_values": [1],
+                    },
+                    {"name": "sex", "levels": [1, 2]},
+                    {"name": "age"},
+                ],
+            }
+        )
+        kinds = {name: info.type for name, info in dictionary.columns.items()}
+        assert kinds == {"status": "boolean", "sex": "categorical", "age": "numeric"}
+        assert dictionary.time_unit == "days"
+        with pytest.raises(CohortFormatError, match="time_unit 'fortnights'; choose days"):
+            dictionary_from_json({"time_unit": "fortnights", "columns": []})
+
     def test_a_time_column_needs_its_unit(self):
         data = {**LUNG_DICTIONARY}
         del data["time_unit"]
