@@ -2,8 +2,10 @@
 
 biobank.selectors.cohort loads the raw frames from the database;
 `build_cohort_table` joins them here. The columns are documented in
-docs/cohort.md; `read_cohort_csv` / `write_cohort_csv` round-trip them, so a
-statistician can bring a cohort from elsewhere and analyse it the same way.
+docs/cohort.md (`paper_dictionary` says the same as data); `read_cohort_csv` /
+`write_cohort_csv` round-trip them. A statistician's cohort from elsewhere is read
+through its data dictionary (`read_cohort_file`, analysis.dictionary) and analysed the
+same way.
 """
 
 from __future__ import annotations
