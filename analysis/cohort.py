@@ -2,8 +2,10 @@
 
 biobank.selectors.cohort loads the raw frames from the database;
 `build_cohort_table` joins them here. The columns are documented in
-docs/cohort.md; `read_cohort_csv` / `write_cohort_csv` round-trip them, so a
-statistician can bring a cohort from elsewhere and analyse it the same way.
+docs/cohort.md (`paper_dictionary` says the same as data); `read_cohort_csv` /
+`write_cohort_csv` round-trip them. A statistician's cohort from elsewhere is read
+through its data dictionary (`read_cohort_file`, analysis.dictionary) and analysed the
+same way.
 """
 
 from __future__ import annotations
@@ -12,11 +14,22 @@ import hashlib
 import io
 import re
 from collections.abc import Iterable
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 
 from .csv_safety import neutralise_frame, restore_frame
+from .dictionary import (
+    PAPER_DICTIONARY,
+    CohortFormatError,
+    ColumnInfo,
+    DataDictionary,
+    apply_dictionary,
+    complete_dictionary,
+    infer_dictionary,
+    parse_header,
+)
 
 # Days in an average month: survival is reported in months from TACE, as in the paper.
 DAYS_PER_MONTH = 365.25 / 12
@@ -227,34 +240,94 @@ LINE_END = "\r\n"
 _LINE_END = re.compile(r"\r\n|\r|\n")
 
 
-class CohortFormatError(ValueError):
-    """A cohort file that cannot be read; the message names the row and column."""
-
-
 def read_cohort_csv(stream) -> pd.DataFrame:
-    """Read a cohort CSV (ours or a statistician's), skipping leading '# ' lines.
+    """Read a cohort CSV in the paper's columns (our export), skipping leading '# ' lines.
 
     study_id is required and unique; known columns get their types back (an
     unreadable value is refused naming its row and column); unknown columns are
     kept as extra variables. Text cells our export neutralised against spreadsheet
     formulas (a leading quote, analysis.csv_safety) are read back as they were.
+    A file from elsewhere is read through its dictionary: read_cohort_file.
     """
+    raw, _, skipped = _read_raw(stream)
+    if "study_id" not in raw.columns:
+        raise CohortFormatError("the table has no study_id column")
+    _check_unique_ids(raw)
+    return _paper_typed(raw, skipped)
+
+
+@dataclass
+class CohortFile:
+    """A cohort file read through its dictionary: the analysis frame, the dictionary
+    that typed it (complete: one entry a column), and the file's cells as text with the
+    study_id it was given (what an imported dataset stores, to be read again through
+    the same dictionary)."""
+
+    table: pd.DataFrame
+    dictionary: DataDictionary
+    raw: pd.DataFrame
+
+
+def read_cohort_file(stream, *, dictionary: DataDictionary | None = None) -> CohortFile:
+    """Read any cohort CSV through a data dictionary (analysis.dictionary): the one given
+    (a companion JSON), else the one its header declares, else one inferred from the
+    table (source "inferred": the caller shows it for confirmation before using it).
+
+    A file without study_id takes its patient ids from the column the dictionary gives
+    the id role, else from the row numbers (R's datasets have no id column). Values that
+    do not fit are refused naming column, line and value; an error met while applying an
+    inferred dictionary carries it, for the user to correct and declare."""
+    raw, comments, skipped = _read_raw(stream)
+    declared = dictionary or parse_header(comments)
+    if "study_id" not in raw.columns:
+        ids = declared.with_role("id") if declared else []
+        ids = [c for c in ids if c in raw.columns]
+        raw.insert(0, "study_id", raw[ids[0]] if ids else [str(i) for i in range(1, len(raw) + 1)])
+    _check_unique_ids(raw)
+    first_line = skipped + 2  # 1-based: after the comments and the header row
+    if declared is None:
+        inferred = infer_dictionary(raw)
+        try:
+            table = apply_dictionary(raw, inferred, first_line=first_line)
+        except CohortFormatError as error:
+            raise CohortFormatError(str(error), dictionary=inferred) from error
+        return CohortFile(_by_study_id(table), inferred, raw)
+    if declared.source == "paper":
+        return CohortFile(_paper_typed(raw, skipped), paper_dictionary(raw.columns), raw)
+    complete = complete_dictionary(declared, raw, first_line=first_line)
+    table = apply_dictionary(raw, complete, first_line=first_line)
+    return CohortFile(_by_study_id(table), complete, raw)
+
+
+def _read_raw(stream) -> tuple[pd.DataFrame, list[str], int]:
+    """The table's cells as text (formula escapes taken off), the leading comment lines
+    without their '#', and how many there were."""
     text = stream.read()
     if isinstance(text, bytes):
         text = text.decode("utf-8-sig")
-    body, skipped = _without_comments(text)
+    body, comments = _without_comments(text)
     if not body.strip():
         raise CohortFormatError("the file holds no table")
     try:
         raw = pd.read_csv(io.StringIO(body), dtype=str, keep_default_na=False, na_values=[""])
     except pd.errors.ParserError as error:
         raise CohortFormatError(f"not a CSV table: {error}") from error
-    raw = restore_frame(raw)
-    if "study_id" not in raw.columns:
-        raise CohortFormatError("the table has no study_id column")
+    return restore_frame(raw), comments, len(comments)
+
+
+def _check_unique_ids(raw: pd.DataFrame) -> None:
     duplicated = raw["study_id"][raw["study_id"].duplicated()]
     if len(duplicated):
         raise CohortFormatError(f"study_id {duplicated.iloc[0]!r} appears twice")
+
+
+def _by_study_id(table: pd.DataFrame) -> pd.DataFrame:
+    return table.sort_values("study_id", kind="stable").reset_index(drop=True)
+
+
+def _paper_typed(raw: pd.DataFrame, skipped: int) -> pd.DataFrame:
+    """The paper's columns typed as the live cohort has them (normalise_types), so our
+    export re-imports to identical frames and fingerprints."""
     for column in raw.columns:
         if is_text_column(column) or column in DATE_COLUMNS:
             continue
@@ -283,14 +356,14 @@ def read_cohort_csv(stream) -> pd.DataFrame:
     return normalise_types(raw)
 
 
-def _without_comments(text: str) -> tuple[str, int]:
-    """The text after its leading '#' lines, and how many there were."""
-    skipped = 0
+def _without_comments(text: str) -> tuple[str, list[str]]:
+    """The text after its leading '#' lines, and those lines without their '#'."""
+    comments = []
     while text.startswith("#"):
         end = _LINE_END.search(text)
+        comments.append(text[1 : len(text) if end is None else end.start()])
         text = "" if end is None else text[end.end() :]
-        skipped += 1
-    return text, skipped
+    return text, comments
 
 
 def _known_numeric_columns() -> set[str]:
@@ -305,5 +378,135 @@ def export_header_lines(table: pd.DataFrame, *, exported_at: str) -> list[str]:
         f"fingerprint: sha256:{fingerprint(table)}",
         f"exported_at: {exported_at}",
         f"patients: {len(table)}",
-        "columns and codes: docs/cohort.md",
+        EXPORT_DICTIONARY_LINE,
     ]
+
+
+# The export's header line declaring its dictionary: the paper's (analysis.dictionary),
+# so a re-import of our own export needs no confirmation.
+EXPORT_DICTIONARY_LINE = f"dictionary: {PAPER_DICTIONARY} (columns and codes: docs/cohort.md)"
+
+
+# ---------------------------------------------------------------- the paper's dictionary
+
+# (label, unit) of the baseline and survival columns, as the paper's tables print them.
+_PAPER_NUMBERS = {
+    "age_years": ("Age", "years"),
+    "ast_iu_l": ("AST", "IU/l"),
+    "alt_iu_l": ("ALT", "IU/l"),
+    "hba1c_percent": ("HbA1c", "%"),
+    "total_bilirubin_mg_dl": ("Total bilirubin", "mg/dl"),
+    "albumin_g_dl": ("Albumin", "g/dl"),
+    "pt_percent": ("Prothrombin time activity", "%"),
+    "platelets_1e4_ul": ("Platelets", "x10^4/µl"),
+    "child_pugh_score": ("Child-Pugh score", ""),
+    "afp_ng_ml": ("AFP", "ng/ml"),
+    "dcp_mau_ml": ("DCP", "mAU/ml"),
+    "tumour_diameter_cm": ("Tumour diameter", "cm"),
+    "tumour_number": ("Number of tumours", ""),
+}
+# (label, levels, level labels) of the coded columns.
+_PAPER_CATEGORIES = {
+    "sex": ("Sex", ("M", "F"), ("male", "female")),
+    "liver_background": (
+        "Liver background",
+        ("cirrhosis", "chronic_hepatitis"),
+        ("cirrhosis", "chronic hepatitis"),
+    ),
+    "etiology": ("Etiology", ("HBV", "HCV", "HBV+HCV", "NBNC"), ()),
+    "bclc_stage": ("BCLC stage", ("0", "A", "B", "C", "D"), ()),
+    "ascites": ("Ascites", ("none", "slight", "moderate"), ()),
+    "encephalopathy": (
+        "Encephalopathy",
+        ("none", "grade_1_2", "grade_3_4"),
+        ("none", "grade 1-2", "grade 3-4"),
+    ),
+    "child_pugh_grade": ("Child-Pugh grade", ("A", "B", "C"), ()),
+    "vital_status": ("Vital status at last contact", ("alive", "dead", "lost"), ()),
+}
+_PAPER_FLAGS = {
+    "hbv": ("HBV infection", "variable"),
+    "type2_diabetes": ("Type 2 diabetes", "variable"),
+    "baseline_present": ("Baseline assessment recorded", "status"),
+    "pre_drawn": ("PRE-TACE serum drawn", "status"),
+    "post_drawn": ("POST-TACE serum drawn", "status"),
+}
+_PAPER_DATES = {"tace_date": "Date of the initial TACE", "last_contact_date": "Last contact"}
+# Expression columns: label pattern ({mir} is "miR-122") and unit.
+_EXPRESSION_LABELS = {
+    "pre_dcq": "{mir} ΔCq, pre-TACE",
+    "post_dcq": "{mir} ΔCq, post-TACE",
+    "pre_rel": "{mir} relative expression, pre-TACE",
+    "post_rel": "{mir} relative expression, post-TACE",
+    "pre_log10": "{mir} log10 relative expression, pre-TACE",
+    "post_log10": "{mir} log10 relative expression, post-TACE",
+    "ratio": "{mir} ratio (post/pre)",
+    "fold_change": "{mir} fold change (post vs pre)",
+    "pre_qc": "{mir} QC status, pre-TACE",
+    "post_qc": "{mir} QC status, post-TACE",
+    "pre_qc_reasons": "{mir} QC reasons, pre-TACE",
+    "post_qc_reasons": "{mir} QC reasons, post-TACE",
+    "pre_qc_rules": "{mir} QC rules, pre-TACE",
+    "post_qc_rules": "{mir} QC rules, post-TACE",
+}
+
+
+def mir_name(prefix: str) -> str:
+    """The assay target's name from a column prefix: mir122 -> miR-122, mir21_5p -> miR-21-5p."""
+    match = re.fullmatch(r"mir-?(\d+\w*)", prefix, flags=re.IGNORECASE)
+    return f"miR-{match.group(1).replace('_', '-')}" if match else prefix
+
+
+def paper_dictionary(columns: Iterable[str] | None = None) -> DataDictionary:
+    """The live cohort's dictionary (docs/cohort.md): labels and units as the paper
+    prints them, types as normalise_types gives them, dss_event's coding, survival in
+    months. With `columns`, exactly those columns (the miRNA ones by their prefix; a
+    column the paper does not define is described as normalise_types reads it: numeric
+    when every value is a number, else text)."""
+    if columns is None:
+        columns = [*BASELINE_COLUMNS, *STATUS_COLUMNS, *SURVIVAL_COLUMNS]
+    return DataDictionary(
+        {name: _paper_column(name) for name in columns}, time_unit="months", source="paper"
+    )
+
+
+def _paper_column(name: str) -> ColumnInfo:
+    if name == "study_id":
+        return ColumnInfo(name, "id", "id", label="Study ID")
+    if name in _PAPER_NUMBERS:
+        label, unit = _PAPER_NUMBERS[name]
+        return ColumnInfo(name, "numeric", unit=unit, label=label)
+    if name in _PAPER_CATEGORIES:
+        label, levels, level_labels = _PAPER_CATEGORIES[name]
+        return ColumnInfo(
+            name, "categorical", label=label, levels=levels, level_labels=level_labels
+        )
+    if name in _PAPER_FLAGS:
+        label, role = _PAPER_FLAGS[name]
+        return ColumnInfo(name, "boolean", role, label=label)
+    if name in _PAPER_DATES:
+        return ColumnInfo(name, "date", label=_PAPER_DATES[name])
+    if name == "dss_months":
+        return ColumnInfo(name, "numeric", "time", unit="months", label="Disease-specific survival")
+    if name == "dss_event":
+        return ColumnInfo(
+            name,
+            "boolean",
+            "event",
+            label="HCC-related death",
+            event_values=("True",),
+            censored_values=("False",),
+        )
+    for suffix, pattern in _EXPRESSION_LABELS.items():
+        prefix = name.removesuffix("_" + suffix)
+        if prefix != name and "_" not in prefix.removeprefix("mir"):
+            label = pattern.format(mir=mir_name(prefix))
+            if suffix.endswith("_qc"):
+                return ColumnInfo(name, "categorical", "qc", label=label, levels=QC_LEVELS)
+            if suffix.endswith(QC_SUFFIXES):
+                return ColumnInfo(name, "text", "qc", label=label)
+            return ColumnInfo(name, "numeric", label=label)
+    return ColumnInfo(name, "text" if is_text_column(name) else "numeric")
+
+
+QC_LEVELS = ("pass", "warn", "fail")

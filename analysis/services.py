@@ -19,9 +19,12 @@ from analysis.cohort import (
     CohortFormatError,
     extra_columns,
     fingerprint,
+    paper_dictionary,
     read_cohort_csv,
+    read_cohort_file,
     write_cohort_csv,
 )
+from analysis.dictionary import DataDictionary, DictionaryNotConfirmed, dictionary_from_json
 from analysis.engine import diff_rows, run_plan
 from analysis.models import AnalysisPlan, AnalysisRun, CohortDataset
 from analysis.plans import PlanError, columns_used, validate_plan
@@ -39,12 +42,43 @@ def load_cohort(*, dataset: CohortDataset | None = None) -> pd.DataFrame:
 
 def load_cohort_with_evidence(*, dataset: CohortDataset | None = None) -> tuple[pd.DataFrame, dict]:
     """The table a run reads and the QC evidence behind its QC columns (none for a
-    cohort brought from a file: its QC columns, if any, are all there is)."""
+    cohort brought from a file: its QC columns, if any, are all there is). A dataset is
+    read through the dictionary it was imported with."""
     if dataset is not None:
-        return read_cohort_csv(io.StringIO(dataset.csv)), {}
+        if dataset.dictionary:
+            stored = DataDictionary.from_dict(dataset.dictionary)
+            return read_cohort_file(io.StringIO(dataset.csv), dictionary=stored).table, {}
+        return read_cohort_csv(io.StringIO(dataset.csv)), {}  # imported before dictionaries
     from biobank.selectors.cohort import cohort_with_evidence  # the ORM side lives in biobank
 
     return cohort_with_evidence()
+
+
+def cohort_dictionary(*, dataset: CohortDataset | None, table: pd.DataFrame) -> DataDictionary:
+    """What the columns a run reads mean: the dataset's dictionary, else the paper's
+    (the live cohort, and a dataset imported before datasets had dictionaries: both are
+    read in the paper's types)."""
+    if dataset is not None and dataset.dictionary:
+        return DataDictionary.from_dict(dataset.dictionary)
+    return paper_dictionary(table.columns)
+
+
+def event_coding_problems(spec: dict, table: pd.DataFrame) -> list[str]:
+    """A survival plan's event column must be true/false in the frame (a valid plan's):
+    a column read as numbers or text (1/2, "dead"/"alive") would count every patient
+    with a value as an event."""
+    event = spec.get("event", "dss_event")
+    kinds = {analysis.get("kind") for analysis in spec["analyses"]}
+    if not kinds & {"kaplan_meier", "cox"} or event not in table.columns:
+        return []
+    if pd.api.types.is_bool_dtype(table[event].dtype):
+        return []
+    values = ", ".join(map(str, sorted(table[event].dropna().astype(str).unique())[:5]))
+    return [
+        f"survival event {event!r} is not an event column (values {values}): declare its "
+        "coding in the dataset's dictionary (type boolean, role event, event_values and "
+        "censored_values) and import it again"
+    ]
 
 
 def input_fingerprint(table: pd.DataFrame, spec: dict) -> str:
@@ -91,13 +125,16 @@ def analysis_run_execute(*, run: AnalysisRun) -> AnalysisRun:
     run.save(update_fields=["status", "started_at", "versions"])
     try:
         table, evidence = load_cohort_with_evidence(dataset=run.dataset)
+        dictionary = cohort_dictionary(dataset=run.dataset, table=table)
         validate_plan(run.spec, table)
+        if problems := event_coding_problems(run.spec, table):
+            raise PlanError(problems)
         run.fingerprint = input_fingerprint(table, run.spec)
         run.n_patients = len(table)
         last = last_successful_run(run.plan, run.dataset)
         if last is not None and last.fingerprint == run.fingerprint and last.spec == run.spec:
             return _finish(run, status=AnalysisRun.Status.UNCHANGED, same_as=last, previous=last)
-        outcome = run_plan(table, run.spec, evidence=evidence)
+        outcome = run_plan(table, run.spec, evidence=evidence, dictionary=dictionary)
         with transaction.atomic():
             return _finish(
                 run,
@@ -139,22 +176,46 @@ def analysis_run(
 
 
 @transaction.atomic
-def cohort_dataset_import(*, name: str, stream, user=None, replace: bool = False) -> CohortDataset:
-    """Store a cohort table from elsewhere (CohortFormatError names the row and column)."""
-    table = read_cohort_csv(stream)
+def cohort_dataset_import(
+    *,
+    name: str,
+    stream,
+    dictionary: DataDictionary | dict | None = None,
+    confirm: bool = False,
+    user=None,
+    replace: bool = False,
+) -> CohortDataset:
+    """Store a cohort table from elsewhere with its data dictionary (analysis.dictionary):
+    the one given (a companion JSON), else the one the file's header declares, else one
+    inferred from the table, used only when `confirm`ed: DictionaryNotConfirmed carries
+    it for the user to see. CohortFormatError names the column, line and value of
+    anything that does not fit; nothing is stored then."""
     existing = CohortDataset.objects.filter(name=name).first()
     if existing and not replace:
         raise CohortFormatError(
             f"a cohort named {name!r} exists; choose another name or replace it"
         )
+    if isinstance(dictionary, dict):
+        dictionary = dictionary_from_json(dictionary)
+    cohort = read_cohort_file(stream, dictionary=dictionary)
+    if cohort.dictionary.source == "inferred":
+        if not confirm:
+            raise DictionaryNotConfirmed(
+                "the file declares no data dictionary; check the one inferred from the "
+                "table, then confirm it or declare your own",
+                dictionary=cohort.dictionary,
+            )
+        cohort.dictionary.source = "inferred and confirmed"
+    table = cohort.table
     buffer = io.StringIO()
-    write_cohort_csv(table, buffer)
+    write_cohort_csv(cohort.raw, buffer)  # the cells as given: read again through the dictionary
     values = dict(
         csv=buffer.getvalue(),
         fingerprint=fingerprint(table),
         rows=len(table),
         columns=list(table.columns),
         extra_columns=extra_columns(table),
+        dictionary=cohort.dictionary.to_dict(),
         imported_by=user if getattr(user, "is_authenticated", False) else None,
     )
     if existing:

@@ -267,8 +267,12 @@ class TestRoundTrip:
         table["smoker"] = [i % 2 for i in range(len(table))]
         buffer = io.StringIO()
         table.to_csv(buffer, index=False)
-        dataset = cohort_dataset_import(name="with-extra", stream=io.StringIO(buffer.getvalue()))
+        # No dictionary in a plain CSV: the inferred one is used once confirmed.
+        dataset = cohort_dataset_import(
+            name="with-extra", stream=io.StringIO(buffer.getvalue()), confirm=True
+        )
         assert dataset.extra_columns == ["smoker"]
+        assert dataset.dictionary["source"] == "inferred and confirmed"
         spec = small_plan(kind="anova", name="by smoking", value="mir122_pre_log10", group="smoker")
         custom = AnalysisPlan.objects.create(name="smoking", title="smoking", spec=spec)
         run = analysis_run(plan=custom, trigger="command", dataset=dataset)

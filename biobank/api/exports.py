@@ -35,6 +35,7 @@ from django.utils import timezone
 
 from analysis.cohort import (
     BASELINE_COLUMNS,
+    EXPORT_DICTIONARY_LINE,
     LINE_END,
     STATUS_COLUMNS,
     SURVIVAL_COLUMNS,
@@ -60,7 +61,7 @@ def header_lines(*, fingerprint: str, patients: int, exported_at: str) -> list[s
         f"fingerprint: sha256:{fingerprint}",
         f"exported_at: {exported_at}",
         f"patients: {patients}",
-        "columns and codes: docs/cohort.md",
+        EXPORT_DICTIONARY_LINE,
     ]
 
 
