@@ -201,8 +201,9 @@ class Mismatches(list):
         """Hazard ratios and their limits: log(HR) is a coefficient."""
         if want is None or got is None or got <= 0:
             self.exact(where, got, want)
-            return
-        self.close(where, math.log(got), math.log(want), absolute=COEF_TOLERANCE)
+        elif abs(math.log(got) - math.log(want)) > COEF_TOLERANCE:
+            difference = math.log(got) - math.log(want)
+            self.append(f"{where}: {got!r}, R says {want!r} (log differs by {difference:.3g})")
 
 
 def resolved_options(dataset: str, preset: str):
@@ -254,6 +255,8 @@ def km_mismatches(dataset: str, preset: str) -> Mismatches:
 
 
 def _model_mismatches(wrong, where, got_model, got_terms, reference_model, options):
+    """One model of one ties method: n, events, LR test and concordance, then each term
+    (coef, se, HR, the preset's HR interval, Wald P)."""
     want = reference_model["ties"][options.ties]
     if got_model is None:
         wrong.append(f"{where}: no model in the payload")
@@ -277,7 +280,7 @@ def _model_mismatches(wrong, where, got_model, got_terms, reference_model, optio
         )
     interval = "wald_ci" if options.hr_ci == "wald" else "profile_ci"
     for estimate in want["estimates"]:
-        term = f"{where} / {estimate['term']}"
+        term = f"{where} / {estimate['term']}" if len(want["estimates"]) > 1 else where
         got = got_terms.get(estimate["term"])
         if got is None:
             wrong.append(f"{term}: no HR row")
@@ -378,29 +381,45 @@ def test_an_event_column_coded_1_2_without_a_dictionary_is_refused():
     assert not CohortDataset.objects.filter(name="lung-raw").exists()
 
 
+# Institution 33 has two patients, neither with meal.cal: both analyses pass validation
+# and have zero usable rows, which is an error, not a success (issue 13).
+BROKEN = [
+    {
+        "kind": "kaplan_meier",
+        "name": "Institution 33 by meal calories",
+        "subgroup": {"inst": 33},
+        "split": {"column": "meal.cal", "at": "median"},
+    },
+    {
+        "kind": "cox",
+        "name": "Institution 33, meal calories",
+        "subgroup": {"inst": 33},
+        "terms": [{"column": "meal.cal", "label": "Meal calories (per kcal)"}],
+    },
+]
+
+
 def test_a_broken_analysis_leaves_every_other_result_intact(tmp_path):
-    """A paired t-test of a column with itself used to fail the whole run (as did a KM
-    split by levels, which the plan has twice): now it is that analysis's error, the run
-    succeeds and every other analysis reports exactly what it reports without it."""
+    """An analysis that cannot run is that analysis's error: the run succeeds and every
+    other analysis (among them two KM splits by levels, which used to fail the whole run
+    in the figures) reports exactly what it reports without it."""
     clean = heldout_run("lung", "R")["json"]
     plan = json.loads(plan_path("lung", "R").read_text())
-    broken = {
-        "kind": "paired_t_test",
-        "name": "Age against itself",
-        "before": "age",
-        "after": "age",
-    }
-    plan["analyses"].insert(2, broken)
-    plan_file = tmp_path / "lung-with-a-broken-analysis.json"
+    plan["analyses"][2:2] = BROKEN
+    broken = {b["name"] for b in BROKEN}
+    plan_file = tmp_path / "lung-with-broken-analyses.json"
     plan_file.write_text(json.dumps(plan))
     import_cohort("lung", name="lung-broken")
     payload = analyse("lung-broken", plan_file)
 
     assert payload["status"] == "succeeded", payload.get("error")
     observed = observed_results(payload)
-    assert observed["errors"].pop("Age against itself")
-    assert observed["errors"] == {a["name"]: None for a in plan["analyses"] if a is not broken}
-    others = [r for r in payload["results"] if r["analysis"] != "Age against itself"]
+    for name in broken:
+        assert observed["errors"].pop(name), f"{name}: zero usable rows must be an error"
+    assert observed["errors"] == {
+        a["name"]: None for a in plan["analyses"] if a["name"] not in broken
+    }
+    others = [r for r in payload["results"] if r["analysis"].split(" univariate")[0] not in broken]
     assert others == clean["results"]
     assert {k: v for k, v in observed.items() if k != "errors"} == {
         k: v for k, v in observed_results(clean).items() if k != "errors"
