@@ -98,11 +98,20 @@ write_json <- function(x, path) {
 # ---------------------------------------------------------------- the datasets
 # Each: the R data in its original coding, its data dictionary and its plan.
 
+# A categorical column's values are text codes once imported ("1", "2"), so its levels
+# are written as text, and so are the levels a plan's Cox terms name. An event column is
+# boolean with its coding declared (event_values / censored_values).
 column <- function(name, type = "numeric", role = "variable", unit = "", label = "",
-                   levels = list(), event_values = list(), censored_values = list()) {
+                   levels = character(0), level_labels = character(0),
+                   event_values = list(), censored_values = list()) {
   list(name = name, type = type, role = role, unit = unit, label = label,
-       levels = as.list(levels), event_values = as.list(event_values),
-       censored_values = as.list(censored_values))
+       levels = as.list(as.character(levels)), level_labels = as.list(level_labels),
+       event_values = as.list(event_values), censored_values = as.list(censored_values))
+}
+
+event_column <- function(name, label, event_values, censored_values) {
+  column(name, "boolean", "event", label = label, event_values = event_values,
+         censored_values = censored_values)
 }
 
 km <- function(name, title, split = NULL) {
@@ -113,7 +122,10 @@ km <- function(name, title, split = NULL) {
 
 term <- function(column, label, level = NULL, cutoff = NULL, low_is_one = FALSE) {
   spec <- list(column = column)
-  if (!is.null(level)) spec$level <- if (length(level) > 1) as.list(level) else level
+  if (!is.null(level)) {
+    level <- as.character(level)
+    spec$level <- if (length(level) > 1) as.list(level) else level
+  }
   if (!is.null(cutoff)) spec$cutoff <- cutoff
   if (low_is_one) spec$low_is_one <- TRUE
   spec$label <- label
@@ -144,10 +156,10 @@ DATASETS <- list(
       column("inst", "categorical", label = "Institution code",
              levels = sort(unique(na.omit(survival::lung$inst)))),
       column("time", role = "time", unit = "days", label = "Survival time"),
-      column("status", "categorical", "event", label = "Status", levels = c(1, 2),
-             event_values = 2, censored_values = 1),
+      event_column("status", "Death (1 = censored, 2 = dead)", 2, 1),
       column("age", unit = "years", label = "Age"),
-      column("sex", "categorical", label = "Sex (1 = male, 2 = female)", levels = c(1, 2)),
+      column("sex", "categorical", label = "Sex", levels = c(1, 2),
+             level_labels = c("male", "female")),
       column("ph.ecog", label = "ECOG performance score (physician, 0-3)"),
       column("ph.karno", label = "Karnofsky score (physician)"),
       column("pat.karno", label = "Karnofsky score (patient)"),
@@ -178,18 +190,17 @@ DATASETS <- list(
     time = "time", event = "status", event_values = 1,
     columns = list(
       column("study_id", "id", "id", label = "Study ID (added: row number in R)"),
-      column("trt", "categorical", label = "Treatment (1 = standard, 2 = test)",
-             levels = c(1, 2)),
+      column("trt", "categorical", label = "Treatment", levels = c(1, 2),
+             level_labels = c("standard", "test")),
       column("celltype", "categorical", label = "Cell type",
              levels = c("squamous", "smallcell", "adeno", "large")),
       column("time", role = "time", unit = "days", label = "Survival time"),
-      column("status", "categorical", "event", label = "Status", levels = c(0, 1),
-             event_values = 1, censored_values = 0),
+      event_column("status", "Death (0 = censored, 1 = dead)", 1, 0),
       column("karno", label = "Karnofsky performance score"),
       column("diagtime", unit = "months", label = "Time from diagnosis to randomisation"),
       column("age", unit = "years", label = "Age"),
-      column("prior", "categorical", label = "Prior therapy (0 = no, 10 = yes)",
-             levels = c(0, 10))
+      column("prior", "categorical", label = "Prior therapy", levels = c(0, 10),
+             level_labels = c("no", "yes"))
     ),
     analyses = list(
       km("Survival, all patients", "Overall survival"),
@@ -222,12 +233,13 @@ DATASETS <- list(
       column("study_id", "id", "id", label = "Study ID (added: R's id)"),
       column("id", "id", "id", label = "Case number"),
       column("time", role = "time", unit = "days", label = "Time to death, transplant or censoring"),
-      column("status", "categorical", "event", label = "Status (0 = censored, 1 = transplant, 2 = dead)",
-             levels = c(0, 1, 2), event_values = 2, censored_values = c(0, 1)),
-      column("trt", "categorical", label = "Treatment (1 = D-penicillamine, 2 = placebo)",
-             levels = c(1, 2)),
+      event_column("status", "Death (0 = censored, 1 = transplant: censored, 2 = dead)",
+                   2, c(0, 1)),
+      column("trt", "categorical", label = "Treatment", levels = c(1, 2),
+             level_labels = c("D-penicillamine", "placebo")),
       column("age", unit = "years", label = "Age"),
-      column("sex", "categorical", label = "Sex", levels = c("m", "f")),
+      column("sex", "categorical", label = "Sex", levels = c("m", "f"),
+             level_labels = c("male", "female")),
       column("ascites", "categorical", label = "Ascites", levels = c(0, 1)),
       column("hepato", "categorical", label = "Hepatomegaly", levels = c(0, 1)),
       column("spiders", "categorical", label = "Spider angiomata", levels = c(0, 1)),
