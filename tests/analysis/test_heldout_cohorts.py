@@ -217,7 +217,10 @@ def km_mismatches(dataset: str, preset: str) -> Mismatches:
     options = resolved_options(dataset, preset)
     observed = observed_results(heldout_run(dataset, preset)["json"])
     wrong = Mismatches()
-    wrong.exact("options.median (R's medians need R's rule)", options.median, "r")
+    rules = sorted(reference_for(dataset)["kaplan_meier_median_rules"])
+    if options.median not in rules:
+        wrong.append(f"options.median is {options.median!r}; the reference has {rules}")
+        return wrong
     for name, want in reference_for(dataset)["kaplan_meier"].items():
         got = observed["kaplan_meier"].get(name)
         if got is None:
@@ -235,9 +238,10 @@ def km_mismatches(dataset: str, preset: str) -> Mismatches:
             where = f"{name} [{key}]"
             wrong.exact(f"{where} n", mine["n"], group["n"])
             wrong.exact(f"{where} events", mine["events"], group["events"])
-            median = group["median"][options.km_ci]
+            median = group["median"][options.median][options.km_ci]
+            how = f"{options.median} rule, {options.km_ci} band"
             for field in ("median", "ci_low", "ci_high"):
-                wrong.exact(f"{where} {field} ({options.km_ci})", mine[field], median[field])
+                wrong.exact(f"{where} {field} ({how})", mine[field], median[field])
         if want["logrank"] is None:
             continue
         logrank = got["logrank"] or {}

@@ -19,7 +19,8 @@
 # What is computed, per analysis:
 # * kaplan_meier: per group n, events, and the median with its CI as
 #   print(survfit(..., conf.type = t)) gives it, for t in "log" (R's default), "log-log"
-#   and "plain" (NA where R prints NA: "not reached"); the log-rank test (survdiff).
+#   and "plain" (NA where R prints NA: "not reached"), under "r"; and under "sas" the
+#   same by SAS PROC LIFETEST's rule (see sas_median); the log-rank test (survdiff).
 #   A split at the median takes the median over the rows the analysis uses (time, event
 #   and the variable present); "low" is <= the median, "high" is > it.
 # * cox: per model (each term alone, then the multivariate list) and per ties method
@@ -324,6 +325,28 @@ km_median <- function(time, event, conf_type) {
        ci_high = unname(table[paste0(CONFIDENCE, "UCL")]))
 }
 
+# SAS PROC LIFETEST's rule (JMP's Survival platform follows it), written out from the
+# SAS/STAT documentation on the same survfit curve and band: the median is
+# (inf{t: 1 - S(t) >= 1/2} + sup{t: 1 - S(t) <= 1/2}) / 2, missing when the curve never
+# goes below 1/2; its CI is Brookmeyer and Crowley's set {t: the band at t contains 1/2},
+# from the first time the lower band is <= 1/2 to the first time the upper band is < 1/2.
+# Equality is judged within sqrt(machine epsilon), as R's quantile.survfit does.
+sas_median <- function(time, event, conf_type) {
+  fit <- survfit(Surv(time, event) ~ 1, conf.type = conf_type, conf.int = CONFIDENCE)
+  tol <- sqrt(.Machine$double.eps)
+  first <- function(hit) {
+    at <- which(!is.na(hit) & hit)
+    if (length(at)) fit$time[at[1]] else NA
+  }
+  reached <- first(fit$surv <= 0.5 + tol)
+  passed <- first(fit$surv < 0.5 - tol)
+  list(median = if (is.na(reached) || is.na(passed)) NA else (reached + passed) / 2,
+       ci_low = first(fit$lower <= 0.5 + tol),
+       ci_high = first(fit$upper < 0.5 - tol))
+}
+
+MEDIAN_RULES <- list(r = km_median, sas = sas_median)
+
 km_reference <- function(spec, data, ds) {
   s <- surv_frame(data, ds)
   split <- spec$split
@@ -350,8 +373,10 @@ km_reference <- function(spec, data, ds) {
   }
   groups <- lapply(keys, function(key) {
     rows <- group == key
-    medians <- lapply(CONF_TYPES, function(t) km_median(s$time[rows], s$event[rows], t))
-    names(medians) <- CONF_TYPES
+    medians <- lapply(MEDIAN_RULES, function(rule) {
+      by_band <- lapply(CONF_TYPES, function(t) rule(s$time[rows], s$event[rows], t))
+      setNames(by_band, CONF_TYPES)
+    })
     list(group = key, n = sum(rows), events = sum(s$event[rows]), median = medians)
   })
   result <- list(n = nrow(s), split = split, cutoff = cutoff, groups = groups, logrank = NULL)
@@ -492,6 +517,7 @@ for (name in names(DATASETS)) {
     plans = list(R = sprintf("%s_plan_R.json", name), JMP = sprintf("%s_plan_JMP.json", name)),
     time = ds$time, event = ds$event, event_values = as.list(ds$event_values),
     rows = nrow(data),
+    kaplan_meier_median_rules = as.list(names(MEDIAN_RULES)),
     kaplan_meier = kaplan_meier,
     cox = cox_models
   )
