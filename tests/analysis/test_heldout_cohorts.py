@@ -85,6 +85,9 @@ def heldout_run(dataset: str, preset: str) -> dict:
 
 # ------------------------------------------------------------------ the JSON, read once
 
+MODEL_TESTS = {"lr": "LR", "wald": "Wald", "score": "score"}  # reference key -> name
+MODEL_TESTS_FIELDS = [f"{test}_{part}" for test in MODEL_TESTS for part in ("chisq", "df", "p")]
+
 
 def group_key(value) -> str:
     """A Kaplan-Meier group as the reference names it: a level as R prints it ("1",
@@ -116,12 +119,18 @@ def observed_results(payload: dict) -> dict:
       hr, ci_low, ci_high, p, n, cutoff, from the flat rows (``results``: HR rows; coef,
       se and cutoff in ``details``);
     - ``cox_models``: (analysis, "univariate", term label) or (analysis, "multivariate")
-      -> n, events, lr_chisq, lr_df, lr_p, concordance, from ``analyses``.
+      -> n, events, the likelihood-ratio, Wald and score tests ({test}_chisq, _df, _p)
+      and concordance, from ``analyses``;
+    - ``figure_errors``: figure name -> its error (None when it was drawn).
     """
     entries = payload["analyses"]
     if isinstance(entries, dict):
         entries = [{"name": name, **entry} for name, entry in entries.items()]
     observed = {"errors": {}, "kaplan_meier": {}, "cox_terms": {}, "cox_models": {}}
+    figures = payload.get("figures") or []
+    if isinstance(figures, dict):
+        figures = [{"name": name, **note} for name, note in figures.items()]
+    observed["figure_errors"] = {figure["name"]: figure.get("error") for figure in figures}
     cox_names = set()
     for entry in entries:
         observed["errors"][entry["name"]] = entry.get("error")
@@ -156,8 +165,7 @@ def observed_results(payload: dict) -> dict:
                 if which == "univariate":
                     key += (model["variables"][0],)
                 observed["cox_models"][key] = {
-                    k: model.get(k)
-                    for k in ("n", "events", "lr_chisq", "lr_df", "lr_p", "concordance")
+                    k: model.get(k) for k in ("n", "events", "concordance", *MODEL_TESTS_FIELDS)
                 }
     for row in payload["results"]:
         if row["statistic"] != "HR":
@@ -259,7 +267,7 @@ def km_mismatches(dataset: str, preset: str) -> Mismatches:
 
 
 def _model_mismatches(wrong, where, got_model, got_terms, reference_model, options):
-    """One model of one ties method: n, events, LR test and concordance, then each term
+    """One model of one ties method: n, events, LR/Wald/score tests and concordance, then each term
     (coef, se, HR, the preset's HR interval, Wald P)."""
     want = reference_model["ties"][options.ties]
     if got_model is None:
@@ -267,15 +275,14 @@ def _model_mismatches(wrong, where, got_model, got_terms, reference_model, optio
     else:
         wrong.exact(f"{where}: n", got_model["n"], want["n"])
         wrong.exact(f"{where}: events", got_model["events"], want["events"])
-        lr = want["lr"]
-        wrong.close(
-            f"{where}: LR chi-square",
-            got_model["lr_chisq"],
-            lr["chisq"],
-            relative=STATISTIC_TOLERANCE,
-        )
-        wrong.exact(f"{where}: LR df", got_model["lr_df"], lr["df"])
-        wrong.close(f"{where}: LR P", got_model["lr_p"], lr["p"], absolute=P_TOLERANCE)
+        for test, shown in MODEL_TESTS.items():
+            r, name = want[test], f"{where}: {shown}"
+            mine = {part: got_model[f"{test}_{part}"] for part in ("chisq", "df", "p")}
+            wrong.close(
+                f"{name} chi-square", mine["chisq"], r["chisq"], relative=STATISTIC_TOLERANCE
+            )
+            wrong.exact(f"{name} df", mine["df"], r["df"])
+            wrong.close(f"{name} P", mine["p"], r["p"], absolute=P_TOLERANCE)
         wrong.close(
             f"{where}: concordance",
             got_model["concordance"],
@@ -348,6 +355,12 @@ def test_the_run_succeeds_with_every_analysis_and_its_options(dataset, preset):
     observed = observed_results(payload)
     plan = json.loads(plan_path(dataset, preset).read_text())
     assert observed["errors"] == {a["name"]: None for a in plan["analyses"]}
+    # every figure drawn, the KM curves split by levels among them (they used to sink the run)
+    assert all(error is None for error in observed["figure_errors"].values()), observed[
+        "figure_errors"
+    ]
+    kaplan_meier = {a["name"] for a in plan["analyses"] if a["kind"] == "kaplan_meier"}
+    assert kaplan_meier <= set(observed["figure_errors"])
     options = resolved_options(dataset, preset).to_dict()
     assert {k: payload["options"].get(k) for k in options} == options
     assert {k: run["stored_options"].get(k) for k in options} == options
