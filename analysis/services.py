@@ -63,24 +63,6 @@ def cohort_dictionary(*, dataset: CohortDataset | None, table: pd.DataFrame) -> 
     return paper_dictionary(table.columns)
 
 
-def event_coding_problems(spec: dict, table: pd.DataFrame) -> list[str]:
-    """A survival plan's event column must be true/false in the frame (a valid plan's):
-    a column read as numbers or text (1/2, "dead"/"alive") would count every patient
-    with a value as an event."""
-    event = spec.get("event", "dss_event")
-    kinds = {analysis.get("kind") for analysis in spec["analyses"]}
-    if not kinds & {"kaplan_meier", "cox"} or event not in table.columns:
-        return []
-    if pd.api.types.is_bool_dtype(table[event].dtype):
-        return []
-    values = ", ".join(map(str, sorted(table[event].dropna().astype(str).unique())[:5]))
-    return [
-        f"survival event {event!r} is not an event column (values {values}): declare its "
-        "coding in the dataset's dictionary (type boolean, role event, event_values and "
-        "censored_values) and import it again"
-    ]
-
-
 def input_fingerprint(table: pd.DataFrame, spec: dict) -> str:
     """Hash of exactly the rows and columns the plan reads."""
     return fingerprint(table[[c for c in columns_used(spec, table.columns) if c in table.columns]])
@@ -126,9 +108,7 @@ def analysis_run_execute(*, run: AnalysisRun) -> AnalysisRun:
     try:
         table, evidence = load_cohort_with_evidence(dataset=run.dataset)
         dictionary = cohort_dictionary(dataset=run.dataset, table=table)
-        validate_plan(run.spec, table)
-        if problems := event_coding_problems(run.spec, table):
-            raise PlanError(problems)
+        validate_plan(run.spec, table)  # an uncoded event column included (plans.py)
         run.fingerprint = input_fingerprint(table, run.spec)
         run.n_patients = len(table)
         last = last_successful_run(run.plan, run.dataset)

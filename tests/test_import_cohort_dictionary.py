@@ -146,7 +146,8 @@ class TestUndeclared:
         plan = AnalysisPlan.objects.create(name="lung-median", title="lung", spec=MEDIAN_PLAN)
         run = analysis_run(plan=plan, trigger="command", dataset=dataset)
         assert run.status == "failed"
-        assert "survival event 'status' is not an event column (values 1, 2)" in run.error
+        assert "column 'status'" in run.error and "holds '1', '2'" in run.error
+        assert "Declare its coding" in run.error
 
 
 def test_replacing_a_dataset_keeps_its_new_dictionary(tmp_path, dictionary_file):
