@@ -1,7 +1,9 @@
-"""Cox models: R reference coefficients (rossi), codings, synthetic truth, and warnings."""
+"""Cox models: R survival reference values (lung, veteran, ovarian, rossi; Efron and
+Breslow; tests/analysis/r/cox_reference.R), Firth, codings, synthetic truth, warnings."""
 
 import json
 import warnings
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -9,6 +11,15 @@ import pytest
 from lifelines.datasets import load_rossi
 
 from analysis.stats.cox import CoxTerm, cox_multivariate, cox_univariate, encode_terms
+
+R_DIR = Path(__file__).parent / "r"
+REFERENCE = json.loads((R_DIR / "cox_reference.json").read_text())
+SURVIVAL_COLUMNS = {
+    "lung": ("time", "status"),
+    "veteran": ("time", "status"),
+    "ovarian": ("futime", "fustat"),
+    "rossi": ("week", "arrest"),
+}
 
 # R: coxph(Surv(week, arrest) ~ fin + age + race + wexp + mar + paro + prio, data = rossi)
 # (Efron ties, R's default)
@@ -69,9 +80,14 @@ def test_codings_cutoff_median_level_and_low_is_one():
         }
     )
     design, codings = encode_terms(
-        df, "t", "e",
-        [CoxTerm("afp", cutoff=20), CoxTerm("grade", level="B"),
-         CoxTerm("ratio", at_median=True, low_is_one=True, label="low ratio")],
+        df,
+        "t",
+        "e",
+        [
+            CoxTerm("afp", cutoff=20),
+            CoxTerm("grade", level="B"),
+            CoxTerm("ratio", at_median=True, low_is_one=True, label="low ratio"),
+        ],
     )
     assert len(design) == 5  # the row without AFP is out
     assert design["afp"].tolist() == [0, 1, 0, 1, 0]  # '>' 20 = 1; 20 itself is 0
@@ -91,8 +107,12 @@ def _synthetic_cohort(n=300, seed=2):
     death = rng.exponential(np.where(low, 10.0, 30.0))
     censor = rng.uniform(10, 60, n)
     return pd.DataFrame(
-        {"months": np.minimum(death, censor), "dead": (death <= censor).astype(int),
-         "ratio": ratio, "noise": rng.normal(size=n)}
+        {
+            "months": np.minimum(death, censor),
+            "dead": (death <= censor).astype(int),
+            "ratio": ratio,
+            "noise": rng.normal(size=n),
+        }
     )
 
 
@@ -126,20 +146,40 @@ def test_under_powered_model_warns_but_reports():
 def test_separation_returns_warnings_not_numbers():
     rng = np.random.default_rng(0)
     group = np.r_[np.zeros(20), np.ones(20)]
-    df = pd.DataFrame({"t": rng.exponential(10, 40), "e": (group == 1).astype(int),
-                       "high": group, "noise": rng.normal(size=40)})
+    df = pd.DataFrame(
+        {
+            "t": rng.exponential(10, 40),
+            "e": (group == 1).astype(int),
+            "high": group,
+            "noise": rng.normal(size=40),
+        }
+    )
     with warnings.catch_warnings():
         warnings.simplefilter("error")  # nothing may leak out of the function either
         uni = cox_univariate(df, "t", "e", ["high"])
         multi = cox_multivariate(df, "t", "e", ["high", "noise"])
     est = uni.models[0].estimates[0]
-    assert est.hr is None and est.p is None and est.ci_low is None
-    assert "complete separation" in est.warnings[0]
-    assert not uni.models[0].converged
-    assert multi.estimate("high").hr is None
-    assert multi.warnings
+    # the default (firth: auto) answers with Firth's penalised estimates and says why
+    assert uni.models[0].firth and "every event is in the group coded 1" in (
+        uni.models[0].firth_reason
+    )
+    assert est.hr > 1 and est.ci_low > 1 and est.p < 0.05
+    assert est.ci_method == "profile penalised likelihood"
+    assert multi.firth and multi.estimate("high").hr > 1
     json.dumps(uni.to_dict(), allow_nan=False)
     json.dumps(multi.to_dict(), allow_nan=False)
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        plain = cox_univariate(df, "t", "e", ["high"], firth="never")
+        plain_multi = cox_multivariate(df, "t", "e", ["high", "noise"], firth="never")
+    est = plain.models[0].estimates[0]
+    assert est.hr is None and est.p is None and est.ci_low is None
+    assert "complete separation" in est.warnings[0]
+    assert not plain.models[0].converged and not plain.models[0].firth
+    assert plain_multi.estimate("high").hr is None
+    assert plain_multi.warnings
+    json.dumps(plain.to_dict(), allow_nan=False)
 
 
 def test_constant_variable_and_too_few_rows_and_no_events():
@@ -171,3 +211,141 @@ def test_level_list_codes_any_of_the_levels():
     design, codings = encode_terms(df, "t", "e", [CoxTerm("bclc", level=["B", "C"])])
     assert design["bclc"].tolist() == [0, 0, 1, 1]
     assert codings["bclc"][1] == "bclc in ['B', 'C'] (1) vs other (0)"
+
+
+def _r_dataset(name: str) -> pd.DataFrame:
+    frame = pd.read_csv(R_DIR / f"{name}.csv")
+    if name == "lung":
+        frame["status"] = frame["status"] - 1  # R's Surv() reads 1/2 as censored/dead
+    return frame
+
+
+def _models(kind: str):
+    return [
+        pytest.param(entry[kind], id=f"{entry['dataset']}-{'+'.join(np.atleast_1d(entry[kind]['terms']))}-{entry[kind]['ties']}")
+        for entry in REFERENCE
+        if kind in entry
+    ]  # fmt: skip
+
+
+def _fit_reference(reference, dataset, **options):
+    time, event = SURVIVAL_COLUMNS[dataset]
+    terms = list(np.atleast_1d(reference["terms"]))
+    return cox_multivariate(_r_dataset(dataset), time, event, terms, ties=reference["ties"],
+                            **options)  # fmt: skip
+
+
+DATASET_OF = {id(entry["model"]): entry["dataset"] for entry in REFERENCE if "model" in entry}
+
+
+@pytest.mark.parametrize("reference", _models("model"))
+def test_models_equal_r_survival(reference):
+    """coxph, summary(coxph), concordance and cox.zph of R survival 3.5-3, both ties."""
+    model = _fit_reference(reference, DATASET_OF[id(reference)])
+    assert model.ties == reference["ties"] and model.converged and not model.firth
+    assert (model.n, model.events) == (reference["n"], reference["events"])
+    ests = model.estimates
+    assert [e.coef for e in ests] == pytest.approx(np.atleast_1d(reference["coef"]), abs=1e-7)
+    assert [e.se for e in ests] == pytest.approx(np.atleast_1d(reference["se"]), abs=1e-8)
+    assert [e.z for e in ests] == pytest.approx(np.atleast_1d(reference["z"]), abs=1e-6)
+    assert [e.p for e in ests] == pytest.approx(np.atleast_1d(reference["p"]), abs=1e-7)
+    assert [e.ci_low for e in ests] == pytest.approx(
+        np.atleast_1d(reference["wald_ci_low"]), rel=1e-7
+    )
+    assert [e.ci_high for e in ests] == pytest.approx(
+        np.atleast_1d(reference["wald_ci_high"]), rel=1e-7
+    )
+    assert {e.ci_method for e in ests} == {"Wald"}
+    assert model.log_likelihood_null == pytest.approx(reference["loglik"][0], abs=1e-9)
+    assert model.log_likelihood == pytest.approx(reference["loglik"][1], abs=1e-9)
+    for test in ("lr", "wald", "score"):
+        chisq, df, p = reference[test]
+        assert getattr(model, f"{test}_chisq") == pytest.approx(chisq, abs=1e-5), test
+        assert getattr(model, f"{test}_df") == df
+        assert getattr(model, f"{test}_p") == pytest.approx(p, abs=1e-7), test
+    assert model.concordance == pytest.approx(reference["concordance"], abs=1e-12)
+    zph_chisq, zph_p = np.atleast_1d(reference["zph_chisq"]), np.atleast_1d(reference["zph_p"])
+    assert [e.ph_chisq for e in ests] == pytest.approx(zph_chisq[:-1], abs=1e-6)
+    assert [e.ph_p for e in ests] == pytest.approx(zph_p[:-1], abs=1e-7)
+    assert model.ph_global_chisq == pytest.approx(zph_chisq[-1], abs=1e-6)
+    assert model.ph_global_df == len(ests)
+    assert model.ph_global_p == pytest.approx(zph_p[-1], abs=1e-7)
+    json.dumps(model.to_dict(), allow_nan=False)  # fmt: skip
+
+
+@pytest.mark.parametrize("reference", _models("model"))
+def test_profile_likelihood_intervals_equal_r(reference):
+    """R: the other coefficients re-maximised with the profiled one as an offset, uniroot."""
+    model = _fit_reference(reference, DATASET_OF[id(reference)], ci="profile")
+    assert model.ci_method == "profile"
+    lows, highs = [e.ci_low for e in model.estimates], [e.ci_high for e in model.estimates]
+    assert lows == pytest.approx(np.atleast_1d(reference["profile_ci_low"]), rel=1e-8)
+    assert highs == pytest.approx(np.atleast_1d(reference["profile_ci_high"]), rel=1e-8)
+    assert {e.ci_method for e in model.estimates} == {"profile likelihood"}
+    # same point estimates and Wald P whichever interval is asked for
+    assert [e.coef for e in model.estimates] == pytest.approx(
+        np.atleast_1d(reference["coef"]), abs=1e-7
+    )
+    assert [e.p for e in model.estimates] == pytest.approx(np.atleast_1d(reference["p"]), abs=1e-7)  # fmt: skip
+
+
+def test_reference_covers_the_datasets_both_ties_and_multivariate_models():
+    seen = {(e["dataset"], e["model"]["ties"], len(np.atleast_1d(e["model"]["terms"])) > 1)
+            for e in REFERENCE if "model" in e}  # fmt: skip
+    for dataset in SURVIVAL_COLUMNS:
+        for ties in ("efron", "breslow"):
+            assert {(dataset, ties, False), (dataset, ties, True)} <= seen
+
+
+@pytest.mark.parametrize("reference", _models("firth"))
+def test_firth_equals_penalised_likelihood_maximised_in_r(reference):
+    """R maximises coxph's log-likelihood + ½·log|I(β)| (its own information) with optim:
+    an independent computation of Heinze & Schemper's penalised likelihood."""
+    frame = _r_dataset("firth")
+    terms = list(np.atleast_1d(reference["terms"]))
+    model = cox_multivariate(frame, "time", "status", terms, ties=reference["ties"])
+    assert model.firth and "every event is in the group coded 1" in model.firth_reason
+    assert model.converged
+    coefs = [e.coef for e in model.estimates]
+    assert coefs == pytest.approx(np.atleast_1d(reference["coef"]), abs=1e-5)
+    assert model.log_likelihood == pytest.approx(reference["loglik"], abs=1e-8)
+    if len(terms) == 1:
+        est = model.estimates[0]
+        assert est.ci_method == "profile penalised likelihood"
+        assert est.ci_low == pytest.approx(reference["ci_low"], rel=1e-6)
+        assert est.ci_high == pytest.approx(reference["ci_high"], rel=1e-6)
+        assert est.p_method == "penalised likelihood ratio"
+        assert est.p == pytest.approx(reference["p"], rel=1e-6)
+        assert model.log_likelihood_null == pytest.approx(reference["loglik_null"], abs=1e-8)
+    # asked for, Firth is used on data without separation too, and says so
+    forced = cox_multivariate(frame, "time", "status", ["z"], firth="always")
+    assert forced.firth and forced.firth_reason == "asked for (firth: always)"
+    assert cox_multivariate(frame, "time", "status", ["z"]).firth is False
+
+
+def test_event_column_not_coded_0_1_is_refused_with_its_values():
+    lung = pd.read_csv(R_DIR / "lung.csv")
+    with pytest.raises(ValueError, match=r"event column 'status' has value\(s\) 2"):
+        cox_multivariate(lung, "time", "status", ["age"])
+
+
+def test_cut_points_say_whether_they_were_pre_specified_or_data_derived():
+    df = _synthetic_cohort()
+    model = cox_multivariate(
+        df, "months", "dead",
+        [CoxTerm("ratio", at_median=True, label="ratio median"),
+         CoxTerm("ratio", cutoff=0.9, label="ratio 0.9"), "noise"],
+    )  # fmt: skip
+    sources = {e.variable: e.cutoff_source for e in model.estimates}
+    assert sources == {"ratio median": "data-derived", "ratio 0.9": "pre-specified", "noise": None}
+    assert model.estimate("ratio median").coding.endswith("(median) (1) vs <= (0)")
+
+
+def test_confidence_level_and_option_checks():
+    df = _synthetic_cohort()
+    wide = cox_multivariate(df, "months", "dead", ["noise"], confidence=0.99).estimates[0]
+    usual = cox_multivariate(df, "months", "dead", ["noise"]).estimates[0]
+    assert wide.ci_low < usual.ci_low and wide.ci_high > usual.ci_high
+    assert wide.ci_high == pytest.approx(np.exp(wide.coef + 2.5758293 * wide.se), rel=1e-6)
+    with pytest.raises(ValueError, match="ties must be one of efron, breslow"):
+        cox_multivariate(df, "months", "dead", ["noise"], ties="exact")
