@@ -349,3 +349,45 @@ def test_confidence_level_and_option_checks():
     assert wide.ci_high == pytest.approx(np.exp(wide.coef + 2.5758293 * wide.se), rel=1e-6)
     with pytest.raises(ValueError, match="ties must be one of efron, breslow"):
         cox_multivariate(df, "months", "dead", ["noise"], ties="exact")
+
+
+def test_engine_fits_with_the_run_options_and_reports_the_details():
+    from analysis.engine import RunContext, _cox
+    from analysis.options import resolve_options
+
+    plan = {"time": "week", "event": "arrest", "options": {"preset": "JMP"}}
+    spec = {
+        "name": "table4",
+        "kind": "cox",
+        "terms": [{"column": "fin"}, {"column": "age", "cutoff": "median"},
+                  {"column": "prio", "cutoff": 3}],
+        "multivariate": ["fin", "prio"],
+    }  # fmt: skip
+    context = RunContext(plan, resolve_options(plan))
+    payload, rows = _cox(spec, _r_dataset("rossi"), context)
+    assert payload["options"] == {"ties": "breslow", "ci": "profile", "firth": "auto",
+                                  "confidence": 0.95}  # fmt: skip
+    fin = next(r for r in rows if r["analysis"] == "table4 univariate" and r["variable"] == "fin")
+    r_fin = next(e["model"] for e in REFERENCE if "model" in e and e["dataset"] == "rossi"
+                 and e["model"]["terms"] == ["fin"] and e["model"]["ties"] == "breslow")  # fmt: skip
+    details = fin["details"]
+    assert details["coef"] == pytest.approx(r_fin["coef"], abs=1e-7)
+    assert details["se"] == pytest.approx(r_fin["se"], abs=1e-8)
+    assert details["ties"] == "breslow" and details["ci_method"] == "profile likelihood"
+    assert fin["ci_low"] == pytest.approx(r_fin["profile_ci_low"], rel=1e-8)
+    assert details["lr_chisq"] == pytest.approx(r_fin["lr"][0], abs=1e-6)
+    assert details["score_p"] == pytest.approx(r_fin["score"][2], abs=1e-8)
+    assert details["concordance"] == pytest.approx(r_fin["concordance"], abs=1e-12)
+    assert details["firth"] is False and details["cutoff_source"] is None
+    by_variable = {
+        r["variable"]: r["details"] for r in rows if r["analysis"] == "table4 univariate"
+    }
+    assert by_variable["age"]["cutoff_source"] == "data-derived"
+    assert by_variable["age"]["cutoff"] == pytest.approx(_r_dataset("rossi")["age"].median())
+    assert by_variable["prio"]["cutoff_source"] == "pre-specified"
+    assert by_variable["prio"]["cutoff"] == 3
+    multivariate = [r for r in rows if r["analysis"] == "table4 multivariate"]
+    assert [r["variable"] for r in multivariate] == ["fin", "prio"]
+    assert multivariate[0]["details"]["lr_df"] == 2
+    assert payload["multivariate"]["ties"] == "breslow"
+    json.dumps(payload, allow_nan=False)
