@@ -49,10 +49,13 @@ class CoxData:
     def __init__(self, time, event, x, *, ties: str = "efron", firth: bool = False):
         if ties not in ("efron", "breslow"):
             raise ValueError(f"ties must be 'efron' or 'breslow', not {ties!r}")
-        order = np.argsort(time, kind="stable")
+        time = np.asarray(time, dtype=float)
+        event = np.asarray(event, dtype=bool)
+        # by time, and within a time the deaths first (the order concordance needs)
+        order = np.lexsort((~event, time))
         self.order = order
-        self.time = np.asarray(time, dtype=float)[order]
-        self.event = np.asarray(event, dtype=bool)[order]
+        self.time = time[order]
+        self.event = event[order]
         x = np.asarray(x, dtype=float)[order].reshape(len(order), -1)
         self.means = x.mean(axis=0) if len(x) else np.zeros(x.shape[1])
         self.x = x - self.means
@@ -82,55 +85,84 @@ class CoxData:
         # the deaths, in time order, start a new event time at these positions
         self._dead_starts = np.r_[0, np.cumsum(d)[:-1]].astype(int)
 
-    def _sums(self, beta: np.ndarray, order: int):
-        """Risk-set sums S0..S_order per risk denominator, and the shift taken out of η
-        (exp(η − max η) cannot overflow; the shift is added back to log S0)."""
+    def _sums(self, beta: np.ndarray, order: int) -> Sums:
+        """Risk-set sums of w·x^k (k ≤ order) at each event time, for the rows at risk and
+        for the deaths, with w = exp(η − max η) (no overflow; the shift is added back to
+        log S0). All powers sit side by side so one cumulative sum serves them all."""
         eta = self.x @ beta
         shift = float(eta.max()) if self.n else 0.0
         w = np.exp(eta - shift)
-        powers = [w]
-        if order >= 1:
-            powers.append(w[:, None] * self.x)
+        n, p = self.n, self.p
+        blocks = [w[:, None], w[:, None] * self.x]
         if order >= 2:
-            powers.append(np.einsum("ni,nj->nij", powers[1], self.x))
+            blocks.append((blocks[1][:, :, None] * self.x[:, None, :]).reshape(n, p * p))
         if order >= 3:
-            powers.append(np.einsum("nij,nk->nijk", powers[2], self.x))
-        sums = []
-        for power in powers:
-            at_risk = _reverse_cumsum(power)[self._risk_start]
-            dead = np.add.reduceat(power[self.event], self._dead_starts, axis=0)
-            fraction = self._term_fraction.reshape((-1,) + (1,) * (power.ndim - 1))
-            sums.append(at_risk[self._term_time] - fraction * dead[self._term_time])
-        return eta, shift, sums
+            blocks.append((blocks[2][:, :, None] * self.x[:, None, :]).reshape(n, p * p * p))
+        stacked = np.concatenate(blocks, axis=1)
+        # reverse cumulative sums, read at the first row of each event time
+        at_risk = np.cumsum(stacked[::-1], axis=0)[n - 1 - self._risk_start]
+        dead = np.add.reduceat(stacked[self.event], self._dead_starts, axis=0)
+        first = (
+            at_risk[self._term_time, : 1 + p]
+            - self._term_fraction[:, None] * (dead[self._term_time, : 1 + p])
+        )
+        return Sums(self, eta, shift, first[:, 0], first[:, 1:], at_risk, dead)
 
     def evaluate(self, beta, *, penalised: bool | None = None) -> Evaluation:
         beta = np.asarray(beta, dtype=float)
         penalised = self.firth if penalised is None else penalised
-        eta, shift, sums = self._sums(beta, 3 if penalised else 2)
-        s0, s1, s2 = sums[0], sums[1], sums[2]
+        sums = self._sums(beta, 3 if penalised else 2)
+        s0, mean = sums.s0, sums.mean
         m = self._term_weight
-        mean = s1 / s0[:, None]
-        loglik = float(eta[self.event].sum() - (m * (np.log(s0) + shift)).sum())
-        score = self._dead_x - (m[:, None] * mean).sum(axis=0)
-        information = np.einsum(
-            "t,tij->ij", m, s2 / s0[:, None, None] - mean[:, :, None] * mean[:, None, :]
-        )
+        loglik = float(sums.eta[self.event].sum() - (m * (np.log(s0) + sums.shift)).sum())
+        score = self._dead_x - m @ mean
+        information = sums.information(m)
         if not penalised:
             return Evaluation(loglik, score, information)
-        s3 = sums[3]
         sign, logdet = np.linalg.slogdet(information)
         if sign <= 0:
             return Evaluation(-math.inf, score, information)
         inverse = np.linalg.inv(information)
-        # ∂I/∂β_r per denominator, from the derivative of S2/S0 − S1S1ᵀ/S0²
-        a = s3 / s0[:, None, None, None]
-        b = (s2 / s0[:, None, None])[:, :, :, None] * mean[:, None, None, :]
-        c = (s2 / s0[:, None, None])[:, :, None, :] * mean[:, None, :, None]
-        c = c + np.swapaxes(c, 1, 2)
-        e = 2 * mean[:, :, None, None] * mean[:, None, :, None] * mean[:, None, None, :]
-        derivative = np.einsum("t,tijr->ijr", m, a - b - c + e)
+        # ∂I/∂β_r = Σ m·[S3/S0 − (S2/S0)⊗x̄_r − (S2/S0)_{ir} x̄_j − (S2/S0)_{jr} x̄_i + 2 x̄x̄x̄]
+        p = self.p
+        s2_mean = np.stack([sums.total(2, m / s0 * mean[:, r]) for r in range(p)], axis=-1)
+        derivative = (
+            sums.total(3, m / s0)
+            - s2_mean
+            - np.transpose(s2_mean, (0, 2, 1))
+            - np.transpose(s2_mean, (2, 0, 1))
+            + 2 * np.einsum("t,ti,tj,tr->ijr", m, mean, mean, mean)
+        )
         correction = 0.5 * np.einsum("ij,jir->r", inverse, derivative)
         return Evaluation(loglik + 0.5 * logdet, score + correction, information)
+
+
+class Sums:
+    """The risk-set sums at one β. Per risk denominator t only S0 and S1 are expanded
+    (T = number of deaths under Efron); a weighted total Σ_t c_t·S_k,t of a higher power
+    is taken per event time instead, since under Efron S_k,t = A_k − f_t·D_k (A: at risk,
+    D: the tied deaths, f_t the fraction removed): Σ_t c_t S_k,t = Σ_g A_k Σc − D_k Σc·f."""
+
+    def __init__(self, data: CoxData, eta, shift, s0, s1, at_risk, dead):
+        self.data, self.eta, self.shift = data, eta, shift
+        self.s0, self.mean = s0, s1 / s0[:, None]
+        self.at_risk, self.dead = at_risk, dead
+
+    def total(self, power: int, weights: np.ndarray) -> np.ndarray:
+        data, p = self.data, self.data.p
+        start = sum(p**k for k in range(power))
+        columns = slice(start, start + p**power)
+        groups = len(data._risk_start)
+        by_time = np.bincount(data._term_time, weights=weights, minlength=groups)
+        removed = np.bincount(
+            data._term_time, weights=weights * data._term_fraction, minlength=groups
+        )
+        value = by_time @ self.at_risk[:, columns] - removed @ self.dead[:, columns]
+        return value.reshape((p,) * power)
+
+    def information(self, weights: np.ndarray) -> np.ndarray:
+        """Σ_t weights_t·(S2/S0 − x̄x̄ᵀ): the information when weights are the m_t."""
+        return self.total(2, weights / self.s0) - (self.mean * weights[:, None]).T @ self.mean
 
 
 @dataclass
@@ -235,38 +267,30 @@ def profile_p(data: CoxData, fit: Fit, index: int, *, penalised=None) -> float:
     return float(stats.chi2.sf(chisq, 1))
 
 
-def concordance(time, event, risk) -> float | None:
+def concordance(data: CoxData, beta) -> float | None:
     """Harrell's C as R's ``concordance(coxph)``: over pairs where the shorter time is an
     event (a censored time equal to an event time counts as longer), the share with the
     higher risk on the shorter time, a tie in risk counting one half; pairs tied in time
     are not comparable."""
-    time = np.asarray(time, float)
-    event = np.asarray(event, bool)
-    risk = np.asarray(risk, float)
-    levels, rank = np.unique(risk, return_inverse=True)
+    levels, rank = np.unique(data.x @ np.asarray(beta, float), return_inverse=True)
     k = len(levels)
-    order = np.lexsort((~event, time))  # within a time, events before censored
-    time, event, rank = time[order], event[order], rank[order]
-    n = len(time)
     if k > 256:
-        return _concordance_pairs(time, event, rank)
-    # how many rows of each risk level lie at or after each position
-    indicator = np.zeros((n, k))
-    indicator[np.arange(n), rank] = 1
+        return _concordance_pairs(data.time, data.event, rank)
+    # how many rows of each risk level lie at or after each position (plus an empty row)
+    indicator = np.zeros((data.n + 1, k))
+    indicator[np.arange(data.n), rank] = 1
     after = _reverse_cumsum(indicator)
-    # an event's comparable rows start after the events tied with it: the later times
-    # and the rows censored at its own time
-    first_at_time = np.searchsorted(time, time, side="left")
-    tied_events = np.bincount(first_at_time, weights=event, minlength=n)[first_at_time]
-    start = first_at_time + tied_events.astype(int)
-    counts = np.vstack([after, np.zeros((1, k))])[start]  # (n, k)
-    below = np.cumsum(counts, axis=1) - counts  # levels below each level
-    rows = np.flatnonzero(event)
-    level = rank[rows]
-    concordant = below[rows, level].sum()
-    tied = counts[rows, level].sum()
-    total = counts[rows].sum()
-    discordant = total - concordant - tied
+    # a death's comparable rows start after the deaths tied with it (rows are sorted by
+    # time, deaths first): the later times and the rows censored at its own time
+    d = data.deaths_per_time
+    start = np.repeat(data._risk_start + d, d)
+    counts = after[start]
+    level = rank[data.event]
+    below = np.cumsum(counts, axis=1) - counts  # rows at levels below each level
+    dead = np.arange(len(level))
+    concordant = below[dead, level].sum()
+    tied = counts[dead, level].sum()
+    discordant = counts.sum() - concordant - tied
     denominator = concordant + discordant + tied
     return float((concordant + tied / 2) / denominator) if denominator else None
 
@@ -292,7 +316,7 @@ def zph_test(data: CoxData, beta) -> tuple[np.ndarray, np.ndarray, float, int]:
     test of adding g(t)·x_k (g = 1 − KM(t−), centred on the deaths), at β̂, per variable and
     globally. Returns (chisq per variable, P per variable, global chisq, global df)."""
     beta = np.asarray(beta, float)
-    _, _, (s0, s1, s2) = data._sums(beta, 2)
+    sums = data._sums(beta, 2)
     m = data._term_weight
     # Kaplan-Meier over all rows, just before each distinct event time
     distinct, first = np.unique(data.time, return_index=True)
@@ -303,16 +327,15 @@ def zph_test(data: CoxData, beta) -> tuple[np.ndarray, np.ndarray, float, int]:
     g_times = 1 - before
     g_times = g_times - np.average(g_times, weights=data.deaths_per_time)
     g = g_times[data._term_time]
-    mean = s1 / s0[:, None]
-    variance = m[:, None, None] * (s2 / s0[:, None, None] - mean[:, :, None] * mean[:, None, :])
+    mean = sums.mean
     dead_g = np.repeat(g_times, data.deaths_per_time)
     dead_x = data.x[data.event]  # rows are in time order
     u = (dead_g[:, None] * dead_x).sum(axis=0) - (m[:, None] * g[:, None] * mean).sum(axis=0)
     p = data.p
     imat = np.zeros((2 * p, 2 * p))
-    imat[:p, :p] = variance.sum(axis=0)
-    imat[:p, p:] = imat[p:, :p] = np.einsum("t,tij->ij", g, variance)
-    imat[p:, p:] = np.einsum("t,tij->ij", g * g, variance)
+    imat[:p, :p] = sums.information(m)
+    imat[:p, p:] = imat[p:, :p] = sums.information(m * g)
+    imat[p:, p:] = sums.information(m * g * g)
     full_u = np.r_[np.zeros(p), u]
     chisq = np.empty(p)
     for k in range(p):

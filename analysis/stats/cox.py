@@ -137,6 +137,13 @@ def _encode(term: CoxTerm, values: pd.Series) -> tuple[pd.Series, float | None, 
     return coded, cutoff, coding
 
 
+def _numbers(values: pd.Series) -> np.ndarray:
+    """Floats (NaN where missing or not a number), fast for numeric columns."""
+    if pd.api.types.is_bool_dtype(values) or pd.api.types.is_numeric_dtype(values):
+        return values.to_numpy(dtype=float, na_value=np.nan)
+    return pd.to_numeric(values.astype("object"), errors="coerce").to_numpy(float)
+
+
 def encode_terms(
     df: pd.DataFrame, time: str, event: str, terms: Sequence[CoxTerm | str]
 ) -> tuple[pd.DataFrame, dict[str, tuple[float | None, str]]]:
@@ -146,30 +153,27 @@ def encode_terms(
     names = [t.name for t in terms]
     if len(set(names)) != len(names):
         raise ValueError("Cox terms need distinct names (use label=)")
-    base = pd.DataFrame(
-        {
-            "_time": pd.to_numeric(df[time], errors="coerce"),
-            "_event": pd.to_numeric(df[event].astype("object"), errors="coerce"),
-        },
-        index=df.index,
-    )
-    raw = pd.DataFrame({t.name: df[t.column] for t in terms}, index=df.index)
-    usable = base.notna().all(axis=1) & raw.notna().all(axis=1) & (base["_time"] >= 0)
-    raw = raw.loc[usable]
-    design = base.loc[usable].copy()
-    unexpected = sorted(set(design["_event"].unique()) - {0.0, 1.0})
+    times = _numbers(df[time])
+    events = _numbers(df[event])
+    usable = ~np.isnan(times) & ~np.isnan(events) & (np.nan_to_num(times, nan=-1.0) >= 0)
+    for term in terms:
+        usable &= df[term.column].notna().to_numpy()
+    unexpected = sorted(set(np.unique(events[usable]).tolist()) - {0.0, 1.0})
     if unexpected:
         shown = ", ".join(f"{v:g}" for v in unexpected[:5])
         raise ValueError(
             f"event column {event!r} has value(s) {shown}; a Cox model needs 0 (censored) "
             "and 1 (event): recode it, or declare its coding in the data dictionary"
         )
-    design["_event"] = design["_event"].astype(int)
+    index = df.index[usable]
+    columns = {"_time": times[usable], "_event": events[usable].astype(int)}
     codings = {}
     for term in terms:
-        coded, cutoff, coding = _encode(term, raw[term.name])
-        design[term.name] = coded
+        values = df[term.column]
+        coded, cutoff, coding = _encode(term, values[usable])
+        columns[term.name] = coded.to_numpy(float)
         codings[term.name] = (cutoff, coding)
+    design = pd.DataFrame(columns, index=index)
     return design, codings
 
 
@@ -478,10 +482,10 @@ def _estimate(model, estimates, names, separation, x, time, event, *, ties, ci, 
     except np.linalg.LinAlgError:
         score = math.nan
     model.score_chisq, model.score_df, model.score_p = _chi2_test(score, k)
-    model.concordance = concordance(time, event, x @ beta)
+    model.concordance = concordance(data, beta)
 
     try:
-        chisq, ph_p, global_chisq, global_df = zph_test(CoxData(time, event, x, ties=ties), beta)
+        chisq, ph_p, global_chisq, global_df = zph_test(data, beta)
     except np.linalg.LinAlgError as error:
         notes.append(f"proportional-hazards test failed: {error}")
         return
