@@ -60,7 +60,7 @@ def synthetic_cohort(patients: int, seed: int = 13) -> pd.DataFrame:
         }
     )
     hazard = (
-        0.02
+        0.008
         * np.exp(0.7 * (frame["child_pugh_grade"] == "B"))
         * np.exp(0.5 * (frame["dcp_mau_ml"] > 40))
         * np.exp(0.4 * (frame["tumour_diameter_cm"] > 3))

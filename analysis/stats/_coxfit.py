@@ -40,6 +40,7 @@ class Evaluation:
     loglik: float
     score: np.ndarray
     information: np.ndarray
+    sums: Sums | None = None
 
 
 class CoxData:
@@ -118,10 +119,10 @@ class CoxData:
         score = self._dead_x - m @ mean
         information = sums.information(m)
         if not penalised:
-            return Evaluation(loglik, score, information)
+            return Evaluation(loglik, score, information, sums)
         sign, logdet = np.linalg.slogdet(information)
         if sign <= 0:
-            return Evaluation(-math.inf, score, information)
+            return Evaluation(-math.inf, score, information, sums)
         inverse = np.linalg.inv(information)
         # ∂I/∂β_r = Σ m·[S3/S0 − (S2/S0)⊗x̄_r − (S2/S0)_{ir} x̄_j − (S2/S0)_{jr} x̄_i + 2 x̄x̄x̄]
         p = self.p
@@ -134,7 +135,7 @@ class CoxData:
             + 2 * np.einsum("t,ti,tj,tr->ijr", m, mean, mean, mean)
         )
         correction = 0.5 * np.einsum("ij,jir->r", inverse, derivative)
-        return Evaluation(loglik + 0.5 * logdet, score + correction, information)
+        return Evaluation(loglik + 0.5 * logdet, score + correction, information, sums)
 
 
 class Sums:
@@ -171,6 +172,7 @@ class Fit:
     evaluation: Evaluation
     iterations: int
     converged: bool
+    initial: Evaluation | None = None  # at the starting β (β = 0: the null model)
 
 
 def newton_raphson(data: CoxData, beta0, *, free=None, penalised=None) -> Fit:
@@ -180,9 +182,9 @@ def newton_raphson(data: CoxData, beta0, *, free=None, penalised=None) -> Fit:
     tighter than R's eps=1e-9 on the relative change of the log-likelihood."""
     beta = np.array(beta0, dtype=float)
     free = np.ones(data.p, bool) if free is None else np.asarray(free, bool)
-    current = data.evaluate(beta, penalised=penalised)
+    current = initial = data.evaluate(beta, penalised=penalised)
     if not free.any():
-        return Fit(beta, current, 0, True)
+        return Fit(beta, current, 0, True, initial)
     scale = data.x.std(axis=0)
     scale[scale == 0] = 1.0
     for iteration in range(1, MAX_ITERATIONS + 1):
@@ -192,7 +194,9 @@ def newton_raphson(data: CoxData, beta0, *, free=None, penalised=None) -> Fit:
         except np.linalg.LinAlgError:
             step = np.linalg.lstsq(sub, current.score[free], rcond=None)[0]
         if not np.all(np.isfinite(step)):
-            return Fit(beta, current, iteration, False)
+            return Fit(beta, current, iteration, False, initial)
+        if np.max(np.abs(step)) < STEP_TOLERANCE:  # β is within the step of the maximum
+            return Fit(beta, current, iteration, True, initial)
         for _ in range(MAX_HALVINGS):
             trial = beta.copy()
             trial[free] += step
@@ -203,13 +207,11 @@ def newton_raphson(data: CoxData, beta0, *, free=None, penalised=None) -> Fit:
                 break
             step = step / 2
         else:
-            return Fit(beta, current, iteration, False)
+            return Fit(beta, current, iteration, False, initial)
         beta, current = trial, candidate
-        if np.max(np.abs(step)) < STEP_TOLERANCE:
-            return Fit(beta, current, iteration, True)
         if np.max(np.abs(beta * scale)) > DIVERGED:
-            return Fit(beta, current, iteration, False)
-    return Fit(beta, current, MAX_ITERATIONS, False)
+            return Fit(beta, current, iteration, False, initial)
+    return Fit(beta, current, MAX_ITERATIONS, False, initial)
 
 
 def profile_interval(data: CoxData, fit: Fit, index: int, *, confidence: float, penalised=None):
@@ -311,12 +313,12 @@ def _concordance_pairs(time, event, rank) -> float | None:
     return float((concordant + tied / 2) / denominator) if denominator else None
 
 
-def zph_test(data: CoxData, beta) -> tuple[np.ndarray, np.ndarray, float, int]:
+def zph_test(data: CoxData, beta, sums: Sums | None = None):
     """R's ``cox.zph(fit, transform="km", terms=TRUE)`` for single-column terms: the score
     test of adding g(t)·x_k (g = 1 − KM(t−), centred on the deaths), at β̂, per variable and
-    globally. Returns (chisq per variable, P per variable, global chisq, global df)."""
-    beta = np.asarray(beta, float)
-    sums = data._sums(beta, 2)
+    globally. Returns (chisq per variable, P per variable, global chisq, global df).
+    ``sums`` may give the risk-set sums at β already computed by the fit."""
+    sums = sums if sums is not None else data._sums(np.asarray(beta, float), 2)
     m = data._term_weight
     # Kaplan-Meier over all rows, just before each distinct event time
     distinct, first = np.unique(data.time, return_index=True)

@@ -404,6 +404,7 @@ def _estimate(model, estimates, names, separation, x, time, event, *, ties, ci, 
             else "monotone likelihood (separation): "
             + "; ".join(f"'{name}': {why}" for name, why in diverging.items())
         )
+        notes.append(f"Firth-penalised estimates (Heinze & Schemper): {model.firth_reason}")
         data = CoxData(time, event, x, ties=ties, firth=True)
         fit = newton_raphson(data, np.zeros(len(names)))
         if not fit.converged:
@@ -467,7 +468,7 @@ def _estimate(model, estimates, names, separation, x, time, event, *, ties, ci, 
         return
 
     k = len(names)
-    null = data.evaluate(np.zeros(k))
+    null = fit.initial  # the fit starts from β = 0
     model.log_likelihood = as_float(fit.evaluation.loglik)
     model.log_likelihood_null = as_float(null.loglik)
     model.lr_chisq, model.lr_df, model.lr_p = _chi2_test(
@@ -485,7 +486,7 @@ def _estimate(model, estimates, names, separation, x, time, event, *, ties, ci, 
     model.concordance = concordance(data, beta)
 
     try:
-        chisq, ph_p, global_chisq, global_df = zph_test(data, beta)
+        chisq, ph_p, global_chisq, global_df = zph_test(data, beta, fit.evaluation.sums)
     except np.linalg.LinAlgError as error:
         notes.append(f"proportional-hazards test failed: {error}")
         return
