@@ -155,6 +155,13 @@ def encode_terms(
         raise ValueError("Cox terms need distinct names (use label=)")
     times = _numbers(df[time])
     events = _numbers(df[event])
+    not_numbers = df[event].notna().to_numpy() & np.isnan(events)
+    if not_numbers.any():
+        shown = ", ".join(map(repr, pd.unique(df[event][not_numbers])[:5]))
+        raise ValueError(
+            f"event column {event!r} has value(s) {shown}; a Cox model needs 0 (censored) "
+            "and 1 (event): recode it, or declare its coding in the data dictionary"
+        )
     usable = ~np.isnan(times) & ~np.isnan(events) & (np.nan_to_num(times, nan=-1.0) >= 0)
     for term in terms:
         usable &= df[term.column].notna().to_numpy()

@@ -425,3 +425,12 @@ def test_firth_equals_firthmodels_on_rossi():
     assert [e.ci_high for e in model.estimates] == pytest.approx(np.exp(highs), rel=1e-7)
     for name, p in FIRTHMODELS_ROSSI["lrt_p"].items():
         assert model.estimate(name).p == pytest.approx(p, rel=1e-8), name
+
+
+def test_text_event_column_is_refused_not_dropped():
+    df = _synthetic_cohort(n=20).assign(status=lambda f: np.where(f["dead"] == 1, "dead", "alive"))
+    with pytest.raises(ValueError, match=r"event column 'status' has value\(s\) '(dead|alive)'"):
+        cox_multivariate(df, "months", "status", ["noise"])
+    # booleans are 0/1
+    flagged = df.assign(died=df["dead"] == 1)
+    assert cox_multivariate(flagged, "months", "died", ["noise"]).events == int(df["dead"].sum())
