@@ -434,3 +434,24 @@ def test_text_event_column_is_refused_not_dropped():
     # booleans are 0/1
     flagged = df.assign(died=df["dead"] == 1)
     assert cox_multivariate(flagged, "months", "died", ["noise"]).events == int(df["dead"].sum())
+
+
+def test_concordance_equals_the_pairwise_definition_with_ties():
+    """R's rule pair by pair: comparable when the shorter time is a death (a censored time
+    equal to a death time is longer); ties in time are not comparable, in risk count ½."""
+    from analysis.stats._coxfit import CoxData, concordance
+
+    rng = np.random.default_rng(5)
+    time = rng.integers(1, 15, 200).astype(float)
+    event = rng.random(200) < 0.6
+    x = rng.integers(0, 5, (200, 2)).astype(float)
+    beta = np.array([0.5, -0.25])  # binary fractions: risk ties are exact
+    risk = x @ beta
+    good = tied = total = 0.0
+    for i in np.flatnonzero(event):
+        later = (time > time[i]) | ((time == time[i]) & ~event)
+        total += later.sum()
+        good += (later & (risk[i] > risk)).sum()
+        tied += (later & (risk[i] == risk)).sum()
+    expected = (good + tied / 2) / total
+    assert concordance(CoxData(time, event, x), beta) == pytest.approx(expected, abs=1e-12)
