@@ -281,6 +281,19 @@ def concordance(data: CoxData, beta) -> float | None:
     d = data.deaths_per_time
     start = np.repeat(data._risk_start + d, d)
     level = rank[data.event]
+    levels = int(rank.max(initial=0)) + 1
+    if levels <= 32:  # few risk levels (binary terms): count rows per level directly
+        at_or_after = np.zeros((data.n + 1, levels))
+        at_or_after[np.arange(data.n), rank] = 1
+        at_or_after = np.cumsum(at_or_after[::-1], axis=0)[::-1]
+        counts = at_or_after[start]  # comparable rows per risk level, for each death
+        below = np.cumsum(counts, axis=1) - counts
+        deaths = np.arange(len(level))
+        concordant = below[deaths, level].sum()
+        tied = counts[deaths, level].sum()
+        discordant = counts.sum() - concordant - tied
+        denominator = concordant + discordant + tied
+        return float((concordant + tied / 2) / denominator) if denominator else None
     ranks_sorted = np.sort(rank)
 
     def from_start_below(value):
