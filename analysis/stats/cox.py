@@ -37,6 +37,7 @@ Nothing here raises on such data; an event column not coded 0/1 is refused (Valu
 
 from __future__ import annotations
 
+import contextlib
 import math
 import warnings
 from collections.abc import Iterable, Sequence
@@ -374,8 +375,11 @@ def _fit_model(
 
 
 def _diverging(fit, data: CoxData, names: list[str]) -> dict[str, str]:
-    """Variables whose estimate runs off to infinity (monotone likelihood)."""
+    """Variables whose estimate runs off to infinity (monotone likelihood): a standardised
+    |coef| or se above 10 (an HR per SD beyond e^10). A fit that did not converge with no
+    such variable flags them all."""
     scale = data.x.std(axis=0)
+    scale[scale == 0] = 1.0
     try:
         se = np.sqrt(np.diag(np.linalg.inv(fit.evaluation.information)))
     except np.linalg.LinAlgError:
@@ -384,15 +388,17 @@ def _diverging(fit, data: CoxData, names: list[str]) -> dict[str, str]:
     for j, name in enumerate(names):
         coef = fit.beta[j]
         if (
-            not fit.converged
-            or not (math.isfinite(coef) and math.isfinite(se[j]))
-            or abs(coef) * (scale[j] or 1.0) > _MAX_STANDARDISED
-            or se[j] * (scale[j] or 1.0) > _MAX_STANDARDISED
+            not (math.isfinite(coef) and math.isfinite(se[j]))
+            or abs(coef) * scale[j] > _MAX_STANDARDISED
+            or se[j] * scale[j] > _MAX_STANDARDISED
         ):
             found[name] = (
-                f"the estimate runs off (coef {coef:.3g}, se {se[j]:.3g}): the likelihood is "
-                "monotone (separation) or the variables are collinear"
+                f"the estimate runs off (coef {coef:.3g}, se {se[j]:.3g}; "
+                f"{coef * scale[j]:.3g} per SD): the likelihood is monotone (separation) "
+                "or the variables are collinear"
             )
+    if not fit.converged and not found:
+        found = {name: f"the fit did not converge in {fit.iterations} iterations" for name in names}
     return found
 
 
@@ -445,13 +451,23 @@ def _estimate(model, estimates, names, separation, x, time, event, *, ties, ci, 
     if not fit.converged and not suspicious:
         notes.append(f"the fit did not converge in {fit.iterations} iterations")
 
-    covariance = np.linalg.inv(fit.evaluation.information)
+    # with a diverging variable the others are conditional on it (held where it ran off)
+    kept = np.array([name not in suspicious for name in names])
+    covariance = np.full((len(names), len(names)), np.nan)
+    with contextlib.suppress(np.linalg.LinAlgError):  # then no standard errors, said below
+        covariance[np.ix_(kept, kept)] = np.linalg.inv(
+            fit.evaluation.information[np.ix_(kept, kept)]
+        )
     z_quantile = stats.norm.ppf(0.5 + model.confidence / 2)
     for j, name in enumerate(names):
         if name in suspicious:
             continue
         est = estimates[name]
-        coef, se = float(fit.beta[j]), float(math.sqrt(covariance[j, j]))
+        coef, variance = float(fit.beta[j]), float(covariance[j, j])
+        if not (math.isfinite(variance) and variance > 0):
+            est.warnings.append("no standard error: the information matrix is singular")
+            continue
+        se = math.sqrt(variance)
         est.coef, est.se, est.z = as_float(coef), as_float(se), as_float(coef / se)
         est.hr = as_float(math.exp(coef))
         if model.ci_method == "profile":

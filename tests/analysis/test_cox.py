@@ -455,3 +455,21 @@ def test_concordance_equals_the_pairwise_definition_with_ties():
         tied += (later & (risk[i] == risk)).sum()
     expected = (good + tied / 2) / total
     assert concordance(CoxData(time, event, x), beta) == pytest.approx(expected, abs=1e-12)
+
+
+def test_monotone_likelihood_of_a_continuous_variable_is_detected():
+    """Each death has the highest x of its risk set: the MLE of x is infinite although no
+    0/1 split shows it; firth auto notices the divergence and refits."""
+    t = np.arange(1, 31, dtype=float)
+    df = pd.DataFrame({"t": t, "e": np.r_[np.ones(15), np.zeros(15)], "x": -t, "z": np.sin(t)})
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        auto = cox_multivariate(df, "t", "e", ["x", "z"])
+        plain = cox_multivariate(df, "t", "e", ["x", "z"], firth="never")
+    assert auto.firth and "'x': the estimate runs off" in auto.firth_reason
+    assert "'z'" not in auto.firth_reason
+    assert auto.estimate("x").coef > 0 and auto.estimate("z").coef is not None
+    assert plain.estimate("x").hr is None and "runs off" in plain.estimate("x").warnings[0]
+    assert plain.estimate("z").se > 0 and not plain.converged
+    assert any("not estimable: x" in w for w in plain.warnings)
+    json.dumps(auto.to_dict(), allow_nan=False)
