@@ -8,7 +8,6 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from lifelines.datasets import load_rossi
 
 from analysis.stats.cox import CoxTerm, cox_multivariate, cox_univariate, encode_terms
 
@@ -35,7 +34,7 @@ R_ROSSI = {
 
 
 def test_rossi_multivariate_coefficients_match_r():
-    model = cox_multivariate(load_rossi(), "week", "arrest", list(R_ROSSI))
+    model = cox_multivariate(_r_dataset("rossi"), "week", "arrest", list(R_ROSSI))
     assert model.n == 432 and model.events == 114
     assert model.events_per_variable == pytest.approx(114 / 7)
     assert model.converged
@@ -59,7 +58,7 @@ def test_rossi_multivariate_coefficients_match_r():
 
 
 def test_univariate_models_use_their_own_complete_cases():
-    df = load_rossi()
+    df = _r_dataset("rossi")
     df.loc[:9, "age"] = np.nan
     table = cox_univariate(df, "week", "arrest", ["fin", "age"])
     assert [m.n for m in table.models] == [432, 422]
