@@ -472,3 +472,17 @@ def test_monotone_likelihood_of_a_continuous_variable_is_detected():
     assert plain.estimate("z").se > 0 and not plain.converged
     assert any("not estimable: x" in w for w in plain.warnings)
     json.dumps(auto.to_dict(), allow_nan=False)
+
+
+def test_engine_cox_without_usable_rows_is_an_error():
+    from analysis.engine import RunContext, _cox
+
+    frame = _r_dataset("rossi").assign(prio=np.nan)
+    spec = {"name": "t4", "kind": "cox", "terms": [{"column": "prio"}]}
+    with pytest.raises(ValueError, match="t4: no usable rows: none of the 432 row"):
+        _cox(spec, frame, RunContext({"time": "week", "event": "arrest"}))
+    # one usable term is enough: the empty one is that model's warning
+    spec["terms"].append({"column": "fin"})
+    payload, rows = _cox(spec, frame, RunContext({"time": "week", "event": "arrest"}))
+    assert [m["n"] for m in payload["univariate"]] == [0, 432]
+    assert "no complete rows" in rows[0]["warnings"][0]
