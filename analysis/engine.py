@@ -383,26 +383,89 @@ def cox_terms(spec) -> list[CoxTerm]:
     return terms
 
 
+def _model_tests(model) -> dict:
+    """The model-level facts a reader checks beside each hazard ratio."""
+    return {
+        "ties": model.ties,
+        "firth": model.firth,
+        "firth_reason": model.firth_reason,
+        "events": model.events,
+        "events_per_variable": model.events_per_variable,
+        "concordance": model.concordance,
+        **{
+            f"{test}_{part}": getattr(model, f"{test}_{part}")
+            for test in ("lr", "wald", "score", "ph_global")
+            for part in ("chisq", "df", "p")
+        },
+    }
+
+
 def _hazard_rows(analysis: str, model) -> list[dict]:
+    """One "HR" row per term, with coef, se, z, the interval's method, the cut-off and
+    whether it was pre-specified or data-derived, and the model's tests in ``details``."""
+    tests = _model_tests(model)
     return [
-        row(analysis, estimate.variable, "HR", n=model.n, estimate=estimate.hr, ci_low=estimate.ci_low,
-            ci_high=estimate.ci_high, p=estimate.p, warnings=[*model.warnings, *estimate.warnings])
+        row(
+            analysis,
+            estimate.variable,
+            "HR",
+            n=model.n,
+            estimate=estimate.hr,
+            ci_low=estimate.ci_low,
+            ci_high=estimate.ci_high,
+            p=estimate.p,
+            warnings=[*model.warnings, *estimate.warnings],
+            details={
+                "coef": estimate.coef,
+                "se": estimate.se,
+                "z": estimate.z,
+                "ci_method": estimate.ci_method,
+                "p_method": estimate.p_method,
+                "coding": estimate.coding,
+                "cutoff": estimate.cutoff,
+                "cutoff_source": estimate.cutoff_source,
+                "ph_chisq": estimate.ph_chisq,
+                "ph_p": estimate.ph_p,
+                **tests,
+            },
+        )
         for estimate in model.estimates
-    ]  # fmt: skip
+    ]
 
 
 def _cox(spec, frame, context: RunContext):
+    """Table IV: one model per term, then the chosen terms together, fitted with the
+    run's options (ties, HR interval, Firth, confidence level)."""
     time, event = context.time, context.event
     terms = cox_terms(spec)
-    univariate = cox_univariate(frame, time, event, terms)
+    options = context.options
+    fit_options = {
+        "ties": options.ties,
+        "ci": options.hr_ci,
+        "firth": options.firth,
+        "confidence": options.confidence,
+    }
+    univariate = cox_univariate(frame, time, event, terms, **fit_options)
+    if not any(model.n for model in univariate.models):
+        columns = ", ".join(repr(t.column) for t in terms)
+        raise ValueError(
+            f"{spec['name']}: no usable rows: none of the {len(frame)} row(s) has {time!r}, "
+            f"{event!r} and any of {columns} present (with a time >= 0)"
+        )
     rows = [
         r for model in univariate.models for r in _hazard_rows(f"{spec['name']} univariate", model)
     ]
-    payload = {"univariate": univariate.to_dict()["models"], "multivariate": None}
+    payload = {
+        "univariate": univariate.to_dict()["models"],
+        "multivariate": None,
+        "options": fit_options,
+    }
     chosen = spec.get("multivariate") or []
     if chosen:
         by_name = {t.name: t for t in terms}
-        model = cox_multivariate(frame, time, event, [by_name[name] for name in chosen])
+        model = cox_multivariate(
+            frame, time, event, [by_name[name] for name in chosen], **fit_options
+        )
         payload["multivariate"] = model.to_dict()
         rows += _hazard_rows(f"{spec['name']} multivariate", model)
     return payload, rows
