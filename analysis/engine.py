@@ -448,7 +448,7 @@ def _cox(spec, frame, context: RunContext):
     univariate = cox_univariate(frame, time, event, terms, **fit_options)
     if not any(model.n for model in univariate.models):
         columns = ", ".join(repr(t.column) for t in terms)
-        raise ValueError(
+        raise AnalysisError(
             f"{spec['name']}: no usable rows: none of the {len(frame)} row(s) has {time!r}, "
             f"{event!r} and any of {columns} present (with a time >= 0)"
         )

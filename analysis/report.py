@@ -37,7 +37,10 @@ OPTION_WORDS: dict[str, tuple[str, dict[str, str]]] = {
         "Kaplan-Meier intervals",
         {"log": "log", "log-log": "log-log", "plain": "plain (linear)"},
     ),
-    "median": ("Median survival", {"r": "R's rule", "lifelines": "lifelines' rule"}),
+    "median": (
+        "Median survival",
+        {"r": "R's rule", "sas": "SAS PROC LIFETEST's rule (JMP)", "lifelines": "lifelines' rule"},
+    ),
     "firth": (
         "Firth correction",
         {"auto": "when separation is detected", "always": "always", "never": "never"},

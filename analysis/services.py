@@ -29,7 +29,7 @@ from analysis.engine import diff_rows, run_plan
 from analysis.models import AnalysisPlan, AnalysisRun, CohortDataset
 from analysis.plans import PlanError, columns_used, validate_plan
 
-LIBRARIES = ("pandas", "numpy", "scipy", "statsmodels", "lifelines", "matplotlib", "django")
+LIBRARIES = ("pandas", "numpy", "scipy", "matplotlib", "django")
 
 
 def library_versions() -> dict[str, str]:

@@ -64,7 +64,7 @@ class TestRuns:
         run = analysis_run(plan=plan, trigger="command")
         assert run.status == "succeeded", run.error
         assert len(run.fingerprint) == 64 and run.n_patients == 75
-        assert {"lifelines", "pandas", "scipy"} <= set(run.versions)
+        assert {"numpy", "pandas", "scipy"} <= set(run.versions)
         assert {entry["name"] for entry in run.results} >= {
             "Table I",
             "Table II",
@@ -199,7 +199,7 @@ class TestRuns:
         assert payload["previous_run"] == first["run"]
         assert payload["diff"] == stored.diff and "crossed_0_05_by_q" in payload["diff"]
         assert payload["cause"] == {"trigger": "command", "requested_by": None, "parameters": {}}
-        assert payload["cause_of_results"] is None and payload["versions"]["lifelines"]
+        assert payload["cause_of_results"] is None and payload["versions"]["numpy"]
 
     def test_analyse_json_of_a_run_with_a_failing_analysis(self, demo, tmp_path, capsys):
         plan_file = tmp_path / "one-fails.json"
