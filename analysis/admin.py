@@ -67,6 +67,7 @@ class CohortDatasetAdmin(CuratorWritesMixin, admin.ModelAdmin):
         "rows",
         "columns",
         "extra_columns",
+        "dictionary",
         "imported_by",
         "imported_at",
     )
@@ -97,7 +98,7 @@ class AnalysisRunAdmin(CuratorWritesMixin, admin.ModelAdmin):
     search_fields = ("fingerprint", "plan__name")
     list_select_related = ("plan", "requested_by")
     date_hierarchy = "created_at"
-    exclude = ("results", "rows", "figures", "qc")
+    exclude = ("results", "rows", "figures", "figure_notes", "qc", "dictionary")
     readonly_fields = [
         "plan",
         "dataset",
@@ -106,6 +107,7 @@ class AnalysisRunAdmin(CuratorWritesMixin, admin.ModelAdmin):
         "requested_by",
         "fingerprint",
         "spec",
+        "options",
         "parameters",
         "versions",
         "created_at",

@@ -47,6 +47,20 @@ def subgroup_mask(table: pd.DataFrame, subgroup: Mapping | None) -> pd.Series:
     return mask
 
 
+def with_survival_columns(plan: Mapping, dictionary) -> dict:
+    """The plan with its survival ``time`` and ``event`` columns filled in from the cohort's
+    data dictionary when the plan does not name them and the dictionary declares exactly one
+    column of that role: a statistician's plan for a dataset whose columns are "time" and
+    "status" need not repeat what the dictionary already says. Named columns always win."""
+    plan = dict(plan)
+    for key in ("time", "event"):
+        if key not in plan:
+            declared = dictionary.with_role(key)
+            if len(declared) == 1:
+                plan[key] = declared[0]
+    return plan
+
+
 def columns_used(plan: Mapping, table_columns=None) -> list[str]:
     """Every column a plan reads: what the input fingerprint covers. With the table's
     columns, also the QC columns that decide whether each value is used, and the

@@ -572,6 +572,8 @@ class _Builder:
         ]  # fmt: skip
         if _has(rows, "q"):
             columns.append(q_column(group=uni))
+        if _has(rows, "ph_p"):
+            columns.append(Column("PH P", lambda x: fmt_p(x.get("ph_p")), ("ph_p",), group=uni))
         columns += [
             Column(f"HR ({self.ci})", lambda x: _hr(x, "multi_", "_multi_reason") if x["in_multivariate"] else NOT_IN_MODEL, ("in_multivariate", "multi_hr", "multi_ci_low", "multi_ci_high"), group=mul),
             Column("P", lambda x: fmt_p(x.get("multi_p")) if x["in_multivariate"] else NOT_IN_MODEL, ("multi_p",), lambda x: "significant" if significant(x.get("multi_p")) else "", group=mul),
@@ -589,6 +591,11 @@ class _Builder:
             notes.append("No multivariate model in this plan: its columns show “—”.")
         if _has(rows, "q"):
             notes.append("q: Benjamini-Hochberg false discovery rate over the univariate models.")
+        if _has(rows, "ph_p"):
+            notes.append(
+                "PH P: test of proportional hazards (R's cox.zph, Kaplan-Meier time scale); "
+                "a small P means the hazard ratio changes with time."
+            )
         notes.append(
             f"Cox proportional hazards; {NOT_IN_MODEL}: not in the multivariate model; "
             "“not estimable” says why (e.g. separation: every event on one side)."

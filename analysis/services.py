@@ -27,7 +27,7 @@ from analysis.cohort import (
 from analysis.dictionary import DataDictionary, DictionaryNotConfirmed, dictionary_from_json
 from analysis.engine import diff_rows, run_plan
 from analysis.models import AnalysisPlan, AnalysisRun, CohortDataset
-from analysis.plans import PlanError, columns_used, validate_plan
+from analysis.plans import PlanError, columns_used, validate_plan, with_survival_columns
 
 LIBRARIES = ("pandas", "numpy", "scipy", "matplotlib", "django")
 
@@ -108,13 +108,14 @@ def analysis_run_execute(*, run: AnalysisRun) -> AnalysisRun:
     try:
         table, evidence = load_cohort_with_evidence(dataset=run.dataset)
         dictionary = cohort_dictionary(dataset=run.dataset, table=table)
-        validate_plan(run.spec, table)  # an uncoded event column included (plans.py)
-        run.fingerprint = input_fingerprint(table, run.spec)
+        spec = with_survival_columns(run.spec, dictionary)
+        validate_plan(spec, table)  # an uncoded event column included (plans.py)
+        run.fingerprint = input_fingerprint(table, spec)
         run.n_patients = len(table)
         last = last_successful_run(run.plan, run.dataset)
         if last is not None and last.fingerprint == run.fingerprint and last.spec == run.spec:
             return _finish(run, status=AnalysisRun.Status.UNCHANGED, same_as=last, previous=last)
-        outcome = run_plan(table, run.spec, evidence=evidence, dictionary=dictionary)
+        outcome = run_plan(table, spec, evidence=evidence, dictionary=dictionary)
         with transaction.atomic():
             return _finish(
                 run,

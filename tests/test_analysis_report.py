@@ -361,17 +361,19 @@ class TestTableFour:
             "HBV (positive vs negative)",
             "DCP (>40 vs <=40 mAU/ml)",
         ]
-        # variable | coding | n/events | HR (CI) | P | q | HR (CI) | P | warnings
+        # variable | coding | n/events | HR (CI) | P | q | PH P | HR (CI) | P | warnings
         child = rows["Child-Pugh grade (B vs A)"]
-        assert child[3:8] == [
+        assert child[3:9] == [
             "1.66\xa0(0.83–3.32)",
             "0.162",
             "0.310",
+            "0.500",
             "2.50\xa0(1.25–5.00)",
             "0.041",
         ]
+        assert ">PH P</th>" in header and "cox.zph" in table
         age = rows["Age (>60 vs <=60 years)"]
-        assert age[6:8] == ["—", "—"]  # not in the multivariate model
+        assert age[7:9] == ["—", "—"]  # not in the multivariate model
 
     def test_not_estimable_says_why_and_warnings_sit_beside_the_numbers(
         self, client, analyst, plan

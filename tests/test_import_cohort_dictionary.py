@@ -168,3 +168,16 @@ def test_the_live_cohort_runs_with_the_papers_dictionary(demo, plan):
     labels = {c["name"]: c for c in run.dictionary["columns"]}
     assert run.dictionary["source"] == "paper" and run.dictionary["time_unit"] == "months"
     assert labels["ast_iu_l"]["unit"] == "IU/l" and labels["dss_event"]["role"] == "event"
+
+
+def test_a_plan_without_survival_columns_takes_the_dictionarys_roles(dictionary_file):
+    """The dictionary declares time and status as the time and event roles; a plan that
+    names neither runs on them (and gives R's median), instead of failing on dss_months."""
+    import_cohort(LUNG, "--name", "lung", "--dictionary", dictionary_file)
+    dataset = CohortDataset.objects.get(name="lung")
+    spec = {"analyses": MEDIAN_PLAN["analyses"]}
+    plan = AnalysisPlan.objects.create(name="lung-roles", title="lung", spec=spec)
+    run = analysis_run(plan=plan, trigger="command", dataset=dataset)
+    assert run.status == "succeeded", run.error
+    median = next(r for r in run.rows if r["statistic"] == "median survival")
+    assert median["estimate"] == 310 and median["n"] == 228
