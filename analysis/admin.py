@@ -11,8 +11,7 @@ from django.utils.html import format_html
 from simple_history.admin import SimpleHistoryAdmin
 
 from analysis.models import AnalysisPlan, AnalysisRun, CohortDataset
-from analysis.tasks import current_run
-from analysis.triggers import request_run
+from analysis.tasks import current_run, request_run
 from biobank.admin_base import CuratorWritesMixin
 
 

@@ -19,6 +19,17 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from .columns import (  # noqa: F401 - re-exported: the names are part of this module's API
+    BASELINE_COLUMNS,
+    BOOLEAN_COLUMNS,
+    DATE_COLUMNS,
+    EXPRESSION_SUFFIXES,
+    INTEGER_COLUMNS,
+    QC_SUFFIXES,
+    STATUS_COLUMNS,
+    SURVIVAL_COLUMNS,
+    TEXT_COLUMNS,
+)
 from .csv_safety import neutralise_frame, restore_frame
 from .dictionary import (
     PAPER_DICTIONARY,
@@ -33,32 +44,6 @@ from .dictionary import (
 
 # Days in an average month: survival is reported in months from TACE, as in the paper.
 DAYS_PER_MONTH = 365.25 / 12
-
-BASELINE_COLUMNS = [
-    "study_id", "sex", "age_years", "liver_background", "etiology", "hbv", "type2_diabetes",
-    "tace_date", "bclc_stage", "ast_iu_l", "alt_iu_l", "hba1c_percent", "total_bilirubin_mg_dl",
-    "albumin_g_dl", "pt_percent", "platelets_1e4_ul", "ascites", "encephalopathy",
-    "child_pugh_score", "child_pugh_grade", "afp_ng_ml", "dcp_mau_ml", "tumour_diameter_cm",
-    "tumour_number",
-]  # fmt: skip
-EXPRESSION_SUFFIXES = [
-    "pre_dcq", "pre_rel", "pre_log10", "post_dcq", "post_rel", "post_log10", "ratio", "fold_change",
-    "pre_qc", "pre_qc_reasons", "pre_qc_rules", "post_qc", "post_qc_reasons", "post_qc_rules",
-]  # fmt: skip
-QC_SUFFIXES = ("_qc", "_qc_reasons", "_qc_rules")
-SURVIVAL_COLUMNS = ["last_contact_date", "vital_status", "dss_months", "dss_event"]
-# Which patients have what: the plan's inclusion criteria read these (analysis.gate).
-STATUS_COLUMNS = ["baseline_present", "pre_drawn", "post_drawn"]
-
-# Column types the CSV reader restores (everything else numeric is read as a number,
-# text as text: unknown columns are kept as extra variables).
-TEXT_COLUMNS = {
-    "study_id", "sex", "liver_background", "etiology", "bclc_stage", "ascites", "encephalopathy",
-    "child_pugh_grade", "vital_status",
-}  # fmt: skip
-BOOLEAN_COLUMNS = {"hbv", "type2_diabetes", "dss_event", *STATUS_COLUMNS}
-DATE_COLUMNS = {"tace_date", "last_contact_date"}
-INTEGER_COLUMNS = {"age_years", "child_pugh_score", "tumour_number"}
 
 
 def expression_columns(prefixes: Iterable[str]) -> list[str]:

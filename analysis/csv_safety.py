@@ -24,8 +24,10 @@ exactly, whatever the value (even one that already began with quotes).
 from __future__ import annotations
 
 import re
+from typing import TYPE_CHECKING
 
-import pandas as pd
+if TYPE_CHECKING:  # the frame functions get pandas objects; `neutralise` (the report's
+    import pandas as pd  # CSV) is plain Python and must not load pandas (issue 16)
 
 FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
 ESCAPE = "'"
@@ -50,6 +52,8 @@ def restore(text: str) -> str:
 
 
 def _is_text(series: pd.Series) -> bool:
+    import pandas as pd  # loaded already: the series is one
+
     return series.dtype == object or isinstance(series.dtype, pd.StringDtype)
 
 

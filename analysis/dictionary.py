@@ -30,9 +30,14 @@ import re
 import shlex
 from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass, field, replace
+from typing import TYPE_CHECKING
 
-import numpy as np
-import pandas as pd
+if TYPE_CHECKING:
+    import pandas as pd
+
+# pandas is imported by the functions that read a table (inferring and applying a
+# dictionary), not here: the report shows a stored run's dictionary (DataDictionary,
+# plain Python) and must not load the statistics stack (issue 16).
 
 TYPES = ("numeric", "categorical", "boolean", "date", "text", "id")
 ROLES = ("id", "time", "event", "variable", "qc", "status")
@@ -370,6 +375,8 @@ def check_dictionary(dictionary: DataDictionary, *, time_unit: bool = True) -> N
 def infer_column(name: str, values: pd.Series) -> ColumnInfo:
     """What a column looks like, with no role: the plain type and, for a categorical one,
     its levels (numbers in numeric order, text sorted)."""
+    import pandas as pd  # deferred: see the imports above
+
     present = _present(values)
     if name == "study_id":
         return ColumnInfo(name, "id", "id", label="Study ID")
@@ -404,6 +411,8 @@ def infer_dictionary(raw: pd.DataFrame) -> DataDictionary:
     first, left without a coding so that applying it asks for one; the time is a
     non-negative numeric column named like one (time, futime, *_months ...), its unit
     read from the name when it says one."""
+    import pandas as pd  # deferred: see the imports above
+
     columns = {name: infer_column(name, raw[name]) for name in raw.columns}
     candidates = [name for name in raw.columns if _looks_like_event(name, raw[name])]
     event = next((n for n in candidates if columns[n].type == "boolean"), None)
@@ -494,6 +503,8 @@ def apply_dictionary(raw: pd.DataFrame, dictionary: DataDictionary, *, first_lin
     is the line of the first data row) and the value. An event column without a coding
     that is not plainly true/false (1/2, "dead"/"alive") is refused with how to declare
     its coding: ExoTrack never guesses which value is the event."""
+    import pandas as pd  # deferred: see the imports above
+
     unknown = [c for c in raw.columns if c not in dictionary.columns]
     if unknown:
         raise CohortFormatError(f"the dictionary does not describe {', '.join(unknown)}")
@@ -515,6 +526,8 @@ def apply_dictionary(raw: pd.DataFrame, dictionary: DataDictionary, *, first_lin
 
 
 def _apply_column(values: pd.Series, info: ColumnInfo, first_line: int) -> pd.Series:
+    import pandas as pd  # deferred: see the imports above
+
     text = values.astype("string").str.strip().replace("", pd.NA)
     present = text.dropna()
 
@@ -542,7 +555,7 @@ def _apply_column(values: pd.Series, info: ColumnInfo, first_line: int) -> pd.Se
         bad = present[numbers.isna()]
         if len(bad):
             refuse(bad, "is not a number")
-        result = pd.Series(np.nan, index=text.index, dtype=float)
+        result = pd.Series(math.nan, index=text.index, dtype=float)
         result[present.index] = numbers.astype(float).to_numpy()
         return result
     if info.type == "date":
@@ -559,6 +572,8 @@ def _apply_column(values: pd.Series, info: ColumnInfo, first_line: int) -> pd.Se
 
 
 def _booleans(present, text, info: ColumnInfo, refuse, first_line: int) -> pd.Series:
+    import pandas as pd  # deferred: see the imports above
+
     codes = present.map(code)
     if info.coded:
         meaning = {code(v): True for v in info.event_values}
@@ -612,4 +627,4 @@ def _number(value) -> float:
     try:
         return float(value)
     except (TypeError, ValueError):
-        return np.nan
+        return math.nan

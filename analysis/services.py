@@ -10,24 +10,23 @@ import io
 import platform
 import traceback
 from importlib.metadata import version
+from typing import TYPE_CHECKING
 
-import pandas as pd
 from django.db import transaction
 from django.utils import timezone
 
-from analysis.cohort import (
-    CohortFormatError,
-    extra_columns,
-    fingerprint,
-    paper_dictionary,
-    read_cohort_csv,
-    read_cohort_file,
-    write_cohort_csv,
-)
-from analysis.dictionary import DataDictionary, DictionaryNotConfirmed, dictionary_from_json
-from analysis.engine import diff_rows, run_plan
 from analysis.models import AnalysisPlan, AnalysisRun, CohortDataset
-from analysis.plans import PlanError, columns_used, validate_plan, with_survival_columns
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from analysis.dictionary import DataDictionary
+
+# The analysis chain (analysis.cohort, .dictionary, .plans, .engine: pandas, numpy,
+# scipy, matplotlib) is imported inside the functions that read a cohort or run a
+# plan, not here: this module is loaded in every process (the re-analysis triggers,
+# the admin, the task module), and a process that only stores or shows runs must not
+# pay for the statistics stack (issue 16; tests/test_startup.py).
 
 LIBRARIES = ("pandas", "numpy", "scipy", "matplotlib", "django")
 
@@ -44,6 +43,9 @@ def load_cohort_with_evidence(*, dataset: CohortDataset | None = None) -> tuple[
     """The table a run reads and the QC evidence behind its QC columns (none for a
     cohort brought from a file: its QC columns, if any, are all there is). A dataset is
     read through the dictionary it was imported with."""
+    from analysis.cohort import read_cohort_csv, read_cohort_file
+    from analysis.dictionary import DataDictionary
+
     if dataset is not None:
         if dataset.dictionary:
             stored = DataDictionary.from_dict(dataset.dictionary)
@@ -58,6 +60,9 @@ def cohort_dictionary(*, dataset: CohortDataset | None, table: pd.DataFrame) -> 
     """What the columns a run reads mean: the dataset's dictionary, else the paper's
     (the live cohort, and a dataset imported before datasets had dictionaries: both are
     read in the paper's types)."""
+    from analysis.cohort import paper_dictionary
+    from analysis.dictionary import DataDictionary
+
     if dataset is not None and dataset.dictionary:
         return DataDictionary.from_dict(dataset.dictionary)
     return paper_dictionary(table.columns)
@@ -65,6 +70,9 @@ def cohort_dictionary(*, dataset: CohortDataset | None, table: pd.DataFrame) -> 
 
 def input_fingerprint(table: pd.DataFrame, spec: dict) -> str:
     """Hash of exactly the rows and columns the plan reads."""
+    from analysis.cohort import fingerprint
+    from analysis.plans import columns_used
+
     return fingerprint(table[[c for c in columns_used(spec, table.columns) if c in table.columns]])
 
 
@@ -99,6 +107,10 @@ def _finish(run: AnalysisRun, **fields) -> AnalysisRun:
 def analysis_run_execute(*, run: AnalysisRun) -> AnalysisRun:
     """Compute a queued run and store what it found. Never raises for bad data or a bad
     plan: the error is stored on the run, which ends failed."""
+    from analysis.cohort import CohortFormatError
+    from analysis.engine import diff_rows, run_plan
+    from analysis.plans import PlanError, validate_plan, with_survival_columns
+
     run.status, run.started_at, run.versions = (
         AnalysisRun.Status.RUNNING,
         timezone.now(),
@@ -171,6 +183,15 @@ def cohort_dataset_import(
     inferred from the table, used only when `confirm`ed: DictionaryNotConfirmed carries
     it for the user to see. CohortFormatError names the column, line and value of
     anything that does not fit; nothing is stored then."""
+    from analysis.cohort import (
+        CohortFormatError,
+        extra_columns,
+        fingerprint,
+        read_cohort_file,
+        write_cohort_csv,
+    )
+    from analysis.dictionary import DictionaryNotConfirmed, dictionary_from_json
+
     existing = CohortDataset.objects.filter(name=name).first()
     if existing and not replace:
         raise CohortFormatError(

@@ -68,7 +68,13 @@ from datetime import timedelta
 import redis
 from celery import shared_task
 from django.conf import settings
-from django.db import InterfaceError, OperationalError, close_old_connections, connection
+from django.db import (
+    InterfaceError,
+    OperationalError,
+    close_old_connections,
+    connection,
+    transaction,
+)
 from django.utils import timezone
 from kombu.exceptions import OperationalError as BrokerError
 from redis.backoff import NoBackoff
@@ -476,6 +482,48 @@ def current_run(run_id: int) -> AnalysisRun | None:
     return run
 
 
+# --- queueing a run (a curator's, the nightly job's, a data change's) ----------------
+# Here rather than in analysis.triggers, so that the dependency is one-way: triggers
+# decides which plans to run and hands them to this module, which never imports it.
+
+# The error of a run whose task the broker refused (the report says it never ran).
+QUEUE_FAILURE = "Could not be queued"
+
+
+def queue_stamp() -> dict:
+    """No broker: the process that will compute the run (see BackgroundRunner)."""
+    return {} if broker_mode() else {"process": process_token()}
+
+
+def enqueue_run(run_id: int) -> None:
+    """Hand a queued run to whoever computes it: the background runner, this thread
+    (eager), or a worker through the broker (a refusal fails the run, saying so)."""
+    if background_mode():
+        background_runner().submit(run_id)  # computed after the response
+        return
+    if not broker_mode():
+        run_analysis.apply_async(kwargs={"run_id": run_id})  # runs here, now
+        return
+    try:
+        run_analysis.apply_async(kwargs={"run_id": run_id})
+    except Exception as error:
+        AnalysisRun.objects.filter(pk=run_id, status=Status.QUEUED).update(
+            status=Status.FAILED, error=f"{QUEUE_FAILURE}: {error}"
+        )
+        raise
+
+
+def request_run(*, plan: AnalysisPlan, trigger: str, user=None, dataset=None) -> AnalysisRun:
+    """A run by hand or by the nightly job: queued now, computed by the task after this
+    transaction commits (by a worker, or in-process with no broker: in the background
+    runner, or in this thread with REANALYSIS_IN_BACKGROUND off)."""
+    run = analysis_run_create(plan=plan, trigger=trigger, user=user, dataset=dataset)
+    run.parameters = {"via": "task", **queue_stamp()}
+    run.save(update_fields=["parameters"])
+    transaction.on_commit(lambda: enqueue_run(run.pk), robust=True)
+    return run
+
+
 def _claim(run_id: int) -> AnalysisRun | None:
     """The run this delivery must compute: the queued run itself, a replacement for one
     that failed on a transient fault or a lost worker, or None when it is done (a
@@ -599,8 +647,6 @@ def reanalyse_plan(self, plan_id: int, token: str, attempt: int = 0) -> int | No
 @shared_task(name="analysis.nightly_reanalysis", ignore_result=True)
 def nightly_reanalysis() -> list[int]:
     """Queue a run of every active plan on the live data (the beat job, 02:30)."""
-    from analysis.triggers import request_run
-
     return [
         request_run(plan=plan, trigger=Trigger.NIGHTLY).pk
         for plan in AnalysisPlan.objects.filter(is_active=True)

@@ -54,10 +54,12 @@ from django.conf import settings
 from django.db import transaction
 from django.db.models.signals import m2m_changed, post_delete, post_save
 
-from analysis.cohort import BASELINE_COLUMNS, EXPRESSION_SUFFIXES, SURVIVAL_COLUMNS
+from analysis import tasks
+from analysis.columns import BASELINE_COLUMNS, EXPRESSION_SUFFIXES, SURVIVAL_COLUMNS
 from analysis.models import AnalysisPlan, AnalysisRun
-from analysis.plans import columns_used
+from analysis.pending import pending_reanalysis_record
 from analysis.services import analysis_run_create, input_fingerprint, load_cohort
+from analysis.tasks import QUEUE_FAILURE, enqueue_run, queue_stamp
 
 log = logging.getLogger(__name__)
 
@@ -129,6 +131,10 @@ def is_expression_column(column: str) -> bool:
 
 def plan_reads(spec, columns) -> bool:
     """Whether a plan with this spec reads any of `columns` (pseudo-columns included)."""
+    # analysis.plans imports pandas: loaded on the first write that has plans to check,
+    # not when the process starts (issue 16).
+    from analysis.plans import columns_used
+
     columns = set(columns)
     if ROWS in columns:
         return True
@@ -200,8 +206,6 @@ def schedule_reanalysis(
 def dispatch(plans, reasons: Counter) -> None:
     """Hand the committed changes to the tasks: debounced through Redis with a broker,
     one in-process run per plan without."""
-    from analysis import tasks
-
     if not plans:
         return
     labels = [reason for reason, _ in reasons.most_common(20)]
@@ -221,13 +225,10 @@ def dispatch(plans, reasons: Counter) -> None:
                 log.exception("could not queue the re-analysis of plan %s", plan)
         return
     for plan in plans:
-        _enqueue(_new_run(plan, dict(reasons)).pk)
+        enqueue_run(_new_run(plan, dict(reasons)).pk)
 
 
 def _dispatch_to_broker(plans, reasons: Counter, labels: list[str]) -> None:
-    from analysis import tasks
-    from analysis.pending import pending_reanalysis_record
-
     client = tasks.redis_client()
     if client is not None:
         try:  # first the durable record: Redis may be the part that is gone
@@ -244,7 +245,7 @@ def _dispatch_to_broker(plans, reasons: Counter, labels: list[str]) -> None:
     for plan in plans:
         try:
             if client is None:  # a non-Redis broker: no debounce, one run per commit
-                _enqueue(_new_run(plan, dict(reasons)).pk)
+                enqueue_run(_new_run(plan, dict(reasons)).pk)
                 continue
             state = tasks.Debounce(client, plan.pk)
             token = state.touch(quiet=quiet, reasons=labels)
@@ -278,48 +279,8 @@ def _release(state, token: str) -> None:
 
 def _new_run(plan: AnalysisPlan, reasons: dict) -> AnalysisRun:
     run = analysis_run_create(plan=plan, trigger=AnalysisRun.Trigger.DATA_CHANGE)
-    run.parameters = {"via": "task", "reasons": reasons, **_stamp()}
+    run.parameters = {"via": "task", "reasons": reasons, **queue_stamp()}
     run.save(update_fields=["parameters"])
-    return run
-
-
-def _stamp() -> dict:
-    """No broker: the process that will compute the run (see BackgroundRunner)."""
-    from analysis import tasks
-
-    return {} if tasks.broker_mode() else {"process": tasks.process_token()}
-
-
-# The error of a run whose task the broker refused (the report says it never ran).
-QUEUE_FAILURE = "Could not be queued"
-
-
-def _enqueue(run_id: int) -> None:
-    from analysis import tasks
-
-    if tasks.background_mode():
-        tasks.background_runner().submit(run_id)  # computed after the response
-        return
-    if not tasks.broker_mode():
-        tasks.run_analysis.apply_async(kwargs={"run_id": run_id})  # runs here, now
-        return
-    try:
-        tasks.run_analysis.apply_async(kwargs={"run_id": run_id})
-    except Exception as error:
-        AnalysisRun.objects.filter(pk=run_id, status=AnalysisRun.Status.QUEUED).update(
-            status=AnalysisRun.Status.FAILED, error=f"{QUEUE_FAILURE}: {error}"
-        )
-        raise
-
-
-def request_run(*, plan: AnalysisPlan, trigger: str, user=None, dataset=None) -> AnalysisRun:
-    """A run by hand or by the nightly job: queued now, computed by the task after this
-    transaction commits (by a worker, or in-process with no broker: in the background
-    runner, or in this thread with REANALYSIS_IN_BACKGROUND off)."""
-    run = analysis_run_create(plan=plan, trigger=trigger, user=user, dataset=dataset)
-    run.parameters = {"via": "task", **_stamp()}
-    run.save(update_fields=["parameters"])
-    transaction.on_commit(lambda: _enqueue(run.pk), robust=True)
     return run
 
 
@@ -418,8 +379,6 @@ def data_changed(run: AnalysisRun) -> str | None:
 
 
 def next_run_status(run: AnalysisRun) -> str:
-    from analysis import tasks
-
     newer = AnalysisRun.objects.filter(
         plan_id=run.plan_id, dataset__isnull=True, created_at__gt=run.created_at
     ).order_by("-created_at", "-id")

@@ -32,8 +32,8 @@ from analysis.selectors import (
     run_for_report,
     shown_run,
 )
-from analysis.tasks import current_run
-from analysis.triggers import data_changed, request_run
+from analysis.tasks import current_run, request_run
+from analysis.triggers import data_changed
 
 VIEW_RUNS = "analysis.view_analysisrun"
 # The downloads are data, never a page: nothing in them may run or load anything.

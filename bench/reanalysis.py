@@ -137,7 +137,7 @@ def main() -> None:
     import redis
 
     from analysis.models import AnalysisPlan, AnalysisRun
-    from analysis.triggers import request_run
+    from analysis.tasks import request_run
     from biobank.models import FollowUp
     from biobank.services.patients import follow_up_update
 

@@ -110,7 +110,7 @@ class Bench:
         """A run of the paper's plan, computing by the time this returns: in the
         background runner, or (eager) in a thread of its own as another request's."""
         from analysis.models import AnalysisRun
-        from analysis.triggers import request_run
+        from analysis.tasks import request_run
 
         self.change_data_quietly()
         newest = AnalysisRun.objects.order_by("-pk").values_list("pk", flat=True).first() or 0

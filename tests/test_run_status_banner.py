@@ -8,7 +8,7 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from analysis import triggers
+from analysis import tasks, triggers
 from analysis.models import AnalysisPlan, AnalysisRun
 from analysis.services import analysis_run_create
 
@@ -37,7 +37,7 @@ def older_and_newer(plan, *, status: str, error: str = "") -> tuple[AnalysisRun,
 
 def test_a_run_that_could_not_be_queued_is_not_shown_as_available(plan):
     old, new = older_and_newer(
-        plan, status=Status.FAILED, error=f"{triggers.QUEUE_FAILURE}: Connection refused"
+        plan, status=Status.FAILED, error=f"{tasks.QUEUE_FAILURE}: Connection refused"
     )
     banner = triggers.next_run_status(old)
     assert "available:" not in banner.replace("not available:", "")

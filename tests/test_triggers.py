@@ -413,7 +413,7 @@ class TestFailures:
 
         monkeypatch.setattr(services, "load_cohort_with_evidence", flaky)
         with django_capture_on_commit_callbacks(execute=True):
-            run = triggers.request_run(plan=plans["survival"], trigger="manual")
+            run = tasks.request_run(plan=plans["survival"], trigger="manual")
         first, second = runs(plan=plans["survival"]).order_by("id")
         assert tasks.current_run(run.pk) == second
         assert first.pk == run.pk and first.status == "failed"
@@ -423,7 +423,7 @@ class TestFailures:
     def test_a_bad_plan_fails_once_with_its_reason(self, plans, django_capture_on_commit_callbacks):
         bad = AnalysisPlan.objects.create(name="bad", title="bad", spec={"analyses": "nope"})
         with django_capture_on_commit_callbacks(execute=True):
-            triggers.request_run(plan=bad, trigger="manual")
+            tasks.request_run(plan=bad, trigger="manual")
         (run,) = runs(plan=bad)
         assert run.status == "failed" and "cannot run" in run.error
 
@@ -453,7 +453,7 @@ class TestReportSaysWhenDataChanged:
         shift(alive_follow_ups(1)[0], days=40)
         page = client.get(f"/analysis/runs/{run.pk}/").content.decode()
         assert "The data changed after this run; a new run is not scheduled yet" in page
-        queued = triggers.request_run(plan=plans["survival"], trigger="manual")  # not committed
+        queued = tasks.request_run(plan=plans["survival"], trigger="manual")  # not committed
         page = client.get(f"/analysis/runs/{run.pk}/").content.decode()
         assert f"a new run is queued (run #{queued.pk})" in page
 
@@ -484,9 +484,9 @@ def cq_plan(small_demo, background_reanalysis):
 def held(monkeypatch):
     """Runs block in the middle of their computation until `release` is set; `started`
     is set when one gets there."""
-    from analysis import services
+    from analysis import engine  # services imports run_plan from it when a run starts
 
-    real = services.run_plan
+    real = engine.run_plan
     gate = type("Gate", (), {})()
     gate.started, gate.release, gate.calls = threading.Event(), threading.Event(), 0
 
@@ -496,7 +496,7 @@ def held(monkeypatch):
         assert gate.release.wait(60), "the test never released the run"
         return real(table, spec, **options)
 
-    monkeypatch.setattr(services, "run_plan", run_plan)
+    monkeypatch.setattr(engine, "run_plan", run_plan)
     yield gate
     gate.release.set()  # whatever happened, let the runner drain
 
@@ -552,9 +552,9 @@ class TestInTheBackground:
     ):
         """The run holds a write transaction for a moment (SQLite: the database's one
         write lock); a save meanwhile waits for it (busy timeout) and succeeds."""
-        from analysis import services
+        from analysis import engine  # services imports run_plan from it when a run starts
 
-        real, holding, release = services.run_plan, threading.Event(), threading.Event()
+        real, holding, release = engine.run_plan, threading.Event(), threading.Event()
 
         def run_plan(table, spec, **options):
             with transaction.atomic():
@@ -563,7 +563,7 @@ class TestInTheBackground:
                 release.wait(30)
             return real(table, spec, **options)
 
-        monkeypatch.setattr(services, "run_plan", run_plan)
+        monkeypatch.setattr(engine, "run_plan", run_plan)
         first, second = wells(2)
         well_exclude(well=first, user=curator, reason="bubble")
         assert holding.wait(30)
@@ -601,7 +601,7 @@ class TestInTheBackground:
             plan=cq_plan, spec=EXPRESSION, parameters={"process": f"{host}:{os.getppid()}:x"}
         )
         runner = tasks.BackgroundRunner()  # a process starting: its runner recovers first
-        runner.submit(triggers.request_run(plan=cq_plan, trigger="manual").pk)
+        runner.submit(tasks.request_run(plan=cq_plan, trigger="manual").pk)
         assert runner.wait(60)
         left.refresh_from_db(), alive.refresh_from_db()
         assert left.status == "failed" and left.error.startswith("Worker lost")

@@ -66,7 +66,6 @@ from biobank.services import storage as storage_services
 from biobank.services.plate_import_revert import plate_import_revert
 
 from . import serializers as s
-from .exports import prepare_cohort_export
 from .idempotency import idempotent
 from .pagination import LargeCollectionPagination
 from .permissions import CuratorOnly, RolePermission
@@ -80,8 +79,7 @@ def reanalysis_run(*, plan: AnalysisPlan, user) -> AnalysisRun:
     """The one place the API starts an analysis run: the same path as the report page's
     re-run button (queued for a worker when a broker is configured, computed here
     before the answer when none is)."""
-    from analysis.tasks import current_run
-    from analysis.triggers import request_run
+    from analysis.tasks import current_run, request_run
 
     run = request_run(plan=plan, trigger=AnalysisRun.Trigger.MANUAL, user=user)
     return current_run(run.pk) or run  # or the run that replaced it after a transient fault
@@ -932,6 +930,10 @@ class CohortExportView(APIView):
         return renderer, renderer.media_type
 
     def get(self, request, *args, **kwargs):
+        # The export builds the cohort with pandas: imported by the request that asks
+        # for it, not when the URLconf loads this module (issue 16).
+        from .exports import prepare_cohort_export
+
         export = prepare_cohort_export(self.export_format)
         response = StreamingHttpResponse(export.stream(), content_type=export.content_type)
         response["Content-Disposition"] = f'attachment; filename="{export.filename}"'

@@ -9,13 +9,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from analysis.qc import apply_replicate_qc, ntc_contamination, summarise_replicates
 from biobank.models import QpcrPlate
 from biobank.selectors.draws import draws_awaiting_aliquots
-from biobank.selectors.plate_qc import qc_settings
 from biobank.selectors.plates import plates_awaiting_export
 from biobank.selectors.samples import checked_out_aliquots
-from biobank.selectors.wells import wells_frame
 
 LIST_LIMIT = 25
 QC_RECENT_PLATES = 20  # imported plates whose QC the home page checks, the newest first
@@ -41,6 +38,12 @@ class Worklist:
 def qc_problems(limit: int = QC_RECENT_PLATES) -> list[QcProblem]:
     """Recently imported plates with a replicate group short of accepted wells or an
     amplifying no-template control, decided by analysis.qc."""
+    # pandas (analysis.qc, the wells frame) only once there are plates to check: the
+    # process serving the home page does not load it at start-up (issue 16).
+    from analysis.qc import apply_replicate_qc, ntc_contamination, summarise_replicates
+    from biobank.selectors.plate_qc import qc_settings
+    from biobank.selectors.wells import wells_frame
+
     plates = list(
         QpcrPlate.objects.filter(status=QpcrPlate.Status.IMPORTED).order_by("-created_at")[:limit]
     )

@@ -14,7 +14,6 @@ from django.urls import reverse
 from biobank.forms.errors import add_service_errors
 from biobank.forms.plates import WellDecisionForm
 from biobank.models import position_label
-from biobank.selectors.plate_qc import plate_qc, wells_at
 from biobank.services.plates import well_clear_decision, well_exclude, well_restore
 
 from .access import needs
@@ -35,6 +34,8 @@ DECISIONS = {
 
 def _the_well(form: WellDecisionForm, plate, row: int, column: int):
     """The well the form names, or None with the error on the form."""
+    from biobank.selectors.plate_qc import wells_at  # pandas: see plate_qc_page
+
     label = position_label(row, column)
     wells = wells_at(plate, row, column)
     chosen = form.cleaned_data.get("assay", "")
@@ -56,6 +57,10 @@ def _the_well(form: WellDecisionForm, plate, row: int, column: int):
 
 @needs("biobank.view_qpcrplate", "biobank.view_well")
 def plate_qc_page(request, pk: int):
+    # The plate's QC is computed with pandas (analysis.qc): imported by the page that
+    # shows it, not when the URLconf loads this module (issue 16).
+    from biobank.selectors.plate_qc import plate_qc
+
     plate = plate_or_404(pk)
     qc = plate_qc(plate)
     targets = [(target, target) for target in qc.multiplex_targets]

@@ -14,8 +14,7 @@ from django.utils import timezone
 
 from analysis.models import AnalysisPlan, AnalysisRun
 from analysis.services import input_fingerprint, load_cohort
-from analysis.tasks import WORKER_LOST
-from analysis.triggers import request_run
+from analysis.tasks import WORKER_LOST, request_run
 from biobank.models import FollowUp
 from biobank.roles import CURATOR, sync_role_groups
 from biobank.services.patients import follow_up_update
