@@ -40,6 +40,12 @@ no broker (the embedded default) the runs go to this process's background runner
 plan has at most one run waiting (later commits join it), and a commit during a run
 makes exactly one more. With REANALYSIS_IN_BACKGROUND off, each committed transaction
 runs each plan it touched once, in the committing thread, through the same task.
+
+This module decides what to run and hands it to analysis.tasks, which never imports it
+back (a run by hand or by the nightly job is `analysis.tasks.request_run`). Every
+process loads it (AnalysisConfig.ready connects the signals), so it imports no pandas:
+the cohort's column names come from analysis.columns, and the plans' columns are read
+on the first write that needs them.
 """
 
 from __future__ import annotations
