@@ -19,15 +19,15 @@ django.setup()
 
 DELAY = float(os.environ.get("EXOTRACK_TEST_RUN_DELAY") or 0)
 if DELAY:
-    from analysis import services
+    from analysis import engine  # analysis.services imports run_plan from it per run
 
-    compute = services.run_plan
+    compute = engine.run_plan
 
     def slow_run_plan(*args, **kwargs):
         time.sleep(DELAY)
         return compute(*args, **kwargs)
 
-    services.run_plan = slow_run_plan
+    engine.run_plan = slow_run_plan
 
 from celery.__main__ import main  # noqa: E402
 
