@@ -28,14 +28,15 @@ from dataclasses import dataclass, field
 
 from django.core.exceptions import ValidationError
 from django.core.files.base import ContentFile
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.db.models import F
-from simple_history.utils import bulk_update_with_history
 
 from analysis.triggers import EXPRESSION, affected_plans, schedule_reanalysis
 from biobank.instruments import ExportParseError, ParsedExport, ParsedWell, checks, parse_export
 from biobank.instruments.positions import normalise_position
 from biobank.models import PlateImport, QpcrPlate, Well, WellImportChange, position_label
+
+from .bulk_history import bulk_insert, bulk_update_with_history_sql
 
 # Cq values equal within this are "the same" (exports round to 2 decimals).
 CQ_TOLERANCE = 1e-6
@@ -683,6 +684,7 @@ def _confirm(
 ) -> PlateImport:
     """plate_import_confirm's transaction; the raw file it writes is added to `stored`."""
     plate = QpcrPlate.objects.select_for_update().get(pk=plate.pk)
+    lock_plate_wells(plate)
     preview = plate_import_preview(
         plate=plate, data=data, filename=filename, format=format, run=run, dye_assays=dye_assays
     )
@@ -746,28 +748,38 @@ def _confirm(
             None,
         )
         wells.append(well)
-    WellImportChange.objects.bulk_create(rows, batch_size=500)
+    bulk_insert(objs=rows, model=WellImportChange)
     why = f"import #{record.pk} of {filename}"
     if record.replace_reason:
         why += f": {record.replace_reason}"
-    bulk_update_with_history(
-        wells,
-        Well,
-        WRITTEN_FIELDS,
-        batch_size=500,
-        default_user=user,
-        default_change_reason=why[:100],
+    bulk_update_with_history_sql(
+        objs=wells, model=Well, fields=WRITTEN_FIELDS, user=user, change_reason=why
     )
     plate.status = QpcrPlate.Status.IMPORTED
     if preview.dye_assays:
         plate.dye_assays = {**plate.dye_assays, **preview.dye_assays}  # for the next import
     plate._change_reason = why[:100]
     plate.save(update_fields=["status", "dye_assays"])
-    # bulk_update_with_history sends no post_save: re-run the plans reading Cq ourselves.
+    # A bulk write sends no post_save: re-run the plans reading Cq ourselves.
     schedule_reanalysis(reason=f"plate {plate.barcode} results imported", model=Well)
     if _store_raw_file(record, data):
         stored.append(record.raw_file.name)
     return record
+
+
+def lock_plate_wells(plate: QpcrPlate) -> None:
+    """Lock the plate's wells in pk order before reading them, so that what the import
+    records as a well's previous Cq and decision is what it overwrites: a curator's
+    exclusion (well_exclude locks only its well) waits for the import, or the import
+    for it. pk order, as every service locking several wells, so that none deadlocks.
+    One query, and none where the database locks the whole file (SQLite)."""
+    if connection.features.has_select_for_update:
+        list(
+            Well.objects.filter(plate=plate)
+            .select_for_update(of=("self",))
+            .order_by("pk")
+            .values_list("pk", flat=True)
+        )
 
 
 def _store_raw_file(record: PlateImport, data: bytes) -> bool:
