@@ -587,7 +587,7 @@ class TestNoOrphanFile:
         def refuse(*args, **kwargs):
             raise IntegrityError("a constraint the checks did not foresee")
 
-        monkeypatch.setattr(plate_import, "bulk_update_with_history", refuse)
+        monkeypatch.setattr(plate_import, "bulk_update_with_history_sql", refuse)
         before = state(plate)
         with pytest.raises(IntegrityError):
             plate_import_confirm(
