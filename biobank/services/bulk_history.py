@@ -52,7 +52,9 @@ def bulk_update_with_history_sql(
     history = model.history.model
     tracked = [field.column for field in history.tracked_fields]
     own = {field.column for field in history._meta.concrete_fields} - set(tracked)
-    if connection.vendor not in ("postgresql", "sqlite") or own != HISTORY_COLUMNS:
+    written = [model._meta.get_field(name) for name in fields]
+    simple = all(field.get_internal_type() in UNNESTABLE for field in written)
+    if connection.vendor not in ("postgresql", "sqlite") or own != HISTORY_COLUMNS or not simple:
         return bulk_update_with_history(
             list(objs),
             model,
@@ -62,7 +64,6 @@ def bulk_update_with_history_sql(
             default_change_reason=change_reason,
             default_date=date,
         )
-    written = [model._meta.get_field(name) for name in fields]
     pk = model._meta.pk
     when = history._meta.get_field("history_date").get_db_prep_save(
         date or timezone.now(), connection
@@ -115,27 +116,42 @@ def bulk_update_with_history_sql(
 
 
 def bulk_insert(*, objs: Sequence[models.Model], model: type[models.Model]) -> None:
-    """Insert new rows (no history, no pks wanted back) in one statement: bulk_create on
-    PostgreSQL, one executemany on SQLite, where bulk_create would split the rows into
-    chunks of 999 variables (a query more every ~90 rows of eleven columns)."""
+    """Insert new rows (no history, no pks wanted back) in one statement: on PostgreSQL
+    `INSERT ... SELECT FROM unnest(...)` (bulk_create spends more building its VALUES
+    than the database inserting them), on SQLite one executemany (bulk_create would
+    split the rows into chunks of 999 variables: a query more every ~90 rows)."""
     if not objs:
         return
     connection = transaction.get_connection()
-    if connection.vendor != "sqlite":
+    fields = [field for field in model._meta.concrete_fields if not field.primary_key]
+    simple = all(field.get_internal_type() in UNNESTABLE for field in fields)
+    if connection.vendor not in ("postgresql", "sqlite") or not simple:
         model.objects.bulk_create(list(objs), batch_size=1000)
         return
-    fields = [field for field in model._meta.concrete_fields if not field.primary_key]
     quote = connection.ops.quote_name
+    rows = [
+        [prepared(field, field.pre_save(obj, True), connection) for field in fields] for obj in objs
+    ]
+    into = (
+        f"INSERT INTO {quote(model._meta.db_table)} ({', '.join(quote(f.column) for f in fields)}) "
+    )
     with connection.cursor() as cursor:
-        cursor.executemany(
-            f"INSERT INTO {quote(model._meta.db_table)} "
-            f"({', '.join(quote(field.column) for field in fields)}) "
-            f"VALUES ({', '.join(['%s'] * len(fields))})",
-            [
-                [prepared(field, field.pre_save(obj, True), connection) for field in fields]
-                for obj in objs
-            ],
-        )
+        if connection.vendor == "postgresql":
+            arrays = ", ".join(f"%s::{field.db_type(connection)}[]" for field in fields)
+            cursor.execute(
+                into + f"SELECT * FROM unnest({arrays})",
+                [list(column) for column in zip(*rows, strict=True)],
+            )
+        else:
+            cursor.executemany(into + f"VALUES ({', '.join(['%s'] * len(fields))})", rows)
+
+
+# Field types whose prepared values are plain scalars an array of them carries as is
+# (not JSON, arrays or ranges, which psycopg wraps).
+UNNESTABLE = {"AutoField", "BigAutoField", "ForeignKey", "CharField", "TextField"}
+UNNESTABLE |= {"FloatField", "IntegerField", "BigIntegerField", "PositiveIntegerField"}
+UNNESTABLE |= {"PositiveSmallIntegerField", "SmallIntegerField", "BooleanField"}
+UNNESTABLE |= {"DateTimeField", "DateField", "DecimalField"}
 
 
 def prepared(field: models.Field, value, connection):
