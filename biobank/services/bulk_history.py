@@ -20,6 +20,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from django.conf import settings
 from django.db import models, transaction
 from django.utils import timezone
 from simple_history.utils import bulk_update_with_history
@@ -52,6 +53,8 @@ def bulk_update_with_history_sql(
     history = model.history.model
     tracked = [field.column for field in history.tracked_fields]
     own = {field.column for field in history._meta.concrete_fields} - set(tracked)
+    if not getattr(settings, "SIMPLE_HISTORY_ENABLED", True):
+        own = set()  # history switched off: simple-history's path writes none
     written = [model._meta.get_field(name) for name in fields]
     simple = all(field.get_internal_type() in UNNESTABLE for field in written)
     if connection.vendor not in ("postgresql", "sqlite") or own != HISTORY_COLUMNS or not simple:
