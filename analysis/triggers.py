@@ -19,7 +19,7 @@ the same columns the input fingerprint covers). Who changes what:
 Model saves and deletes arrive through post_save / post_delete (the admin, forms, the
 API and the services alike), and the links of an excursion to its aliquots through
 m2m_changed; the services that write in bulk or with `.update()` call
-`schedule_reanalysis` themselves (plate_import_confirm's bulk_update_with_history,
+`schedule_reanalysis` themselves (plate_import_confirm's bulk write of the wells,
 aliquot_thaw when the tube has fed an exosome isolation). Aliquot volume, status and
 position, and the thaw of a tube no isolation used, feed no analysis and schedule
 nothing. Plans run on an imported CohortDataset never follow database edits.

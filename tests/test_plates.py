@@ -199,13 +199,9 @@ class TestImport:
                     plate=plate, data=data, filename=f"{size}.txt", user=technician
                 )
             counts[size] = len(queries)
-        if connection.vendor == "postgresql":
-            assert counts[96] == counts[384]
-        else:
-            # SQLite caps the variables of one statement (999), so Django splits the bulk
-            # statements (wells, their history, their WellImportChange rows) into more
-            # chunks; still nothing per well (288 more wells).
-            assert counts[384] - counts[96] <= 12
+        # The wells, their history and their WellImportChange rows in one statement
+        # each (executemany on SQLite, whose 999-variable cap split bulk_create).
+        assert counts[96] == counts[384]
 
 
 class TestWellDecisions:

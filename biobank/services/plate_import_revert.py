@@ -12,12 +12,12 @@ from __future__ import annotations
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
-from simple_history.utils import bulk_update_with_history
 
 from analysis.triggers import schedule_reanalysis
 from biobank.models import PlateImport, QpcrPlate, Well, WellImportChange
 
-from .plate_import import WRITTEN_FIELDS, same_cq
+from .bulk_history import bulk_update_with_history_sql
+from .plate_import import WRITTEN_FIELDS, lock_plate_wells, same_cq
 
 
 def _describe(record: PlateImport) -> str:
@@ -37,6 +37,7 @@ def plate_import_revert(*, plate_import: PlateImport, user, reason: str) -> Plat
     if not reason:
         raise ValidationError({"reason": "Give the reason for reverting the import"})
     plate = QpcrPlate.objects.select_for_update().get(pk=plate_import.plate_id)
+    lock_plate_wells(plate)  # the values checked below are the values overwritten
     record = (
         PlateImport.objects.select_for_update(of=("self",))  # PostgreSQL: not the user
         .select_related("reverted_by")
@@ -96,13 +97,12 @@ def plate_import_revert(*, plate_import: PlateImport, user, reason: str) -> Plat
         well.excluded_by_id = change.previous_excluded_by_id
         well.excluded_at = change.previous_excluded_at
         wells.append(well)
-    bulk_update_with_history(
-        wells,
-        Well,
-        WRITTEN_FIELDS,
-        batch_size=500,
-        default_user=user,
-        default_change_reason=f"revert of import #{record.pk}: {reason}"[:100],
+    bulk_update_with_history_sql(
+        objs=wells,
+        model=Well,
+        fields=WRITTEN_FIELDS,
+        user=user,
+        change_reason=f"revert of import #{record.pk}: {reason}",
     )
     record.reverted_at = timezone.now()
     record.reverted_by = user
