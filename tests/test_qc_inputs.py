@@ -199,3 +199,52 @@ def test_withdrawn_count(chain, django_assert_num_queries):
         assert withdrawn_count() == 1
     PatientFactory(study_id="P-F", withdrawn_on=dt.date(2012, 5, 1), withdrawal_reason="moved")
     assert withdrawn_count() == 2
+
+
+def test_wells_frame_reads_the_rows_django_would_give_in_one_query(
+    chain, django_assert_num_queries
+):
+    """wells_frame fetches the rows itself and converts each column's distinct values
+    (dates, SQLite's 0/1 booleans) once: the rows are exactly values_list()'s."""
+    from biobank.models import ReverseTranscription
+    from biobank.selectors.wells import WELL_FIELDS, _fetch_rows
+
+    plate = QpcrPlate.objects.create(barcode="QP-1", plate_format=96)
+    assay = AssayFactory()
+    withdrawn = ReverseTranscription.objects.get(
+        rna__isolation__aliquot__draw__patient__study_id="P-B"
+    )
+    for column, (sample, cq, excluded) in enumerate(
+        [
+            (chain["pre_product"], 24.5, None),
+            (chain["post_product"], None, True),
+            (withdrawn, 31.25, False),
+            (None, None, None),
+        ],
+        start=1,
+    ):
+        Well.objects.create(
+            plate=plate,
+            row=2,
+            column=column,
+            kind="ntc" if sample is None else "sample",
+            sample=sample,
+            assay=assay,
+            replicate=1,
+            cq=cq,
+            excluded=excluded,
+            exclusion_reason="" if excluded is None else "curator checked",
+        )
+    query = Well.objects.order_by("plate_id", "row", "column").values_list(*WELL_FIELDS)
+    expected = list(query)
+    excluded, withdrawn_on = list(WELL_FIELDS).index("excluded"), 8
+    assert list(WELL_FIELDS)[withdrawn_on].endswith("withdrawn_on")
+    assert [row[excluded] for row in expected] == [None, True, False, None]
+    assert expected[2][withdrawn_on] == dt.date(2011, 1, 1)
+    fetched = _fetch_rows(query)
+    assert fetched == expected
+    assert [list(map(type, row)) for row in fetched] == [list(map(type, row)) for row in expected]
+    with django_assert_num_queries(1):
+        frame = wells_frame()
+    assert frame["manual_excluded"].tolist()[1:3] == [True, False]
+    assert frame["withdrawn_on"].tolist()[2] == dt.date(2011, 1, 1)
