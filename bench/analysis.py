@@ -153,6 +153,17 @@ def measure(patients: int, repeats: int) -> None:
     show("this process peak RSS", peak_rss_mib(), "MiB", digits=0)
 
 
+def prepare_without_runs(patients: int) -> None:
+    """Seed if needed, and delete the plan's earlier runs: a run must compute, not be a
+    fingerprint hit."""
+    from _django import prepare
+
+    prepare(patients=patients)
+    from analysis.models import AnalysisRun
+
+    AnalysisRun.objects.filter(plan__name="paper-default").delete()
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--patients", type=int, nargs="+", default=[10_000])
@@ -164,7 +175,11 @@ def main():
         "is seeded first if needed)",
     )
     parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--prepare-only", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.child and args.prepare_only:
+        prepare_without_runs(args.patients[0])
+        return
     if args.child:
         measure(args.patients[0], args.repeats)
         return
@@ -178,17 +193,7 @@ def main():
         command = [sys.executable, __file__, "--child", "--patients", str(size)]
         if args.command_only:
             # Seeded, and no earlier run to make this one a fingerprint hit.
-            prepare_only = (
-                f"import _django; _django.prepare({size}); "
-                "from analysis.models import AnalysisRun; "
-                "AnalysisRun.objects.filter(plan__name='paper-default').delete()"
-            )
-            subprocess.run(
-                [sys.executable, "-c", prepare_only],
-                check=True,
-                env=environment,
-                cwd=Path(__file__).parent,
-            )
+            subprocess.run(command + ["--prepare-only"], check=True, env=environment)
         else:
             subprocess.run(command + ["--repeats", str(args.repeats)], check=True, env=environment)
         # Started from this small process: a child's peak RSS starts from its parent's.
