@@ -43,6 +43,9 @@ COLOURS = ["#0b6e99", "#c2410c", "#2e7d32", "#6a1b9a", "#b8860b", "#37474f"]
 MUTED = "#5b6b7c"
 # Above this many marks a layer is embedded as a bitmap inside the SVG (vector otherwise).
 RASTER_ABOVE = 500
+# A paired plot draws at most this many patients' lines (a fixed-seed sample): beyond a
+# few thousand the lines are a grey band whatever their number, and each costs drawing.
+PAIRED_LINES_DRAWN = 2000
 # The paper's survival columns keep the paper's wording; any other dataset is labelled
 # from its dictionary.
 PAPER_TIME, PAPER_EVENT = "dss_months", "dss_event"
@@ -339,9 +342,17 @@ def paired_figure(
     pairs = pairs.replace([np.inf, -np.inf], np.nan).dropna()
     names = _paired_names(before, after, dictionary)
     figure, axis = plt.subplots(figsize=(3.6, 4.2))
-    # One collection for all patients, rasterised when large: a 10,000-patient cohort
-    # stays a small SVG that draws in a fraction of a second.
-    segments = [[(0, low), (1, high)] for low, high in pairs.itertuples(index=False)]
+    # One collection of lines, rasterised when large, and about PAIRED_LINES_DRAWN of
+    # them (a fixed-seed sample with the lowest and highest values, so the axis keeps its
+    # range; said in the alt text): a 10,000-patient cohort stays a small SVG that draws
+    # in a fraction of a second. The boxes use every pair.
+    drawn = pairs
+    if len(pairs) > PAIRED_LINES_DRAWN:
+        chosen = np.random.default_rng(0).choice(len(pairs), PAIRED_LINES_DRAWN, replace=False)
+        values = pairs.to_numpy()
+        extremes = [*values.argmin(axis=0), *values.argmax(axis=0)]
+        drawn = pairs.iloc[np.union1d(chosen, extremes)]
+    segments = [[(0, low), (1, high)] for low, high in drawn.itertuples(index=False)]
     axis.add_collection(
         LineCollection(
             segments,
@@ -364,6 +375,8 @@ def paired_figure(
     suffix = f"\npaired t-test {format_p(p)} (n = {len(pairs)})" if p is not None else ""
     axis.set_title(plain(title + suffix), fontsize=9)
     alt = paired_alt(result, names)
+    if len(drawn) < len(pairs):
+        alt += f" Lines drawn for {len(drawn):,} of the {len(pairs):,} patients, chosen at random."
     return Figure(to_svg(figure, alt=alt, title=title), alt)
 
 

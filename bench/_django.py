@@ -1,6 +1,10 @@
-"""Shared set-up for the benchmarks: Django on the database DATABASE_URL names
-(default: a scratch SQLite file under /tmp, never the demo database), migrated,
-with the synthetic demo cohort of the size asked for."""
+"""Shared set-up for the benchmarks: Django on the database DATABASE_URL names, migrated,
+with the synthetic demo cohort of the size asked for.
+
+Without DATABASE_URL each bench gets a scratch SQLite file of its own, named for the
+bench script (/tmp/exotrack-bench-plate_import.sqlite3, ...): never the demo database,
+and never another bench's, so one bench's rows (a plate bench's wells) or re-seeding
+(a 75-patient bench over a 10,000-patient cohort) cannot change another's figures."""
 
 from __future__ import annotations
 
@@ -14,7 +18,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
-os.environ.setdefault("DATABASE_URL", "sqlite:////tmp/exotrack-bench.sqlite3")
+BENCH = Path(sys.argv[0]).stem or "bench"
+os.environ.setdefault("DATABASE_URL", f"sqlite:////tmp/exotrack-bench-{BENCH}.sqlite3")
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "biobank.settings")
 
 import django  # noqa: E402
@@ -30,8 +35,33 @@ def database_label() -> str:
     return f"{connection.vendor} ({connection.settings_dict['NAME']})"
 
 
+def configuration() -> str:
+    """What a figure depends on besides the code: the database, where tasks run, and
+    whether saves trigger re-analysis."""
+    from django.conf import settings
+
+    tasks = (
+        "tasks eager (in-process)"
+        if settings.CELERY_TASK_ALWAYS_EAGER
+        else f"tasks on the broker {settings.CELERY_BROKER_URL.split('@')[-1]}"
+    )
+    options = settings.EXOTRACK
+    reanalysis = "off"
+    if options["REANALYSIS_ENABLED"]:
+        if not settings.CELERY_TASK_ALWAYS_EAGER:
+            where = "queued on the broker"
+        elif options["REANALYSIS_IN_BACKGROUND"]:
+            where = "in a background thread"
+        else:
+            where = "in the saving request"
+        reanalysis = f"on ({where})"
+    return f"{BENCH}: database {database_label()}; {tasks}; re-analysis on save {reanalysis}"
+
+
 def prepare(patients: int | None = None) -> None:
-    """Migrate, and make sure the demo cohort has `patients` patients."""
+    """Print the configuration, migrate, and make sure the demo cohort has `patients`
+    patients."""
+    print(configuration(), flush=True)
     call_command("migrate", verbosity=0)
     if patients is None:
         return

@@ -286,3 +286,18 @@ class TestAltText:
         svg = figures.with_alt("<svg xmlns='http://www.w3.org/2000/svg'></svg>", alt=hostile)
         label, title, desc = svg_desc(svg)
         assert label == desc == title == hostile and "<script>" not in svg
+
+
+def test_a_large_paired_plot_draws_a_sample_of_lines_and_says_so():
+    rng = np.random.default_rng(3)
+    table = pd.DataFrame({"before": rng.normal(size=2500), "after": rng.normal(size=2500)})
+    table.loc[7, "after"] = 9.0  # the highest value: its line is always drawn
+    result = {"n": 2500, "p": 0.5}
+    drawn = figures.paired_figure(table, "before", "after", "Large", result)
+    match = re.search(r"Lines drawn for ([\d,]+) of the 2,500 patients", drawn.alt)
+    assert match and 2000 <= int(match.group(1).replace(",", "")) <= 2004
+    assert "Lines drawn" in unescape(drawn.svg)
+    again = figures.paired_figure(table, "before", "after", "Large", result)
+    assert again.svg == drawn.svg  # the sample is the same every time
+    small = figures.paired_figure(table.head(60), "before", "after", "Small", result)
+    assert "Lines drawn" not in small.alt
