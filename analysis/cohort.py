@@ -32,7 +32,9 @@ from .columns import (  # noqa: F401 - re-exported: the names are part of this m
 )
 from .csv_safety import neutralise_frame, restore_frame
 from .dictionary import (
+    FALSE_CODES,
     PAPER_DICTIONARY,
+    TRUE_CODES,
     CohortFormatError,
     ColumnInfo,
     DataDictionary,
@@ -40,6 +42,7 @@ from .dictionary import (
     complete_dictionary,
     infer_dictionary,
     parse_header,
+    parse_number,
 )
 
 # Days in an average month: survival is reported in months from TACE, as in the paper.
@@ -148,25 +151,17 @@ def normalise_types(table: pd.DataFrame) -> pd.DataFrame:
 
 
 def exact_numbers(values: pd.Series) -> pd.Series:
-    """Floats parsed by Python's float(), which round-trips repr exactly (pandas' fast
-    text parser can be off in the last bit); anything unreadable becomes NaN."""
-
-    def parse(value):
-        try:
-            return float(value)
-        except (TypeError, ValueError):
-            return np.nan
-
-    return values.map(parse, na_action="ignore").astype(float)
+    """Floats parsed as analysis.dictionary.parse_number does; anything unreadable is NaN."""
+    return values.map(parse_number, na_action="ignore").astype(float)
 
 
 def _as_bool(value):
     if isinstance(value, bool | np.bool_):
         return bool(value)
     text = str(value).strip().lower()
-    if text in {"true", "1", "yes", "y", "t"}:
+    if text in TRUE_CODES:
         return True
-    if text in {"false", "0", "no", "n", "f"}:
+    if text in FALSE_CODES:
         return False
     raise ValueError(f"{value!r} is not true or false")
 
@@ -321,7 +316,7 @@ def _paper_typed(raw: pd.DataFrame, skipped: int) -> pd.DataFrame:
             bad = values[
                 ~values.str.strip()
                 .str.lower()
-                .isin(["true", "false", "1", "0", "yes", "no", "y", "n", "t", "f"])
+                .isin(TRUE_CODES | FALSE_CODES)
             ]
         elif column in INTEGER_COLUMNS or column in _known_numeric_columns():
             bad = values[exact_numbers(values).isna()]

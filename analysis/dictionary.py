@@ -551,7 +551,7 @@ def _apply_column(values: pd.Series, info: ColumnInfo, first_line: int) -> pd.Se
     if info.type == "boolean":
         return _booleans(present, text, info, refuse, first_line)
     if info.type == "numeric":
-        numbers = present.map(_number)
+        numbers = present.map(parse_number)
         bad = present[numbers.isna()]
         if len(bad):
             refuse(bad, "is not a number")
@@ -622,8 +622,10 @@ def _undeclared_event_message(
     )
 
 
-def _number(value) -> float:
-    """Python's float() (exact repr round trip); NaN for anything that is not a number."""
+def parse_number(value) -> float:
+    """Python's float() (exact repr round trip: pandas' fast text parser can be off in the
+    last bit); NaN for anything that is not a number. The one number reader of a cohort
+    file (analysis.cohort.exact_numbers maps it over a column)."""
     try:
         return float(value)
     except (TypeError, ValueError):

@@ -295,8 +295,8 @@ def _kaplan_meier(spec, frame, context: RunContext):
     usable = usable_rows(frame, time, event, [column] if column else [])
     if not usable.any():
         needed = ", ".join(repr(c) for c in (time, event, column) if c)
-        raise ValueError(
-            f"no usable rows: none of the {len(frame)} row(s) has {needed} all present "
+        raise AnalysisError(
+            f"{spec['name']}: no usable rows: none of the {len(frame)} row(s) has {needed} all present "
             "(a time >= 0 and a numeric event)"
         )
     frame = frame.copy()

@@ -139,26 +139,11 @@ def survival_label(event: str, dictionary: DataDictionary) -> str:
     return "Survival probability"
 
 
-def group_labels(result: Mapping, dictionary: DataDictionary) -> list[str]:
-    """Each curve's label: the engine's own (``groups[i].label``, e.g. "miR-122 ratio ≤
-    0.793") when it gives one; else built from the split (the cut-off when there is one,
-    the level otherwise)."""
-    split = result.get("split") or {}
-    name = dictionary.label(split["column"]) if split.get("column") else ""
-    cutoff = split.get("cutoff")
-    labels = []
-    for group in result["groups"]:
-        level = group.get("group")
-        if group.get("label"):
-            labels.append(str(group["label"]))
-        elif not split:
-            labels.append("All patients")
-        elif cutoff is not None and level in ("low", "high"):
-            relation = "≤" if level == "low" else ">"
-            labels.append(f"{name} {relation} {cutoff:.3g}")
-        else:
-            labels.append(f"{name}: {level}")
-    return labels
+def group_labels(result: Mapping) -> list[str]:
+    """Each curve's label, as the engine wrote it (``groups[i].label``: "miR-122 ratio ≤
+    0.793", "Sex: 2", "all patients"): one wording for the figure, the tables and the
+    rows, made in one place (analysis.engine._split_groups)."""
+    return [str(group["label"]) for group in result["groups"]]
 
 
 def _at_risk(curve: pd.DataFrame, moment: float) -> int:
@@ -224,7 +209,7 @@ def kaplan_meier_alt(result: Mapping, dictionary: DataDictionary) -> str:
         )
     parts = "; ".join(
         f"{label} (n = {g['n']}, {facts(g)})"
-        for label, g in zip(group_labels(result, dictionary), groups, strict=True)
+        for label, g in zip(group_labels(result), groups, strict=True)
     )
     text = (
         f"Kaplan-Meier curves of {what} for {counted(len(groups), 'group')} ({parts}), {follow_up}"
@@ -241,7 +226,7 @@ def kaplan_meier_figure(
     last = max((float(c["time"].max()) for c in curves if len(c)), default=0.0)
     last = last if last > 0 else 1.0
     ticks = _time_ticks(groups, last)
-    labels = group_labels(result, dictionary)
+    labels = group_labels(result)
 
     figure, (axis, table_axis) = plt.subplots(
         2,

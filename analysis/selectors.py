@@ -51,8 +51,8 @@ def plan_runs_page(*, plan: AnalysisPlan, page: str | int | None) -> Page:
 def latest_runs_of_active_plans() -> list[AnalysisRun]:
     """The newest finished run (succeeded, unchanged or failed) of each active plan, with
     what it changed, for the home page (two queries whatever the number of plans)."""
-    finished = [AnalysisRun.Status.SUCCEEDED, AnalysisRun.Status.UNCHANGED]
-    finished.append(AnalysisRun.Status.FAILED)
+    Status = AnalysisRun.Status
+    finished = [Status.SUCCEEDED, Status.UNCHANGED, Status.FAILED]
     newest = (
         AnalysisRun.objects.filter(plan=OuterRef("pk"), status__in=finished)
         .order_by("-created_at", "-id")

@@ -167,3 +167,19 @@ def cohort_frame(n: int = 40, *, seed: int = 0, **columns) -> pd.DataFrame:
     for name, values in columns.items():
         frame[name] = values
     return frame
+
+
+# Analyses of a plan over cohort_frame(), shared by the engine tests.
+PAIRED = {
+    "kind": "paired_t_test",
+    "name": "Fig. 1",
+    "before": "mir122_pre_log10",
+    "after": "mir122_post_log10",
+}
+CORRELATIONS = {
+    "kind": "correlations",
+    "name": "Table II",
+    "expression": "mir122_pre_log10",
+    "variables": ["ast_iu_l", "albumin_g_dl", "age_years"],
+}
+ANOVA = {"kind": "anova", "name": "Fig. 2", "value": "mir122_pre_log10", "group": "sex"}

@@ -12,21 +12,8 @@ import pytest
 from analysis import engine
 from analysis.engine import diff_rows, row, run_plan
 from analysis.plans import PlanError, validate_plan
-from tests.analysis.builders import cohort_frame
+from tests.analysis.builders import ANOVA, CORRELATIONS, PAIRED, cohort_frame
 
-PAIRED = {
-    "kind": "paired_t_test",
-    "name": "Fig. 1",
-    "before": "mir122_pre_log10",
-    "after": "mir122_post_log10",
-}
-CORRELATIONS = {
-    "kind": "correlations",
-    "name": "Table II",
-    "expression": "mir122_pre_log10",
-    "variables": ["ast_iu_l", "albumin_g_dl", "age_years"],
-}
-ANOVA = {"kind": "anova", "name": "Fig. 2", "value": "mir122_pre_log10", "group": "sex"}
 BASELINE = {"kind": "baseline_table", "name": "Table I", "variables": ["age_years", "sex"]}
 KM = {"kind": "kaplan_meier", "name": "Median survival"}
 

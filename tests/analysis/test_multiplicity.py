@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 
 from analysis.stats.multiplicity import benjamini_hochberg
+from tests.analysis.builders import ANOVA, CORRELATIONS, PAIRED
 
 NA = None
 
@@ -77,19 +78,6 @@ def test_a_p_value_outside_0_1_is_refused_with_its_position():
 
 # --- families of tests in a run (analysis.engine) -------------------------------------
 
-PAIRED = {
-    "kind": "paired_t_test",
-    "name": "Fig. 1",
-    "before": "mir122_pre_log10",
-    "after": "mir122_post_log10",
-}
-CORRELATIONS = {
-    "kind": "correlations",
-    "name": "Table II",
-    "expression": "mir122_pre_log10",
-    "variables": ["ast_iu_l", "albumin_g_dl", "age_years"],
-}
-ANOVA = {"kind": "anova", "name": "Fig. 2", "value": "mir122_pre_log10", "group": "sex"}
 COX = {
     "kind": "cox",
     "name": "Table IV",
