@@ -12,6 +12,7 @@ from biobank.views import (
     qc,
     rt_products,
     samples,
+    search,
 )
 
 app_name = "web"
@@ -20,6 +21,7 @@ urlpatterns = [
     path("draws/<int:pk>/aliquot/", draws.draw_aliquot, name="draw_aliquot"),
     path("draws/<int:pk>/labels/", labels.draw_labels, name="draw_labels"),
     path("labels/code128.svg", labels.barcode_image, name="barcode_image"),
+    path("search/", search.search_page, name="search"),
     path("samples/", samples.sample_find, name="sample_find"),
     path("samples/<int:pk>/", samples.sample_detail, name="sample_detail"),
     path(
