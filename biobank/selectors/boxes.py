@@ -6,7 +6,7 @@ occupancy, not a cached count, so a position taken a moment ago shows as taken.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from django.db.models import Count, F, Q
 
@@ -79,7 +79,67 @@ def box_by_barcode(barcode: str) -> Box | None:
     return Box.objects.select_related("rack__freezer").filter(barcode=barcode.strip()).first()
 
 
-def box_with_space() -> Box | None:
-    """The first box (freezer, rack, name order) with a free position: where new
-    aliquots go unless the technician scans another box."""
-    return boxes_with_occupancy().filter(n_free__gt=0).first()
+def box_with_space(free_at_least: int = 1) -> Box | None:
+    """The first box (freezer, rack, name order) with at least `free_at_least` free
+    positions: where new tubes go together unless the technician scans another box."""
+    return boxes_with_occupancy().filter(n_free__gte=max(1, free_at_least)).first()
+
+
+def box_for_new_tubes(count: int) -> Box | None:
+    """Where a draw's `count` new tubes go by default: the first box with room for all
+    of them (a draw's tubes together), else the first with any room."""
+    return box_with_space(count) or box_with_space(1)
+
+
+@dataclass
+class Utilisation:
+    """Positions used and free in one freezer, rack or box."""
+
+    label: str
+    capacity: int = 0
+    stored: int = 0
+    boxes: int = 0
+    parts: list[Utilisation] = field(default_factory=list)  # a freezer's racks
+
+    @property
+    def free(self) -> int:
+        return self.capacity - self.stored
+
+    @property
+    def percent_used(self) -> int:
+        return round(100 * self.stored / self.capacity) if self.capacity else 0
+
+
+@dataclass
+class StorageUtilisation:
+    freezers: list[Utilisation]  # each with its racks as parts
+    boxes: list
+
+    @property
+    def total(self) -> Utilisation:
+        whole = Utilisation("All freezers")
+        for freezer in self.freezers:
+            whole.capacity += freezer.capacity
+            whole.stored += freezer.stored
+            whole.boxes += freezer.boxes
+        return whole
+
+
+def storage_utilisation() -> StorageUtilisation:
+    """Capacity, stored and free positions per freezer, rack and box (one query: the
+    boxes with their occupancy, summed up the hierarchy here)."""
+    boxes = list(boxes_with_occupancy())
+    freezers: dict[int, Utilisation] = {}
+    racks: dict[int, Utilisation] = {}
+    for box in boxes:
+        rack, freezer = box.rack, box.rack.freezer
+        freezer_line = freezers.setdefault(freezer.pk, Utilisation(freezer.name))
+        rack_line = racks.get(rack.pk)
+        if rack_line is None:
+            rack_line = racks[rack.pk] = Utilisation(rack.name)
+            freezer_line.parts.append(rack_line)
+        for line in (freezer_line, rack_line):
+            line.capacity += box.capacity
+            line.stored += box.n_stored
+            line.boxes += 1
+    return StorageUtilisation(list(freezers.values()), boxes)

@@ -10,7 +10,7 @@ from django.shortcuts import redirect, render
 from biobank.forms.aliquots import AliquotingForm
 from biobank.forms.draws import SerumDrawForm
 from biobank.forms.errors import add_service_errors
-from biobank.selectors.boxes import box_by_barcode, box_grid, box_with_space
+from biobank.selectors.boxes import box_by_barcode, box_for_new_tubes, box_grid
 from biobank.selectors.draws import draw_aliquots, draw_with_patient
 from biobank.services.aliquots import Position, aliquots_create
 from biobank.services.draws import post_draw_window, serum_draw_register
@@ -39,13 +39,18 @@ def draw_register(request):
     return render(request, "web/draw_register.html", {"form": form})
 
 
+# A serum draw is usually cut into this many aliquots (as the demo cohort is); the
+# default box has room for all of them.
+TUBES_PER_DRAW = 4
+
+
 @needs("biobank.add_aliquot")
 def draw_aliquot(request, pk: int):
     draw = draw_with_patient(pk)
     if draw is None:
         raise Http404("No such draw")
     scanned = (request.POST.get("box") or request.GET.get("box") or "").strip()
-    box = box_by_barcode(scanned) if scanned else box_with_space()
+    box = box_by_barcode(scanned) if scanned else box_for_new_tubes(_tubes_wanted(request))
     form = AliquotingForm(request.POST or None, initial={"box": box.barcode if box else ""})
     if request.method == "POST" and form.is_valid():
         chosen = form.cleaned_data
@@ -77,3 +82,10 @@ def draw_aliquot(request, pk: int):
             "aliquots": draw_aliquots(draw),
         },
     )
+
+
+def _tubes_wanted(request) -> int:
+    """How many tubes the technician is cutting (the form's count once typed), for the
+    default box: one with room for all of them. The lab's usual number until then."""
+    typed = (request.POST.get("count") or request.GET.get("count") or "").strip()
+    return int(typed) if typed.isdigit() and int(typed) > 0 else TUBES_PER_DRAW
