@@ -32,6 +32,16 @@ class SampleRecord:
                 return event.from_box
         return None
 
+    @property
+    def last_position(self) -> tuple[int, int] | None:
+        """(row, column) the tube last left in `last_box`: a check-in suggests it."""
+        if self.aliquot.box_id:
+            return self.aliquot.row, self.aliquot.column
+        for event in reversed(self.events):
+            if event.from_box_id:
+                return event.from_row, event.from_column
+        return None
+
 
 def aliquot_queryset():
     return Aliquot.objects.select_related("draw__patient", "draw__treatment", "box__rack__freezer")

@@ -10,6 +10,7 @@ from django.shortcuts import redirect, render
 from biobank.forms.aliquots import PlaceForm, ReasonForm
 from biobank.forms.errors import add_service_errors
 from biobank.forms.samples import FindSampleForm
+from biobank.models import position_label
 from biobank.selectors.boxes import box_by_barcode, box_grid
 from biobank.selectors.samples import aliquot_by_id, sample_record
 from biobank.services.aliquots import (
@@ -90,8 +91,13 @@ def sample_place_action(request, pk: int, action: str):
     service, title = PLACE_ACTIONS[action]
     aliquot = _aliquot_or_404(pk)
     scanned = (request.POST.get("box") or request.GET.get("box") or "").strip()
-    box = box_by_barcode(scanned) if scanned else sample_record(pk, include_identity=False).last_box
-    form = PlaceForm(request.POST or None, initial={"box": box.barcode if box else ""})
+    record = sample_record(pk, include_identity=False)
+    box = box_by_barcode(scanned) if scanned else record.last_box
+    grid = box_grid(box) if box else None
+    suggestion = _position_to_suggest(record, box, grid) if action == "check-in" else ""
+    form = PlaceForm(
+        request.POST or None, initial={"box": box.barcode if box else "", "position": suggestion}
+    )
     if request.method == "POST" and form.is_valid():
         row, column = form.cleaned_data["position"]
         try:
@@ -114,7 +120,19 @@ def sample_place_action(request, pk: int, action: str):
             "form": form,
             "title": title,
             "action": action,
-            "grid": box_grid(box) if box else None,
+            "grid": grid,
+            "suggested": suggestion,
             "box_error": f"No box has the barcode {scanned!r}" if scanned and box is None else "",
         },
     )
+
+
+def _position_to_suggest(record, box, grid) -> str:
+    """A tube checked back in usually goes where it came from: its last position, when
+    that is in the box shown and still free (else nothing: the technician picks one)."""
+    last = record.last_position
+    if box is None or last is None or box.pk != record.last_box.pk:
+        return ""
+    row, column = last
+    free = set(grid.free_positions())
+    return position_label(row, column) if (row, column) in free else ""

@@ -125,6 +125,22 @@ class TestCheckOutAndIn:
         assert 'data-box="BOX-1"' in html and 'data-grid-mode="one"' in html
         assert html.count('class="cell free"') == 12  # its old place is free again
 
+    def test_check_in_suggests_the_position_it_came_from(self, tech_client, aliquot, technician):
+        place = aliquot.position
+        aliquot_check_out(aliquot=aliquot, user=technician, reason="out")
+        html = tech_client.get(reverse("web:sample_check_in", args=[aliquot.pk])).content.decode()
+        assert f'value="{place}"' in html
+        assert f"Suggested: {place}" in html
+
+    def test_no_suggestion_when_its_old_position_was_taken(
+        self, tech_client, aliquot, technician
+    ):
+        box, row, column = aliquot.box, aliquot.row, aliquot.column
+        aliquot_check_out(aliquot=aliquot, user=technician, reason="out")
+        AliquotFactory(box=box, row=row, column=column)
+        html = tech_client.get(reverse("web:sample_check_in", args=[aliquot.pk])).content.decode()
+        assert "Suggested:" not in html
+
     def test_check_in_at_a_clicked_position(self, tech_client, aliquot, technician):
         aliquot_check_out(aliquot=aliquot, user=technician, reason="out")
         response = tech_client.post(
