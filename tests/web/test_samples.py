@@ -132,9 +132,7 @@ class TestCheckOutAndIn:
         assert f'value="{place}"' in html
         assert f"Suggested: {place}" in html
 
-    def test_no_suggestion_when_its_old_position_was_taken(
-        self, tech_client, aliquot, technician
-    ):
+    def test_no_suggestion_when_its_old_position_was_taken(self, tech_client, aliquot, technician):
         box, row, column = aliquot.box, aliquot.row, aliquot.column
         aliquot_check_out(aliquot=aliquot, user=technician, reason="out")
         AliquotFactory(box=box, row=row, column=column)
