@@ -20,10 +20,11 @@ urlpatterns = [
     path("draws/new/", draws.draw_register, name="draw_register"),
     path("draws/<int:pk>/aliquot/", draws.draw_aliquot, name="draw_aliquot"),
     path("draws/<int:pk>/labels/", labels.draw_labels, name="draw_labels"),
-    path("labels/code128.svg", labels.barcode_image, name="barcode_image"),
+    path("labels/barcode.svg", labels.barcode_image, name="barcode_image"),
     path("search/", search.search_page, name="search"),
     path("samples/", samples.sample_find, name="sample_find"),
     path("samples/<int:pk>/", samples.sample_detail, name="sample_detail"),
+    path("samples/<int:pk>/label/", labels.tube_label, name="tube_label"),
     path(
         "samples/<int:pk>/check-out/",
         samples.sample_reason_action,

@@ -19,7 +19,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 
 # The statistics stack and the modules of the analysis chain that use it.
-HEAVY_PACKAGES = ("scipy", "pandas", "matplotlib", "lifelines", "statsmodels")
+HEAVY_PACKAGES = ("scipy", "pandas", "matplotlib", "lifelines", "statsmodels", "reportlab")
 HEAVY_MODULES = ("analysis.engine", "analysis.figures", "analysis.cohort", "analysis.plans")
 HEAVY_PREFIXES = ("analysis.stats",)
 

@@ -1,1 +1,2 @@
-"""Printable labels: barcodes drawn as SVG, with no library and no network."""
+"""Printable labels: barcodes from reportlab (SVG for the pages, PDF for label stocks),
+ZPL for Zebra printers; no network."""

@@ -16,7 +16,7 @@ from django.views.decorators.http import require_POST
 from biobank.forms.errors import add_service_errors
 from biobank.forms.plates import PlatePlacementForm, PlateSetupForm
 from biobank.instruments import sample_sheets
-from biobank.labels.code128 import svg
+from biobank.labels.barcodes import svg
 from biobank.models import Well
 from biobank.selectors.plates import (
     layout_is_open,
@@ -81,8 +81,8 @@ def _detail(request, plate, form: PlatePlacementForm | None = None):
             "form": form if editable else None,
             "recent_rt_products": rt_products_not_on_a_plate() if editable else [],
             "cfx_dyes": [(n, sample_sheets.CFX_DYES[n]) for n in range(min(n_dyes, 4))],
-            # The encoder escapes the text it draws, so its SVG is safe to inline.
-            "barcode_svg": mark_safe(svg(plate.barcode, height_px=40)),
+            # reportlab's SVG escapes the text it draws, so it is safe to inline.
+            "barcode_svg": mark_safe(svg(plate.barcode, height_px=40, caption=True)),
         },
     )
 

@@ -8,10 +8,12 @@ from django.shortcuts import render
 from django.utils.safestring import mark_safe
 
 from biobank.forms.fields import split_codes
-from biobank.labels.code128 import svg
+from biobank.labels.barcodes import svg
+from biobank.selectors.labels import rt_label
 from biobank.selectors.processing import rt_lineage, rt_products_for_labels
 
 from .access import needs
+from .labels import print_options, printed
 
 
 @needs("biobank.view_reversetranscription")
@@ -28,8 +30,11 @@ def rt_product_detail(request, pk: int):
 def rt_labels(request):
     """A sheet of labels for the RT products named in ?codes= (spaces or new lines)."""
     products, missing = rt_products_for_labels(split_codes(request.GET.get("codes", "")))
-    # The encoder escapes the text it draws, so its SVG is safe to inline.
-    labels = [(product, mark_safe(svg(product.code))) for product in products]
+    response = printed(request, [rt_label(product) for product in products], filename="rt-labels")
+    if response is not None:
+        return response
+    # reportlab's SVG escapes the text it draws, so it is safe to inline.
+    labels = [(product, mark_safe(svg(product.code, caption=True))) for product in products]
     return render(
         request,
         "web/rt_labels.html",
@@ -37,5 +42,7 @@ def rt_labels(request):
             "labels": labels,
             "missing": missing,
             "codes": "\n".join(product.code for product in products),
+            "carry_codes": [("codes", " ".join(product.code for product in products))],
+            **print_options(),
         },
     )
