@@ -3,7 +3,8 @@ product or an extraction batch, by any part of its code, in any case (issue 15).
 
 A scanner types a whole barcode; a person types part of one, in lower case. Both land
 here. Each kind is searched only when the user may view it, and a patient is found by
-study id only (never by identity: identities are the curators', and not searched)."""
+study id only (never by identity: identities are the curators', and not searched); a
+patient's study id finds the patient's page and every tube cut from them."""
 
 from __future__ import annotations
 
@@ -12,7 +13,14 @@ from dataclasses import dataclass, field
 from django.db.models import Q
 from django.urls import reverse
 
-from biobank.models import Aliquot, Box, ExosomeIsolationBatch, QpcrPlate, ReverseTranscription
+from biobank.models import (
+    Aliquot,
+    Box,
+    ExosomeIsolationBatch,
+    Patient,
+    QpcrPlate,
+    ReverseTranscription,
+)
 
 # Per kind, at most this many hits are listed (the page says when there were more).
 LIMIT = 25
@@ -51,7 +59,7 @@ class SearchResults:
         return exact[0] if len(exact) == 1 else None
 
 
-def _group(kind, queryset, *, text, code_field, url_name, detail) -> HitGroup:
+def _group(kind, queryset, *, text, code_field, url_name, detail, url_key="pk") -> HitGroup:
     rows = list(queryset[: LIMIT + 1])
     group = HitGroup(kind, more=len(rows) > LIMIT)
     for row in rows[:LIMIT]:
@@ -59,7 +67,7 @@ def _group(kind, queryset, *, text, code_field, url_name, detail) -> HitGroup:
         group.hits.append(
             Hit(
                 code=code,
-                url=reverse(url_name, args=[row.pk]),
+                url=reverse(url_name, args=[getattr(row, url_key)]),
                 detail=detail(row),
                 exact=code.casefold() == text.casefold(),
             )
@@ -94,6 +102,19 @@ def search(*, text: str, user) -> SearchResults:
         exact = Q(**{f"{field_name}__iexact": text})
         return exact | Q(**{f"{field_name}__icontains": text}) if partial else exact
 
+    if user.has_perm("biobank.view_patient") and user.has_perm("biobank.view_aliquot"):
+        patients = Patient.objects.filter(matching("study_id")).order_by("study_id")
+        results.groups.append(
+            _group(
+                "Patients",
+                patients,
+                text=text,
+                code_field="study_id",
+                url_name="web:patient_detail",
+                url_key="study_id",
+                detail=lambda patient: "consent withdrawn" if patient.withdrawn_on else "",
+            )
+        )
     if user.has_perm("biobank.view_aliquot"):
         tubes = (
             Aliquot.objects.filter(matching("barcode") | matching("draw__patient__study_id"))

@@ -46,12 +46,21 @@ def test_part_of_a_code_in_lower_case_lists_every_kind_that_matches(tech_client)
     assert "OTHER-1" not in body and "EXO-2026-01" not in body
 
 
-def test_a_study_id_lists_the_patients_tubes(tech_client):
+def test_a_study_id_opens_the_patients_page_with_their_tubes(tech_client):
     tube = AliquotFactory(barcode="AL-X1")
     AliquotFactory(barcode="AL-X2", draw=tube.draw)
     study_id = tube.draw.patient.study_id
-    body = tech_client.get("/search/", {"q": study_id.lower()}).content.decode()
+    response = tech_client.get("/search/", {"q": study_id.lower()})
+    assert response["Location"] == f"/patients/{study_id}/"
+    body = tech_client.get(response["Location"]).content.decode()
     assert "AL-X1" in body and "AL-X2" in body
+
+
+def test_part_of_a_study_id_lists_the_patients_and_their_tubes(tech_client):
+    tube = AliquotFactory(barcode="AL-Y1")
+    study_id = tube.draw.patient.study_id
+    body = tech_client.get("/search/", {"q": study_id[:-1].lower()}).content.decode()
+    assert f'href="/patients/{study_id}/"' in body and "AL-Y1" in body
 
 
 def test_nothing_found_says_so(tech_client):
