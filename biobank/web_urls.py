@@ -4,6 +4,7 @@ from django.urls import path
 
 from biobank.views import (
     boxes,
+    custody,
     draws,
     extractions,
     labels,
@@ -22,6 +23,13 @@ urlpatterns = [
     path("labels/code128.svg", labels.barcode_image, name="barcode_image"),
     path("samples/", samples.sample_find, name="sample_find"),
     path("samples/<int:pk>/", samples.sample_detail, name="sample_detail"),
+    path(
+        "samples/<int:pk>/custody.csv", custody.custody_timeline_csv, name="sample_custody_csv"
+    ),
+    path(
+        "samples/<int:pk>/custody.pdf", custody.custody_timeline_pdf, name="sample_custody_pdf"
+    ),
+    path("custody-events/<int:pk>/void/", custody.custody_event_void, name="custody_event_void"),
     path(
         "samples/<int:pk>/check-out/",
         samples.sample_reason_action,

@@ -91,7 +91,11 @@ class Migration(migrations.Migration):
             model_name="storageevent",
             constraint=models.CheckConstraint(
                 condition=models.Q(
-                    models.Q(("kind", "void"), ("voids__isnull", False), models.Q(("reason", ""), _negated=True)),
+                    models.Q(
+                        ("kind", "void"),
+                        ("voids__isnull", False),
+                        models.Q(("reason", ""), _negated=True),
+                    ),
                     models.Q(models.Q(("kind", "void"), _negated=True), ("voids__isnull", True)),
                     _connector="OR",
                 ),

@@ -178,3 +178,11 @@ def custody_timeline(aliquot: Aliquot) -> CustodyTimeline:
         voided_by = getattr(event, "voided_by", None)
         entries.append(TimelineEntry(event, voided_by, problem))
     return CustodyTimeline(aliquot, entries)
+
+
+def custody_event_by_id(event_id: int) -> StorageEvent | None:
+    return (
+        StorageEvent.objects.select_related("aliquot__draw__patient", "aliquot__box")
+        .filter(pk=event_id)
+        .first()
+    )
