@@ -16,8 +16,7 @@ from collections.abc import Sequence
 
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
-from django.db.models import F, Window
-from django.db.models.functions import RowNumber
+from django.db.models import OuterRef, Subquery
 from django.utils import timezone
 
 from biobank.domain.custody import GENESIS, canonical_volume, event_hash
@@ -27,23 +26,21 @@ Kind = StorageEvent.Kind
 
 
 def chain_heads(aliquot_ids) -> dict[int, tuple]:
-    """(at, hash) of the last event of each tube, in one query."""
+    """(at, hash) of the last event of each tube, in one query: one index seek per tube
+    (storage_event_chain_order), not a scan of every tube's whole log."""
     ids = sorted(set(aliquot_ids))
     if not ids:
         return {}
-    ranked = (
-        StorageEvent.objects.filter(aliquot_id__in=ids)
+    last = StorageEvent.objects.filter(aliquot_id=OuterRef("pk")).order_by("-at", "-id")
+    heads = (
+        Aliquot.objects.filter(pk__in=ids)
         .annotate(
-            place=Window(
-                RowNumber(),
-                partition_by=[F("aliquot_id")],
-                order_by=[F("at").desc(), F("id").desc()],
-            )
+            last_at=Subquery(last.values("at")[:1]), last_hash=Subquery(last.values("hash")[:1])
         )
-        .filter(place=1)
-        .values_list("aliquot_id", "at", "hash")
+        .filter(last_hash__isnull=False)
+        .values_list("pk", "last_at", "last_hash")
     )
-    return {aliquot_id: (at, hash_) for aliquot_id, at, hash_ in ranked}
+    return {aliquot_id: (at, hash_) for aliquot_id, at, hash_ in heads}
 
 
 def custody_chain(events: Sequence[StorageEvent], *, new_tubes: bool = False) -> list[StorageEvent]:
