@@ -229,6 +229,8 @@ class TestVoid:
         with pytest.raises(ValidationError) as caught:
             storage_event_void(event=middle_event(tubes[0]), user=curator, reason="  ")
         assert "reason" in caught.value.message_dict
+        with pytest.raises(ValidationError, match="301 characters; at most 300"):
+            storage_event_void(event=middle_event(tubes[0]), user=curator, reason="x" * 301)
         assert not StorageEvent.objects.filter(kind="void").exists()
 
     def test_tube_page_strikes_the_voided_event(self, client, curator, tubes):

@@ -89,6 +89,11 @@ def storage_event_void(*, event: StorageEvent, user, reason: str) -> StorageEven
     reason = (reason or "").strip()
     if not reason:
         raise ValidationError({"reason": "Say why the event is voided"})
+    limit = StorageEvent._meta.get_field("reason").max_length
+    if len(reason) > limit:
+        raise ValidationError(
+            {"reason": f"The reason is {len(reason)} characters; at most {limit} are kept"}
+        )
     aliquot = Aliquot.objects.select_for_update().get(pk=event.aliquot_id)
     event = StorageEvent.objects.get(pk=event.pk)
     if event.kind == Kind.VOID:
