@@ -372,3 +372,33 @@ class TestVoidPage:
         client.force_login(technician)
         url = reverse("web:custody_event_void", args=[middle_event(tubes[0]).pk])
         assert client.post(url, {"reason": "x"}).status_code == 403
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_concurrent_writers_never_fork_a_tube_s_chain(curator):
+    """Four thaws and a freezer excursion on one tube at the same instant, on real
+    PostgreSQL connections: each waits for the tube's row lock, so each event chains
+    after the one committed before it (no two events share a previous hash)."""
+    from biobank.services.aliquots import aliquot_thaw as thaw
+
+    from .factories import AliquotFactory, UserFactory
+    from .test_race import run_concurrently
+
+    tube = AliquotFactory()
+    users = [UserFactory(username=f"thawer{i}") for i in range(4)]
+    outcomes = run_concurrently(
+        *[lambda user=user: thaw(aliquot=tube, user=user, reason="bench") for user in users],
+        lambda: temperature_excursion_record(
+            freezer=tube.box.rack.freezer,
+            started_at=timezone.now(),
+            peak_temperature_c=-20,
+            user=curator,
+        ),
+    )
+    assert not [o for o in outcomes if isinstance(o, Exception)], outcomes
+    events = StorageEvent.objects.filter(aliquot=tube)
+    assert events.count() == 5
+    assert len(set(events.values_list("previous_hash", flat=True))) == 5
+    assert_chained(tube)
+    assert verify()[0] == 0
