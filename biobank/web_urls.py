@@ -4,6 +4,7 @@ from django.urls import path
 
 from biobank.views import (
     boxes,
+    custody,
     draws,
     extractions,
     labels,
@@ -27,6 +28,13 @@ urlpatterns = [
     path("samples/", samples.sample_find, name="sample_find"),
     path("samples/<int:pk>/", samples.sample_detail, name="sample_detail"),
     path("samples/<int:pk>/label/", labels.tube_label, name="tube_label"),
+    path(
+        "samples/<int:pk>/custody.csv", custody.custody_timeline_csv, name="sample_custody_csv"
+    ),
+    path(
+        "samples/<int:pk>/custody.pdf", custody.custody_timeline_pdf, name="sample_custody_pdf"
+    ),
+    path("custody-events/<int:pk>/void/", custody.custody_event_void, name="custody_event_void"),
     path(
         "samples/<int:pk>/check-out/",
         samples.sample_reason_action,

@@ -421,6 +421,9 @@ class StorageEventSerializer(serializers.ModelSerializer):
             "to_position",
             "volume_change_ul",
             "reason",
+            "voids",
+            "previous_hash",
+            "hash",
         ]
         read_only_fields = fields
 

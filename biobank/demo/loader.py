@@ -54,6 +54,7 @@ from biobank.models import (
     Treatment,
     Well,
 )
+from biobank.services.custody import custody_chain
 from biobank.services.draws import days_after, is_outside_window
 
 from .cohort import (
@@ -403,7 +404,8 @@ def load_cohort(cohort: Cohort, *, progress: Progress | None = None) -> dict[str
         )
         for k, i in enumerate(product_aliquot)
     ]
-    stage("storage events", len(_create(StorageEvent, events)))
+    # The tubes are new: their chains start here, no earlier hash to look up.
+    stage("storage events", len(_create(StorageEvent, custody_chain(events, new_tubes=True))))
 
     isolations = _create(
         ExosomeIsolation,

@@ -81,11 +81,28 @@ def position_label(row: int | None, column: int | None) -> str:
     return f"{string.ascii_uppercase[row - 1]}{column}"
 
 
+class CustodyLogIsAppendOnly(RuntimeError):
+    """An attempt to edit or delete a custody event, or to write one outside the chain."""
+
+
+class StorageEventQuerySet(models.QuerySet):
+    def bulk_create(self, objs, *args, **kwargs):
+        objs = list(objs)
+        if any(not obj.hash for obj in objs):
+            raise CustodyLogIsAppendOnly(
+                "Custody events are written through biobank.services.custody, which chains them"
+            )
+        return super().bulk_create(objs, *args, **kwargs)
+
+
 class StorageEvent(models.Model):
     """One line of an aliquot's custody log, written only by the services.
 
     The services write it in the same transaction as the change it records, so
     bulk operations are logged too (model-save history would miss them).
+    Append-only: a wrong line is corrected by a VOID event naming it, never edited;
+    `hash` chains each tube's events (biobank/domain/custody.py) so that an edit made
+    behind the application's back is found by `manage.py verify_custody`.
     """
 
     class Kind(models.TextChoices):
@@ -96,6 +113,7 @@ class StorageEvent(models.Model):
         CONSUME = "consume", "Consumed"
         DISCARD = "discard", "Discard"
         EXCURSION = "excursion", "Temperature excursion"
+        VOID = "void", "Void"
 
     aliquot = models.ForeignKey("biobank.Aliquot", on_delete=models.PROTECT, related_name="events")
     kind = models.CharField(max_length=16, choices=Kind.choices)
@@ -115,12 +133,48 @@ class StorageEvent(models.Model):
     to_column = models.PositiveSmallIntegerField(null=True, blank=True)
     volume_change_ul = models.DecimalField(max_digits=8, decimal_places=1, default=0)
     reason = models.CharField(max_length=300, blank=True)
+    voids = models.OneToOneField(
+        "self",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="voided_by",
+        help_text="The event this void event corrects (one void per event)",
+    )
+    previous_hash = models.CharField(max_length=64, editable=False)
+    hash = models.CharField(max_length=64, editable=False)
+
+    objects = StorageEventQuerySet.as_manager()
 
     class Meta:
         ordering = ["aliquot_id", "at", "id"]
+        indexes = [models.Index(fields=["aliquot", "at", "id"], name="storage_event_chain_order")]
+        constraints = [
+            models.CheckConstraint(
+                condition=(Q(kind="void") & Q(voids__isnull=False) & ~Q(reason=""))
+                | (~Q(kind="void") & Q(voids__isnull=True)),
+                name="void_names_event_and_reason",
+            )
+        ]
 
     def __str__(self):
         return f"{self.get_kind_display()} {self.aliquot_id} at {self.at:%Y-%m-%d %H:%M}"
+
+    def save(self, *args, **kwargs):
+        if not self._state.adding:
+            raise CustodyLogIsAppendOnly(
+                f"Custody event {self.pk} cannot be changed; record a void event instead"
+            )
+        if not self.hash:
+            raise CustodyLogIsAppendOnly(
+                "Custody events are written through biobank.services.custody, which chains them"
+            )
+        super().save(*args, **kwargs)
+
+    def delete(self, *args, **kwargs):
+        raise CustodyLogIsAppendOnly(
+            f"Custody event {self.pk} cannot be deleted; record a void event instead"
+        )
 
     @property
     def from_label(self) -> str:

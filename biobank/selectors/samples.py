@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from django.db.models import OuterRef, Subquery
 
 from biobank.models import Aliquot, PatientIdentity, StorageEvent
+from biobank.selectors.custody import custody_events
 from biobank.selectors.scans import in_scan_order
 
 
@@ -59,11 +60,7 @@ def sample_record(aliquot_id: int, *, include_identity: bool) -> SampleRecord | 
     aliquot = aliquot_by_id(aliquot_id)
     if aliquot is None:
         return None
-    events = list(
-        StorageEvent.objects.filter(aliquot=aliquot)
-        .select_related("user", "from_box", "to_box")
-        .order_by("at", "id")
-    )
+    events = list(custody_events(aliquot))
     isolations = list(
         aliquot.isolations.select_related("batch", "rna")
         .prefetch_related("rna__reverse_transcriptions")

@@ -2,7 +2,8 @@
 
 Each function locks the rows it changes (in primary-key order when there are
 several, so two services never deadlock), checks the rule, makes the change and
-writes the StorageEvent in the same transaction. The database constraints
+writes the StorageEvent in the same transaction (through
+custody.custody_events_record, which chains it to the tube's log). The database constraints
 (volume >= 0, one tube per position, unique barcode) are the last guard.
 """
 
@@ -19,6 +20,8 @@ from django.utils import timezone
 
 from analysis.triggers import schedule_reanalysis
 from biobank.models import Aliquot, Box, SerumDraw, StorageEvent, position_label
+
+from .custody import custody_events_record
 
 Status = Aliquot.Status
 Kind = StorageEvent.Kind
@@ -209,21 +212,22 @@ def aliquots_create(
         with transaction.atomic():
             created = Aliquot.objects.bulk_create(aliquots)
     except IntegrityError as error:
-        raise ValidationError(
-            {"positions": "A position or barcode was just taken"}
-        ) from error
+        raise ValidationError({"positions": "A position or barcode was just taken"}) from error
     if created and created[0].pk is None:  # backends that do not return ids from bulk inserts
         created = list(Aliquot.objects.filter(barcode__in=barcodes).order_by("barcode"))
-    StorageEvent.objects.bulk_create(
-        log_event(
-            aliquot,
-            Kind.CHECK_IN,
-            user=user,
-            reason="aliquoted from draw",
-            target=current_position(aliquot),
-            volume_change_ul=volume,
-        )
-        for aliquot in created
+    custody_events_record(
+        [
+            log_event(
+                aliquot,
+                Kind.CHECK_IN,
+                user=user,
+                reason="aliquoted from draw",
+                target=current_position(aliquot),
+                volume_change_ul=volume,
+            )
+            for aliquot in created
+        ],
+        new_tubes=True,
     )
     return created
 
@@ -235,7 +239,9 @@ def aliquot_check_out(*, aliquot: Aliquot, user, reason: str) -> Aliquot:
     source = current_position(aliquot)
     aliquot.status, aliquot.box, aliquot.row, aliquot.column = Status.OUT, None, None, None
     aliquot.save(update_fields=["status", "box", "row", "column"])
-    log_event(aliquot, Kind.CHECK_OUT, user=user, reason=reason, source=source).save()
+    custody_events_record(
+        [log_event(aliquot, Kind.CHECK_OUT, user=user, reason=reason, source=source)]
+    )
     return aliquot
 
 
@@ -247,7 +253,9 @@ def aliquot_check_in(*, aliquot: Aliquot, position: Position, user, reason: str 
     aliquot.status = Status.STORED
     aliquot.box, aliquot.row, aliquot.column = position.box, position.row, position.column
     _save_place(aliquot, ["status", "box", "row", "column"])
-    log_event(aliquot, Kind.CHECK_IN, user=user, reason=reason, target=position).save()
+    custody_events_record(
+        [log_event(aliquot, Kind.CHECK_IN, user=user, reason=reason, target=position)]
+    )
     return aliquot
 
 
@@ -263,7 +271,9 @@ def aliquot_move(*, aliquot: Aliquot, position: Position, user, reason: str) -> 
     check_free_position(position, moving=aliquot)
     aliquot.box, aliquot.row, aliquot.column = position.box, position.row, position.column
     _save_place(aliquot, ["box", "row", "column"])
-    log_event(aliquot, Kind.MOVE, user=user, reason=reason, source=source, target=position).save()
+    custody_events_record(
+        [log_event(aliquot, Kind.MOVE, user=user, reason=reason, source=source, target=position)]
+    )
     return aliquot
 
 
@@ -273,7 +283,9 @@ def aliquot_thaw(*, aliquot: Aliquot, user, reason: str) -> Aliquot:
     aliquot = lock_aliquot(aliquot)
     require_status(aliquot, Status.STORED, Status.OUT, action="thawed")
     Aliquot.objects.filter(pk=aliquot.pk).update(freeze_thaw_count=F("freeze_thaw_count") + 1)
-    log_event(aliquot, Kind.THAW, user=user, reason=reason, source=current_position(aliquot)).save()
+    custody_events_record(
+        [log_event(aliquot, Kind.THAW, user=user, reason=reason, source=current_position(aliquot))]
+    )
     if aliquot.isolations.exists():
         # The QC flags the RT products of a tube thawed too often (issue 12); `.update()`
         # sends no signal, so say it here. A tube no isolation used feeds no analysis.
@@ -291,7 +303,9 @@ def aliquot_discard(*, aliquot: Aliquot, user, reason: str) -> Aliquot:
     source = current_position(aliquot)
     aliquot.status, aliquot.box, aliquot.row, aliquot.column = Status.DISCARDED, None, None, None
     aliquot.save(update_fields=["status", "box", "row", "column"])
-    log_event(aliquot, Kind.DISCARD, user=user, reason=reason, source=source).save()
+    custody_events_record(
+        [log_event(aliquot, Kind.DISCARD, user=user, reason=reason, source=source)]
+    )
     return aliquot
 
 
@@ -315,9 +329,18 @@ def consume_locked(aliquot: Aliquot, volume: Decimal, *, user, reason: str) -> A
     if aliquot.volume_ul == 0:
         aliquot.status, aliquot.box, aliquot.row, aliquot.column = Status.USED_UP, None, None, None
         aliquot.save(update_fields=["status", "box", "row", "column"])
-    log_event(
-        aliquot, Kind.CONSUME, user=user, reason=reason, source=source, volume_change_ul=-volume
-    ).save()
+    custody_events_record(
+        [
+            log_event(
+                aliquot,
+                Kind.CONSUME,
+                user=user,
+                reason=reason,
+                source=source,
+                volume_change_ul=-volume,
+            )
+        ]
+    )
     return aliquot
 
 

@@ -13,6 +13,7 @@ from biobank.models import Aliquot, Box, Freezer, Rack, StorageEvent, Temperatur
 
 from .aliquots import current_position, log_event
 from .common import save_validated
+from .custody import custody_events_record
 
 
 @transaction.atomic
@@ -151,23 +152,29 @@ def temperature_excursion_record(
             recorded_by=user if getattr(user, "is_authenticated", False) else None,
         )
     )
+    # Locked in pk order (as every custody writer does) so no other event of these
+    # tubes can be chained between our read of their last hash and our insert.
     inside = list(
         Aliquot.objects.filter(box__rack__freezer=freezer, status=Aliquot.Status.STORED)
         .select_related("box")
+        .select_for_update(of=("self",))
         .order_by("pk")
     )
     excursion.affected_aliquots.set(inside)
     reason = f"freezer {freezer.name} reached {peak_temperature_c:g} °C"
-    StorageEvent.objects.bulk_create(
-        log_event(
-            aliquot,
-            StorageEvent.Kind.EXCURSION,
-            user=user,
-            reason=reason,
-            source=current_position(aliquot),
-            at=timezone.now(),
-        )
-        for aliquot in inside
+    moment = timezone.now()
+    custody_events_record(
+        [
+            log_event(
+                aliquot,
+                StorageEvent.Kind.EXCURSION,
+                user=user,
+                reason=reason,
+                source=current_position(aliquot),
+                at=moment,
+            )
+            for aliquot in inside
+        ]
     )
     return excursion
 
