@@ -405,13 +405,13 @@ def test_concurrent_writers_never_fork_a_tube_s_chain(curator):
 
 
 def test_the_migration_fills_the_hashes_of_existing_events(tubes):
-    """0009's data step, on events whose hashes are blank (as before the migration)."""
+    """0010's data step, on events whose hashes are blank (as before the migration)."""
     import importlib
     from types import SimpleNamespace
 
     from django.apps import apps
 
-    migration = importlib.import_module("biobank.migrations.0009_custody_chain")
+    migration = importlib.import_module("biobank.migrations.0010_custody_chain")
     raw("UPDATE {table} SET hash = '', previous_hash = ''")
     assert verify()[0] == 1
     migration.fill_hashes(apps, SimpleNamespace(connection=connection))

@@ -23,25 +23,30 @@ class SampleRecord:
     isolations: list  # ExosomeIsolation rows, with their batch, RNA and RT products
     identity: PatientIdentity | None
 
+    def _last_departure(self) -> StorageEvent | None:
+        """The last event that took the tube out of a position, voided ones aside (a void
+        says the event did not happen as logged)."""
+        voided = {event.voids_id for event in self.events if event.voids_id}
+        for event in reversed(self.events):
+            if event.from_box_id and event.pk not in voided and not event.voids_id:
+                return event
+        return None
+
     @property
     def last_box(self):
         """The box the tube last left (or sits in): where a check-in usually puts it back."""
         if self.aliquot.box_id:
             return self.aliquot.box
-        for event in reversed(self.events):
-            if event.from_box_id:
-                return event.from_box
-        return None
+        departure = self._last_departure()
+        return departure.from_box if departure else None
 
     @property
     def last_position(self) -> tuple[int, int] | None:
         """(row, column) the tube last left in `last_box`: a check-in suggests it."""
         if self.aliquot.box_id:
             return self.aliquot.row, self.aliquot.column
-        for event in reversed(self.events):
-            if event.from_box_id:
-                return event.from_row, event.from_column
-        return None
+        departure = self._last_departure()
+        return (departure.from_row, departure.from_column) if departure else None
 
 
 def aliquot_queryset():
