@@ -17,6 +17,7 @@ from __future__ import annotations
 import io
 import logging
 import math
+import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import partial
@@ -81,13 +82,54 @@ def with_alt(svg: str, *, alt: str, title: str = "") -> str:
 
 
 def to_svg(figure, *, alt: str = "", title: str = "") -> str:
+    """The figure as SVG text, cropped to what it draws (matplotlib's tight bounding box
+    and padding), with its alt text inside.
+
+    The figure is drawn once. ``savefig(bbox_inches="tight")`` draws it twice (a pass to
+    measure, then the drawing, about 40 % of a figure's time); here the tight box is
+    measured with the renderer of the one drawing, right after it, and the SVG's
+    viewport (width, height, viewBox) is set to that box: the same box and the same
+    picture, the coordinates inside shifted by its corner."""
     buffer = io.StringIO()
+    measured = {}
+    draw = figure.draw
+
+    def draw_and_measure(renderer):
+        draw(renderer)
+        measured["box"] = figure.get_tightbbox(renderer)
+
     # A fixed hash salt and no date keep the SVG identical for identical data (without
     # the salt, matplotlib salts its element ids with a new random uuid on every save).
     with plt.rc_context({"svg.hashsalt": "exotrack"}):
-        figure.savefig(buffer, format="svg", bbox_inches="tight", metadata={"Date": None})
+        pad = plt.rcParams["savefig.pad_inches"]
+        figure.draw = draw_and_measure
+        try:
+            figure.savefig(buffer, format="svg", metadata={"Date": None})
+        finally:
+            del figure.draw
+    height = figure.get_size_inches()[1]
     plt.close(figure)
-    return with_alt(buffer.getvalue(), alt=alt, title=title)
+    svg = _cropped(buffer.getvalue(), measured["box"].padded(pad), height)
+    return with_alt(svg, alt=alt, title=title)
+
+
+def _points(inches: float) -> str:
+    """A length in points as matplotlib's SVG writer prints it (``%f``, zeros stripped)."""
+    return f"{inches * 72:f}".rstrip("0").rstrip(".")
+
+
+_VIEWPORT = re.compile(r'<svg([^>]*?) width="[^"]*" height="[^"]*" viewBox="[^"]*"')
+
+
+def _cropped(svg: str, box, figure_height: float) -> str:
+    """The SVG with its viewport on ``box`` (inches from the figure's lower left; SVG's
+    y axis runs down from the top)."""
+    width, height = _points(box.width), _points(box.height)
+    left, top = _points(box.x0), _points(figure_height - box.y1)
+    viewport = (
+        f'<svg\\1 width="{width}pt" height="{height}pt" viewBox="{left} {top} {width} {height}"'
+    )
+    return _VIEWPORT.sub(viewport, svg, count=1)
 
 
 def plain(text) -> str:

@@ -301,3 +301,35 @@ def test_a_large_paired_plot_draws_a_sample_of_lines_and_says_so():
     assert again.svg == drawn.svg  # the sample is the same every time
     small = figures.paired_figure(table.head(60), "before", "after", "Small", result)
     assert "Lines drawn" not in small.alt
+
+
+@pytest.mark.parametrize("name", ["KM by arm", "Cox forest", "Marker by arm"])
+def test_one_drawing_is_cropped_to_matplotlibs_tight_box(name):
+    """to_svg draws a figure once and crops it to the tight box itself: the same size as
+    savefig(bbox_inches="tight"), which draws it twice, and the viewBox starts at the
+    box's corner (the picture is not the figure's full page)."""
+    import io
+
+    drawn = {}
+
+    def both(figure, *, alt="", title=""):
+        buffer = io.StringIO()
+        with figures.plt.rc_context({"svg.hashsalt": "exotrack"}):
+            figure.savefig(buffer, format="svg", bbox_inches="tight", metadata={"Date": None})
+        drawn["tight"] = buffer.getvalue()
+        drawn["ours"] = original(figure, alt=alt, title=title)
+        return drawn["ours"]
+
+    original = figures.to_svg
+    viewport = r'<svg[^>]* width="([^"]+)" height="([^"]+)" viewBox="([^"]+)"'
+    try:
+        figures.to_svg = both
+        run_plan(cohort(), plan({**KM_LEVELS, "name": name} if "KM" in name else
+                                (COX if "Cox" in name else ANOVA)), dictionary=DAYS)  # fmt: skip
+    finally:
+        figures.to_svg = original
+    tight = re.search(viewport, drawn["tight"]).groups()
+    ours = re.search(viewport, drawn["ours"]).groups()
+    assert ours[:2] == tight[:2]
+    assert ours[2].split()[2:] == tight[2].split()[2:] and ours[2] != tight[2]
+    assert shown(drawn["ours"]) == shown(drawn["tight"])
