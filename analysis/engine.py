@@ -496,9 +496,12 @@ def _error_message(spec, error: Exception, context: RunContext) -> str:
     return f"{spec['name']} ({spec['kind']} of {variables}): {type(error).__name__}: {error}"
 
 
-def _run_one(table: pd.DataFrame, spec, context: RunContext) -> tuple[dict, list[dict]]:
+def _run_one(
+    table: pd.DataFrame, spec, context: RunContext, *, payload: bool = True
+) -> tuple[dict, list[dict]]:
     """One analysis: its entry (result or error) and its rows. Whatever goes wrong, from
-    the subgroup to the rows, stays this analysis's error."""
+    the subgroup to the rows, stays this analysis's error. Without ``payload`` the entry
+    keeps no result (a sensitivity analysis keeps only its rows and errors)."""
     entry = {
         "name": spec["name"],
         "kind": spec["kind"],
@@ -514,7 +517,7 @@ def _run_one(table: pd.DataFrame, spec, context: RunContext) -> tuple[dict, list
         entry["n_rows"] = int(len(frame))
         result, found = RUNNERS[spec["kind"]](spec, frame, context)
         rows = list(found)  # a lazy runner's rows fail here, inside this analysis
-        entry["result"] = json_safe(result)
+        entry["result"] = json_safe(result) if payload else None
         return entry, rows
     except Exception as error:  # noqa: BLE001 - one failed analysis must not sink the others
         entry["error"] = _error_message(spec, error, context)
@@ -573,14 +576,25 @@ def _q_into_payloads(done: list[tuple[dict, dict, list[dict]]]) -> None:
                     payload_row["q"] = found.get("q")
 
 
-def _run_analyses(table: pd.DataFrame, specs, context: RunContext) -> tuple[list[dict], list[dict]]:
-    done = [(spec, *_run_one(table, spec, context)) for spec in specs]
+def _run_analyses(
+    table: pd.DataFrame, specs, context: RunContext, *, payloads: bool = True
+) -> tuple[list[dict], list[dict]]:
+    """Every analysis of ``specs`` on ``table``: their entries (with their results when
+    ``payloads``) and their rows, with q-values per family."""
+    done = [(spec, *_run_one(table, spec, context, payload=payloads)) for spec in specs]
     if context.options.multiplicity != "none":
         _add_q_values(done)
     _q_into_payloads(done)
-    results = [json_safe(entry) for _, entry, _ in done]
+    results = [_plain_entry(entry) for _, entry, _ in done]
     rows = [r for _, _, found in done for r in found]
     return results, rows
+
+
+def _plain_entry(entry: dict) -> dict:
+    """An entry as it is stored: its result was made JSON-safe by _run_one (and its
+    correlations' q-values are floats), so only the plan's values around it are
+    converted, not a Kaplan-Meier curve's thousands of values once more."""
+    return {key: value if key == "result" else json_safe(value) for key, value in entry.items()}
 
 
 def run_plan(
@@ -688,7 +702,7 @@ def _sensitivity(
     rules = list(other.get("exclude_rules") or [])
     gated = apply_gate(table, policy=other_policy, inclusion=other_inclusion, exclude_rules=rules)
     specs = [a for a in plan["analyses"] if a["name"] in chosen]
-    results, rows = _run_analyses(gated.table, specs, context)
+    results, rows = _run_analyses(gated.table, specs, context, payloads=False)
     return {
         "name": other["name"],
         "description": other.get("description", ""),
