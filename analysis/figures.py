@@ -276,6 +276,7 @@ def kaplan_meier_figure(
         figsize=(6.4, 4.6 + 0.2 * len(groups)),
         gridspec_kw={"height_ratios": [4, 0.45 + 0.28 * len(groups)], "hspace": 0.3},
     )
+    axis.set_ylim(0, 1.02)
     for index, (curve, group, label) in enumerate(zip(curves, groups, labels, strict=True)):
         colour = COLOURS[index % len(COLOURS)]
         axis.step(
@@ -294,8 +295,7 @@ def kaplan_meier_figure(
             alpha=0.12,
         )
         censored = curve[curve["censored"] > 0]
-        axis.plot(censored["time"], censored["survival"], "|", color=colour, markersize=8)
-    axis.set_ylim(0, 1.02)
+        _censoring_ticks(axis, censored["time"], censored["survival"], colour)
     axis.set_xlim(0, last * 1.02)  # to the last follow-up, not the last tick
     axis.set_xticks(ticks)
     axis.set_ylabel(plain(survival_label(result.get("event", PAPER_EVENT), dictionary)))
@@ -321,6 +321,30 @@ def kaplan_meier_figure(
                             fontsize=8, ha="center", va="top")  # fmt: skip
     alt = kaplan_meier_alt(result, dictionary)
     return Figure(to_svg(figure, alt=alt, title=title), alt)
+
+
+CENSOR_TICK = 8.0  # points: the height of a censoring mark, matplotlib's "|" marker at size 8
+
+
+def _censoring_ticks(axis, times: pd.Series, survival: pd.Series, colour: str) -> None:
+    """A vertical tick on the curve at each censoring time: what ``plot(..., "|",
+    markersize=8)`` draws (8 points tall, 1 point wide, butt ends), as one path. The SVG
+    writer draws a marker as an element per point, thousands on a 10,000-patient curve;
+    a path of short segments is one element and the same picture. The tick's height is
+    in points, so it is set from the axes' height, fixed once the figure is laid out
+    (the y limits are set before this is called)."""
+    if not len(times):
+        return
+    bottom, top = axis.get_ylim()
+    height = axis.get_position().height * axis.get_figure().get_figheight() * 72
+    half = CENSOR_TICK / 2 * (top - bottom) / height
+    x = times.to_numpy(float)
+    y = survival.to_numpy(float)
+    gaps = np.full_like(x, np.nan)
+    xs = np.column_stack([x, x, gaps]).ravel()
+    ys = np.column_stack([y - half, y + half, gaps]).ravel()
+    axis.plot(xs, ys, color=colour, linewidth=plt.rcParams["lines.markeredgewidth"],
+              solid_capstyle="butt")  # fmt: skip
 
 
 # Paired ---------------------------------------------------------------------------

@@ -333,3 +333,19 @@ def test_one_drawing_is_cropped_to_matplotlibs_tight_box(name):
     assert ours[:2] == tight[:2]
     assert ours[2].split()[2:] == tight[2].split()[2:] and ours[2] != tight[2]
     assert shown(drawn["ours"]) == shown(drawn["tight"])
+
+
+def test_censoring_marks_are_one_path_of_ticks_eight_points_tall():
+    """Each censoring time gets a vertical tick 8 points tall on the curve (what the "|"
+    marker at size 8 drew), all of them one SVG path rather than an element per mark."""
+    outcome = run_plan(cohort(), plan({"kind": "kaplan_meier", "name": "KM"}), dictionary=DAYS)
+    (group,) = outcome.results[0]["result"]["groups"]
+    censored = [point for point in group["curve"] if point["censored"] > 0]
+    ticks = []
+    for path in re.findall(r'<path d="([^"]*)"', outcome.figures["KM"]):
+        moves = re.findall(r"M ([-\d.]+) ([-\d.]+)\s+L ([-\d.]+) ([-\d.]+)", path)
+        if len(moves) == len(censored) and path.count("M") == len(censored):
+            ticks.append([tuple(map(float, move)) for move in moves])
+    assert len(ticks) == 1 and len(censored) > 5
+    for x0, y0, x1, y1 in ticks[0]:
+        assert x0 == x1 and abs(abs(y1 - y0) - 8.0) < 1e-3
