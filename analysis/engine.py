@@ -13,6 +13,7 @@ Benjamini-Hochberg q-value beside their raw P (analysis.stats.multiplicity).
 
 from __future__ import annotations
 
+import hashlib
 import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -32,7 +33,7 @@ from analysis.plans import SURVIVAL_KINDS, columns_used, subgroup_mask, validate
 from analysis.stats._json import as_float, json_safe
 from analysis.stats.comparisons import one_way_anova, paired_ttest
 from analysis.stats.correlation import correlate_with_expression
-from analysis.stats.cox import CoxTerm, cox_multivariate, cox_univariate
+from analysis.stats.cox import CoxTable, CoxTerm, cox_multivariate
 from analysis.stats.descriptive import describe_baseline
 from analysis.stats.multiplicity import benjamini_hochberg
 from analysis.stats.survival import kaplan_meier, split_at_cutoff, usable_rows
@@ -53,6 +54,10 @@ class RunContext:
     plan: Mapping
     options: AnalysisOptions = AnalysisOptions()
     dictionary: DataDictionary = field(default_factory=DataDictionary)
+    # Cox models fitted in this run, by what they read (_cox_model): a sensitivity
+    # analysis refits Table IV, and the models of its terms that no gate touched (sex,
+    # age, the laboratory values) read exactly the data the primary analysis read.
+    fitted: dict = field(default_factory=dict, compare=False, repr=False)
 
     @property
     def time(self) -> str:
@@ -445,7 +450,7 @@ def _cox(spec, frame, context: RunContext):
         "firth": options.firth,
         "confidence": options.confidence,
     }
-    univariate = cox_univariate(frame, time, event, terms, **fit_options)
+    univariate = CoxTable([_cox_model(frame, context, [term], fit_options) for term in terms])
     if not any(model.n for model in univariate.models):
         columns = ", ".join(repr(t.column) for t in terms)
         raise AnalysisError(
@@ -463,12 +468,30 @@ def _cox(spec, frame, context: RunContext):
     chosen = spec.get("multivariate") or []
     if chosen:
         by_name = {t.name: t for t in terms}
-        model = cox_multivariate(
-            frame, time, event, [by_name[name] for name in chosen], **fit_options
-        )
+        model = _cox_model(frame, context, [by_name[name] for name in chosen], fit_options)
         payload["multivariate"] = model.to_dict()
         rows += _hazard_rows(f"{spec['name']} multivariate", model)
     return payload, rows
+
+
+def _cox_model(frame: pd.DataFrame, context: RunContext, terms: list[CoxTerm], fit_options):
+    """cox_multivariate of ``terms``, or the model this run already fitted on the same
+    data: the same terms and options, and the same values (index included) of the
+    columns a model reads (time, event, the terms' columns), so the same numbers."""
+    time, event = context.time, context.event
+    columns = list(dict.fromkeys([time, event, *(term.column for term in terms)]))
+    try:
+        read = frame[columns]
+        values = pd.util.hash_pandas_object(read, index=True).to_numpy()
+        dtypes = tuple(str(dtype) for dtype in read.dtypes)
+        key = (tuple(terms), tuple(sorted(fit_options.items())), tuple(columns), dtypes,
+               hashlib.blake2b(values.tobytes(), digest_size=16).hexdigest())  # fmt: skip
+        hash(key)
+    except (KeyError, TypeError, ValueError):  # a column missing or unhashable: fit it
+        return cox_multivariate(frame, time, event, terms, **fit_options)
+    if key not in context.fitted:
+        context.fitted[key] = cox_multivariate(frame, time, event, terms, **fit_options)
+    return context.fitted[key]
 
 
 RUNNERS: dict[str, Callable] = {
@@ -496,9 +519,12 @@ def _error_message(spec, error: Exception, context: RunContext) -> str:
     return f"{spec['name']} ({spec['kind']} of {variables}): {type(error).__name__}: {error}"
 
 
-def _run_one(table: pd.DataFrame, spec, context: RunContext) -> tuple[dict, list[dict]]:
+def _run_one(
+    table: pd.DataFrame, spec, context: RunContext, *, payload: bool = True
+) -> tuple[dict, list[dict]]:
     """One analysis: its entry (result or error) and its rows. Whatever goes wrong, from
-    the subgroup to the rows, stays this analysis's error."""
+    the subgroup to the rows, stays this analysis's error. Without ``payload`` the entry
+    keeps no result (a sensitivity analysis keeps only its rows and errors)."""
     entry = {
         "name": spec["name"],
         "kind": spec["kind"],
@@ -514,7 +540,7 @@ def _run_one(table: pd.DataFrame, spec, context: RunContext) -> tuple[dict, list
         entry["n_rows"] = int(len(frame))
         result, found = RUNNERS[spec["kind"]](spec, frame, context)
         rows = list(found)  # a lazy runner's rows fail here, inside this analysis
-        entry["result"] = json_safe(result)
+        entry["result"] = json_safe(result) if payload else None
         return entry, rows
     except Exception as error:  # noqa: BLE001 - one failed analysis must not sink the others
         entry["error"] = _error_message(spec, error, context)
@@ -573,14 +599,25 @@ def _q_into_payloads(done: list[tuple[dict, dict, list[dict]]]) -> None:
                     payload_row["q"] = found.get("q")
 
 
-def _run_analyses(table: pd.DataFrame, specs, context: RunContext) -> tuple[list[dict], list[dict]]:
-    done = [(spec, *_run_one(table, spec, context)) for spec in specs]
+def _run_analyses(
+    table: pd.DataFrame, specs, context: RunContext, *, payloads: bool = True
+) -> tuple[list[dict], list[dict]]:
+    """Every analysis of ``specs`` on ``table``: their entries (with their results when
+    ``payloads``) and their rows, with q-values per family."""
+    done = [(spec, *_run_one(table, spec, context, payload=payloads)) for spec in specs]
     if context.options.multiplicity != "none":
         _add_q_values(done)
     _q_into_payloads(done)
-    results = [json_safe(entry) for _, entry, _ in done]
+    results = [_plain_entry(entry) for _, entry, _ in done]
     rows = [r for _, _, found in done for r in found]
     return results, rows
+
+
+def _plain_entry(entry: dict) -> dict:
+    """An entry as it is stored: its result was made JSON-safe by _run_one (and its
+    correlations' q-values are floats), so only the plan's values around it are
+    converted, not a Kaplan-Meier curve's thousands of values once more."""
+    return {key: value if key == "result" else json_safe(value) for key, value in entry.items()}
 
 
 def run_plan(
@@ -688,7 +725,7 @@ def _sensitivity(
     rules = list(other.get("exclude_rules") or [])
     gated = apply_gate(table, policy=other_policy, inclusion=other_inclusion, exclude_rules=rules)
     specs = [a for a in plan["analyses"] if a["name"] in chosen]
-    results, rows = _run_analyses(gated.table, specs, context)
+    results, rows = _run_analyses(gated.table, specs, context, payloads=False)
     return {
         "name": other["name"],
         "description": other.get("description", ""),

@@ -6,6 +6,17 @@ and the whole run as `manage.py analyse` in a child process with its peak RSS.
 
     .venv/bin/python bench/analysis.py --patients 10000 50000
 
+The run's part after the cohort table is loaded (``run_plan``: analyses, sensitivity
+analyses, figures, JSON) is timed on a prebuilt table, with no database, by
+``--plan-only``: the table is built once from the database and kept in a pickle, then
+each configuration runs in a child process of its own, with its peak RSS; ``--scale 5``
+also runs it on the table copied five times with new study ids (50,000 patients from
+10,000); ``--before DIR`` runs the same pickled table through another checkout's code
+(e.g. ``git archive fd114f7 | tar -x -C /tmp/before``) beside this one:
+
+    .venv/bin/python bench/analysis.py --patients 10000 --plan-only --scale 1 5 \
+        --before /tmp/before
+
 Each size runs in a process of its own, on a database of its own: the SQLite file
 /tmp/exotrack-bench-analysis-N.sqlite3 unless DATABASE_URL says otherwise (seeded on
 the first run, which takes minutes at 50,000). Re-analysis is off (the bench calls the
@@ -153,6 +164,106 @@ def measure(patients: int, repeats: int) -> None:
     show("this process peak RSS", peak_rss_mib(), "MiB", digits=0)
 
 
+def dump_table(patients: int, path: Path) -> None:
+    """Build the cohort table and its QC evidence once, the way a run loads them, and
+    keep them (with the plan and its dictionary) in ``path`` for --plan-only."""
+    import pickle
+
+    from _django import prepare
+
+    prepare(patients=patients)
+    from analysis.models import AnalysisPlan
+    from analysis.plans import with_survival_columns
+    from analysis.services import cohort_dictionary, load_cohort_with_evidence
+
+    table, evidence = load_cohort_with_evidence()
+    dictionary = cohort_dictionary(dataset=None, table=table)
+    spec = with_survival_columns(AnalysisPlan.objects.get(name="paper-default").spec, dictionary)
+    with path.open("wb") as file:
+        kept = {"table": table, "evidence": evidence, "spec": spec, "dictionary": dictionary}
+        pickle.dump(kept, file)
+
+
+def scaled(table, copies: int):
+    """The table ``copies`` times over, each copy's study ids made new ("-2", "-3", ...)."""
+    import pandas as pd
+
+    if copies == 1:
+        return table
+    parts = []
+    for copy in range(1, copies + 1):
+        part = table.copy()
+        if copy > 1:
+            part["study_id"] = part["study_id"].astype(str) + f"-{copy}"
+        parts.append(part)
+    return pd.concat(parts, ignore_index=True)
+
+
+def plan_run(path: Path, code: Path, copies: int, repeats: int) -> None:
+    """In a child process: run_plan on the pickled table (scaled), with figures and
+    without (its peer), interleaved; best of ``repeats`` each, and the payload's size."""
+    sys.path.insert(0, str(code))  # the checkout whose analysis code is measured
+    import json
+    import pickle
+
+    from analysis.engine import run_plan  # first: the package may set numpy's BLAS threads
+
+    with path.open("rb") as file:
+        kept = pickle.load(file)
+    table = scaled(kept["table"], copies)
+
+    def once(figures: bool):
+        started = time.perf_counter()
+        outcome = run_plan(table, kept["spec"], figures=figures, evidence=kept["evidence"],
+                           dictionary=kept["dictionary"])  # fmt: skip
+        return time.perf_counter() - started, outcome
+
+    with_figures, without = [], []
+    for _ in range(repeats):
+        seconds, _ = once(False)
+        without.append(seconds)
+        seconds, outcome = once(True)
+        with_figures.append(seconds)
+    fields = ("results", "rows", "qc", "figures", "figure_notes")
+    stored = sum(len(json.dumps(getattr(outcome, name))) for name in fields)
+    print(json.dumps({"patients": len(table), "with": min(with_figures), "without": min(without),
+                      "payload": stored, "blas": os.environ.get("OPENBLAS_NUM_THREADS", "default")}))  # fmt: skip
+
+
+def plan_only(patients: int, copies_list: list[int], before: Path | None, repeats: int) -> None:
+    """run_plan on a prebuilt table, each configuration in a child process of its own
+    (started from this small process: a child's peak RSS counts from its parent's)."""
+    import json
+
+    path = Path(f"/tmp/exotrack-bench-analysis-plan-{patients}.pickle")
+    environment = {
+        **os.environ,
+        "DATABASE_URL": _database_for(patients),
+        "EXOTRACK_REANALYSIS_ENABLED": "0",
+    }
+    if not path.exists():
+        subprocess.run([sys.executable, __file__, "--child", "--dump", str(path), "--patients",
+                        str(patients)], check=True, env=environment)  # fmt: skip
+    codes = [("this checkout", ROOT)] + ([("before", before.resolve())] if before else [])
+    print(f"run_plan on a prebuilt table ({path}, built from {_database_for(patients)}), no "
+          f"database; plan paper-default; best of {repeats}; each line a child process; "
+          f"{os.cpu_count()} cores; load average {os.getloadavg()[0]:.1f}", flush=True)  # fmt: skip
+    for copies in copies_list:
+        for label, code in codes:
+            command = [sys.executable, __file__, "--child", "--plan-run", str(path), "--code",
+                       str(code), "--copies", str(copies), "--repeats", str(repeats)]  # fmt: skip
+            child = subprocess.Popen(command, stdout=subprocess.PIPE, text=True)
+            output = child.stdout.read()
+            _, status, usage = os.wait4(child.pid, 0)
+            if os.waitstatus_to_exitcode(status):
+                raise SystemExit(f"run_plan failed ({label}, x{copies})")
+            found = json.loads(output.strip().splitlines()[-1])
+            print(f"  {found['patients']:>6,} patients, {label:<14} run_plan "
+                  f"{found['with']:6.2f} s (peer without figures {found['without']:6.2f} s), "
+                  f"payload {found['payload'] / 2**20:4.1f} MiB, child peak RSS "
+                  f"{usage.ru_maxrss / 1024:5.0f} MiB; BLAS threads {found['blas']}", flush=True)  # fmt: skip
+
+
 def prepare_without_runs(patients: int) -> None:
     """Seed if needed, and delete the plan's earlier runs: a run must compute, not be a
     fingerprint hit."""
@@ -174,9 +285,41 @@ def main():
         help="only the whole run as manage.py analyse, its time and peak RSS (the database "
         "is seeded first if needed)",
     )
+    parser.add_argument(
+        "--plan-only",
+        action="store_true",
+        help="only run_plan on a prebuilt table (built once from the database and pickled), "
+        "each configuration in a child process with its peak RSS",
+    )
+    parser.add_argument(
+        "--scale",
+        type=int,
+        nargs="+",
+        default=[1],
+        help="with --plan-only: also on the table copied this many times (new study ids)",
+    )
+    parser.add_argument(
+        "--before",
+        type=Path,
+        help="with --plan-only: a checkout of the code to compare with (its analysis package)",
+    )
     parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--dump", type=Path, help=argparse.SUPPRESS)
+    parser.add_argument("--plan-run", type=Path, help=argparse.SUPPRESS)
+    parser.add_argument("--code", type=Path, help=argparse.SUPPRESS)
+    parser.add_argument("--copies", type=int, default=1, help=argparse.SUPPRESS)
     parser.add_argument("--prepare-only", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.child and args.dump:
+        dump_table(args.patients[0], args.dump)
+        return
+    if args.child and args.plan_run:
+        plan_run(args.plan_run, args.code, args.copies, args.repeats)
+        return
+    if args.plan_only:
+        for size in args.patients:
+            plan_only(size, args.scale, args.before, args.repeats)
+        return
     if args.child and args.prepare_only:
         prepare_without_runs(args.patients[0])
         return

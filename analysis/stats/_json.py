@@ -43,6 +43,8 @@ def json_safe(value):
         return {str(key): json_safe(item) for key, item in value.items()}
     if kind is list:
         return [json_safe(item) for item in value]
+    if kind is _Records:
+        return list(value)  # converted when made: its records are plain already
     if value is None or value is pd.NA or value is pd.NaT:
         return None
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
@@ -77,6 +79,16 @@ def _plain_column(values: np.ndarray) -> list:
     return values.tolist()  # integers and booleans: Python ints and bools
 
 
+class _Records(list):
+    """The records ``json_safe`` made of a DataFrame. A result passes through json_safe
+    more than once on its way into a run (its ``to_dict``, then the analysis's payload
+    around it): the records are plain already, so json_safe copies the list, not every
+    value of every record again (a Kaplan-Meier curve has a record per distinct time),
+    and the payload holds a plain list. A list all the same wherever it is seen."""
+
+    __slots__ = ()
+
+
 def _frame_records(frame: pd.DataFrame) -> list[dict]:
     """``json_safe`` of every record of ``frame``. Columns of plain numpy numbers (a
     Kaplan-Meier curve: a row per distinct time, thousands of rows at 10,000 patients)
@@ -88,10 +100,10 @@ def _frame_records(frame: pd.DataFrame) -> list[dict]:
         and all(isinstance(dtype, np.dtype) and dtype.kind in "fiub" for dtype in frame.dtypes)
     )
     if not plain:
-        return [json_safe(record) for record in frame.to_dict(orient="records")]
+        return _Records(json_safe(record) for record in frame.to_dict(orient="records"))
     names = [str(name) for name in frame.columns]
     columns = [_plain_column(frame[name].to_numpy()) for name in frame.columns]
-    return [dict(zip(names, values, strict=True)) for values in zip(*columns, strict=True)]
+    return _Records(dict(zip(names, values, strict=True)) for values in zip(*columns, strict=True))
 
 
 class JsonResult:

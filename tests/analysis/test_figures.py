@@ -301,3 +301,51 @@ def test_a_large_paired_plot_draws_a_sample_of_lines_and_says_so():
     assert again.svg == drawn.svg  # the sample is the same every time
     small = figures.paired_figure(table.head(60), "before", "after", "Small", result)
     assert "Lines drawn" not in small.alt
+
+
+@pytest.mark.parametrize("name", ["KM by arm", "Cox forest", "Marker by arm"])
+def test_one_drawing_is_cropped_to_matplotlibs_tight_box(name):
+    """to_svg draws a figure once and crops it to the tight box itself: the same size as
+    savefig(bbox_inches="tight"), which draws it twice, and the viewBox starts at the
+    box's corner (the picture is not the figure's full page)."""
+    import io
+
+    drawn = {}
+
+    def both(figure, *, alt="", title=""):
+        buffer = io.StringIO()
+        with figures.plt.rc_context({"svg.hashsalt": "exotrack"}):
+            figure.savefig(buffer, format="svg", bbox_inches="tight", metadata={"Date": None})
+        drawn["tight"] = buffer.getvalue()
+        drawn["ours"] = original(figure, alt=alt, title=title)
+        return drawn["ours"]
+
+    original = figures.to_svg
+    viewport = r'<svg[^>]* width="([^"]+)" height="([^"]+)" viewBox="([^"]+)"'
+    try:
+        figures.to_svg = both
+        run_plan(cohort(), plan({**KM_LEVELS, "name": name} if "KM" in name else
+                                (COX if "Cox" in name else ANOVA)), dictionary=DAYS)  # fmt: skip
+    finally:
+        figures.to_svg = original
+    tight = re.search(viewport, drawn["tight"]).groups()
+    ours = re.search(viewport, drawn["ours"]).groups()
+    assert ours[:2] == tight[:2]
+    assert ours[2].split()[2:] == tight[2].split()[2:] and ours[2] != tight[2]
+    assert shown(drawn["ours"]) == shown(drawn["tight"])
+
+
+def test_censoring_marks_are_one_path_of_ticks_eight_points_tall():
+    """Each censoring time gets a vertical tick 8 points tall on the curve (what the "|"
+    marker at size 8 drew), all of them one SVG path rather than an element per mark."""
+    outcome = run_plan(cohort(), plan({"kind": "kaplan_meier", "name": "KM"}), dictionary=DAYS)
+    (group,) = outcome.results[0]["result"]["groups"]
+    censored = [point for point in group["curve"] if point["censored"] > 0]
+    ticks = []
+    for path in re.findall(r'<path d="([^"]*)"', outcome.figures["KM"]):
+        moves = re.findall(r"M ([-\d.]+) ([-\d.]+)\s+L ([-\d.]+) ([-\d.]+)", path)
+        if len(moves) == len(censored) and path.count("M") == len(censored):
+            ticks.append([tuple(map(float, move)) for move in moves])
+    assert len(ticks) == 1 and len(censored) > 5
+    for x0, y0, x1, y1 in ticks[0]:
+        assert x0 == x1 and abs(abs(y1 - y0) - 8.0) < 1e-3

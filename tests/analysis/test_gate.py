@@ -200,3 +200,31 @@ def test_the_fingerprint_covers_the_qc_columns_of_the_values_read():
     used = columns_used(plan(inclusion=["pre_drawn"]), cohort().columns)
     assert {"mir122_pre_qc", "mir122_post_qc", "mir122_pre_qc_rules", "pre_drawn"} <= set(used)
     assert "mir122_pre_qc_reasons" not in used
+
+
+def test_a_sensitivity_analysis_reuses_the_cox_models_its_gate_left_untouched(monkeypatch):
+    """Table IV again under another gate: a model whose columns the gate did not change
+    (age) is the primary run's model, one that reads a gated value (the ratio) is fitted
+    again; the rows are those of the plan run on its own under that gate."""
+    from analysis import engine
+
+    table = cohort().assign(age=np.random.default_rng(5).normal(65, 8, 40).round())
+    cox = {"kind": "cox", "name": "Table IV", "terms": [
+        {"column": "age", "cutoff": 65, "label": "Age > 65"},
+        {"column": "mir122_ratio", "cutoff": "median", "label": "Ratio <= median",
+         "low_is_one": True}]}  # fmt: skip
+    spec = {**plan(), "analyses": [cox],
+            "sensitivity": [{"name": "All measurements", "qc_policy": "include_all"}]}  # fmt: skip
+    fitted = []
+    real = engine.cox_multivariate
+    monkeypatch.setattr(engine, "cox_multivariate",
+                        lambda *args, **kwargs: fitted.append(args[3]) or real(*args, **kwargs))  # fmt: skip
+    outcome = run_plan(table, spec, figures=False)
+    assert [[t.label for t in terms] for terms in fitted] == [
+        ["Age > 65"], ["Ratio <= median"], ["Ratio <= median"]
+    ]
+    alone = run_plan(table, {**spec, "qc_policy": "include_all", "sensitivity": []}, figures=False)
+    (sensitivity,) = outcome.qc["sensitivity"]
+    assert sensitivity["rows"] == alone.rows
+    age = [r for r in outcome.rows + sensitivity["rows"] if r["variable"] == "Age > 65"]
+    assert len(age) == 2 and age[0] == age[1]

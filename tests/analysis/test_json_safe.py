@@ -56,3 +56,12 @@ def test_a_frame_with_other_columns_is_converted_value_by_value():
 def test_a_frame_without_columns_is_converted_as_before():
     frame = pd.DataFrame(index=range(2))
     assert json_safe(frame) == value_by_value(frame)
+
+
+def test_a_frames_records_converted_again_are_a_plain_list_of_the_same_records():
+    """A result passes through json_safe more than once (its to_dict, then the run's
+    payload): the second pass keeps the records as they are and hands a plain list."""
+    once = json_safe({"curve": pd.DataFrame({"time": [1.0, np.nan], "at_risk": [2, 1]})})
+    twice = json_safe(once)
+    assert twice == once == {"curve": [{"time": 1.0, "at_risk": 2}, {"time": None, "at_risk": 1}]}
+    assert type(twice["curve"]) is list
