@@ -272,10 +272,13 @@ def summarise_replicates(
         on_dirty_plate = pd.Series(False, index=wells.index)
     else:
         dirty = pd.MultiIndex.from_frame(contaminated_pairs)
-        on_dirty_plate = pd.Series(
-            pd.MultiIndex.from_arrays([wells["plate_id"], wells["target"]]).isin(dirty),
-            index=wells.index,
-        )
+        # Only wells on a plate with an amplified NTC can match a (plate, assay) pair.
+        candidate = wells["plate_id"].isin(contaminated_pairs["plate_id"]).to_numpy()
+        matched = np.zeros(len(wells), dtype=bool)
+        if candidate.any():
+            pairs = wells.loc[candidate, ["plate_id", "target"]]
+            matched[candidate] = pd.MultiIndex.from_frame(pairs).isin(dirty)
+        on_dirty_plate = pd.Series(matched, index=wells.index)
 
     frame = pd.DataFrame(
         {
@@ -328,23 +331,31 @@ _GROUP_AGGREGATES = {
     "n_excluded": ("excluded", "sum"),
     "ntc_contaminated": ("dirty", "any"),
 }
+_FIRST_OF_GROUP = ("patient_id", "timepoint", "role", "kind")
 
 
 def _summarise_groups(frame: pd.DataFrame) -> pd.DataFrame:
     """``frame.groupby(GROUP_KEYS, sort=True).agg(**_GROUP_AGGREGATES).reset_index()``,
     grouped by one integer key made of the two keys' sorted codes: the same groups in
-    the same order, without hashing the text target of every well."""
+    the same order, without hashing the text target of every well. A text column with
+    no NA takes its group's first row (what "first" gives), without aggregating text."""
     sample, samples = _codes(frame["sample_id"], sort=True)
     target, targets = _codes(frame["target"], sort=True)
     if not len(frame) or (sample < 0).any() or (target < 0).any():
         return frame.groupby(GROUP_KEYS, sort=True).agg(**_GROUP_AGGREGATES).reset_index()
     key = sample * len(targets) + target
-    table = frame.drop(columns=GROUP_KEYS).groupby(key, sort=True).agg(**_GROUP_AGGREGATES)
-    key = table.index.to_numpy()
-    keys = pd.DataFrame(
-        {
-            "sample_id": samples.take(key // len(targets)).array,
-            "target": targets.take(key % len(targets)).array,
-        }
-    )
-    return pd.concat([keys, table.reset_index(drop=True)], axis=1)
+    groups, first_row, group = np.unique(key, return_index=True, return_inverse=True)
+    columns = {
+        "sample_id": samples.take(groups // len(targets)).array,
+        "target": targets.take(groups % len(targets)).array,
+    }
+    for name in _FIRST_OF_GROUP:
+        values = frame[name]
+        if values.notna().all():
+            columns[name] = values.to_numpy()[first_row]
+        else:
+            columns[name] = values.groupby(group, sort=True).first().to_numpy()
+    numbers = {k: v for k, v in _GROUP_AGGREGATES.items() if k not in _FIRST_OF_GROUP}
+    table = frame[["accepted_cq", "undetermined", "excluded", "dirty"]].groupby(group, sort=True)
+    table = table.agg(**numbers).reset_index(drop=True)
+    return pd.concat([pd.DataFrame(columns), table], axis=1)
