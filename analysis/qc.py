@@ -261,7 +261,7 @@ def summarise_replicates(
         in_group,
         ["sample_id", "target", "patient_id", "timepoint", "role", "kind", "plate_id", "cq",
          "excluded", "undetermined"],
-    ]  # fmt: skip
+    ].copy(deep=False)  # fmt: skip
     accepted_cq = wells["cq"].where(~wells["excluded"].astype(bool))
 
     contaminated_pairs = ntc if ntc is not None else ntc_contamination(qc_wells)
@@ -280,21 +280,13 @@ def summarise_replicates(
             matched[candidate] = pd.MultiIndex.from_frame(pairs).isin(dirty)
         on_dirty_plate = pd.Series(matched, index=wells.index)
 
-    frame = pd.DataFrame(
-        {
-            "sample_id": wells["sample_id"],
-            "target": wells["target"],
-            "patient_id": wells["patient_id"],
-            "timepoint": wells["timepoint"],
-            "role": wells["role"],
-            "kind": wells["kind"],
-            "accepted_cq": accepted_cq,
-            "undetermined": wells["undetermined"].astype(bool),
-            "excluded": wells["excluded"].astype(bool),
-            "dirty": on_dirty_plate,
-        }
-    )
-    summary = _summarise_groups(frame)
+    # The selection above is this function's own: its columns are set in place
+    # rather than copied into another frame.
+    wells["accepted_cq"] = accepted_cq
+    wells["undetermined"] = wells["undetermined"].astype(bool)
+    wells["excluded"] = wells["excluded"].astype(bool)
+    wells["dirty"] = on_dirty_plate
+    summary = _summarise_groups(wells)
     ids = summary["sample_id"]
     if pd.api.types.is_float_dtype(ids) and bool((ids.dropna() % 1 == 0).all()):
         # NTC rows (sample_id NA) made the column float; RT-product ids are integers.

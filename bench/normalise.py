@@ -95,6 +95,11 @@ def child(root: str, scale: int) -> None:
     del wells, rest
     if scale > 1:
         frames = scaled(frames, scale)
+    import gc
+    import resource
+
+    gc.collect()
+    before_build = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     thresholds = cohort.qc_thresholds()
     result = step(
         "QC + normalisation",
@@ -120,7 +125,7 @@ def child(root: str, scale: int) -> None:
     print(
         f"{len(frames['wells']):,} wells, {len(table):,} patients | {figures} | "
         f"build after load {build:.2f} s, total {sum(w for w, _ in steps.values()):.2f} s | "
-        f"table {fingerprint(table)[:16]}",
+        f"table {fingerprint(table)[:16]} | peak RSS before the build {before_build:.0f} MiB",
         flush=True,
     )
 
