@@ -244,6 +244,18 @@ def _collapse_repeats(rows: pd.DataFrame) -> pd.DataFrame:
     return pd.concat([single, collapsed[[*keys, "delta_cq", "reason"]]], ignore_index=True)
 
 
+def _timepoint_labels(timepoints: pd.Series) -> dict:
+    """'pre' / 'post' for each distinct time point that reads PRE or POST in any case
+    (text as pandas' string dtype would spell it); a dictionary over the few distinct
+    values instead of a string method over every measurement."""
+    labels = {}
+    for value in timepoints.dropna().unique():
+        upper = str(value).upper()
+        if upper in TIMEPOINTS:
+            labels[value] = upper.lower()
+    return labels
+
+
 def patient_expression(normalised: pd.DataFrame) -> pd.DataFrame:
     """Wide per-patient table of PRE/POST expression, miR ratio and fold change.
 
@@ -261,12 +273,12 @@ def patient_expression(normalised: pd.DataFrame) -> pd.DataFrame:
     missing = [c for c in needed if c not in normalised.columns]
     if missing:
         raise ValueError(f"normalised frame lacks column(s): {', '.join(missing)}")
-    tp = normalised["timepoint"].astype("string").str.upper()
-    use = normalised["patient_id"].notna() & tp.isin(TIMEPOINTS).fillna(False)
+    tp = normalised["timepoint"].map(_timepoint_labels(normalised["timepoint"]))
+    use = normalised["patient_id"].notna() & tp.notna()
     if "kind" in normalised.columns:
         use &= normalised["kind"].eq("sample")
     rows = normalised.loc[use, ["patient_id", "target", "delta_cq", "reason"]].copy()
-    rows["tp"] = tp[use].str.lower().astype(object)
+    rows["tp"] = tp[use].astype(object)
     rows = _collapse_repeats(rows)
 
     prefixes = _prefixes(rows["target"].unique())

@@ -40,8 +40,8 @@ def normalise_wells(
     spike-in batch, haemolysis and pre-analytical rules into the QC."""
     thresholds = thresholds or QcThresholds(cq_cutoff=cq_cutoff, spike_in_target=spike_in_target)
     qc_wells = apply_replicate_qc(wells, cq_cutoff=cq_cutoff, max_distance=max_distance)
-    replicates = summarise_replicates(qc_wells)
     ntc = ntc_contamination(qc_wells)
+    replicates = summarise_replicates(qc_wells, ntc=ntc)
     normalised = delta_cq(
         replicates, spike_in_target=spike_in_target, calibrator_sample_id=calibrator_sample_id
     )

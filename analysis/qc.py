@@ -77,6 +77,24 @@ def _in_replicate_group(wells: pd.DataFrame) -> pd.Series:
     return wells["kind"].ne("ntc") & wells["sample_id"].notna()
 
 
+def _codes(values: pd.Series, *, sort: bool = False) -> tuple[np.ndarray, pd.Index]:
+    """Integer codes of `values` (-1 for NA) and the distinct values they stand for."""
+    codes, uniques = pd.factorize(values, sort=sort)
+    return codes.astype(np.int64), pd.Index(uniques)
+
+
+def _group_median(values: pd.Series, wells: pd.DataFrame) -> pd.Series:
+    """The median of `values` over each (sample_id, target) group, NaN outside a group
+    (either key NA). Grouped by one integer key rather than the two columns: the text
+    target costs a hash of every well's string otherwise."""
+    sample, _ = _codes(wells["sample_id"])
+    target, targets = _codes(wells["target"])
+    outside = (sample < 0) | (target < 0)
+    key = np.where(outside, -1, sample * max(len(targets), 1) + target)
+    values = values.where(~outside)
+    return values.groupby(key, sort=False).transform("median")
+
+
 def apply_replicate_qc(
     wells: pd.DataFrame, *, cq_cutoff: float = 35.0, max_distance: float = 0.5
 ) -> pd.DataFrame:
@@ -97,7 +115,9 @@ def apply_replicate_qc(
     :func:`ntc_contamination`.
     """
     _check_columns(wells, WELL_COLUMNS)
-    out = wells.copy()
+    # A shallow copy: every column set below is a new array, so the caller's frame is
+    # left as it was without copying its columns (1.5 million wells at 50,000 patients).
+    out = wells.copy(deep=False)
     n = len(out)
     cq = pd.to_numeric(out["cq"], errors="coerce").astype(float)
     out["cq"] = cq
@@ -122,8 +142,7 @@ def apply_replicate_qc(
 
     # The median reference uses determined wells a curator has not thrown out.
     reference = in_group & ~undetermined & ~manually_excluded
-    keys = [out[k] for k in GROUP_KEYS]
-    median = cq.where(reference).groupby(keys, sort=False, dropna=True).transform("median")
+    median = _group_median(cq.where(reference), out)
     distance = (cq - median).abs()
     outlier = (reference & (distance > max_distance + _TOLERANCE)).to_numpy()
 
@@ -151,10 +170,14 @@ def apply_replicate_qc(
         ).to_numpy()
 
     excluded = np.where(has_manual, manually_excluded, auto_excluded)
-    default_manual = np.where(manually_excluded, "excluded by curator", "restored by curator")
-    curator_reason = manual_reason.fillna("").str.strip().to_numpy(dtype=object)
-    curator_reason = np.where(curator_reason == "", default_manual, curator_reason)
-    reason = np.where(has_manual, curator_reason, auto_reason)
+    reason = auto_reason
+    if has_manual.any():  # few wells carry a curator's decision: only theirs are read
+        default_manual = np.where(
+            manually_excluded[has_manual], "excluded by curator", "restored by curator"
+        ).astype(object)
+        curator_reason = manual_reason[has_manual].fillna("").str.strip().to_numpy(dtype=object)
+        reason = auto_reason.copy()
+        reason[has_manual] = np.where(curator_reason == "", default_manual, curator_reason)
     source = np.where(has_manual, SOURCE_MANUAL, np.where(auto_excluded, SOURCE_AUTO, ""))
 
     out["undetermined"] = undetermined.to_numpy()
@@ -216,7 +239,9 @@ def ntc_contamination(qc_wells: pd.DataFrame) -> pd.DataFrame:
     return table[columns]
 
 
-def summarise_replicates(qc_wells: pd.DataFrame) -> pd.DataFrame:
+def summarise_replicates(
+    qc_wells: pd.DataFrame, *, ntc: pd.DataFrame | None = None
+) -> pd.DataFrame:
     """Collapse QC'd wells to one row per ``(sample_id, target)`` replicate group.
 
     Columns: ``sample_id, target, patient_id, timepoint, role, kind, mean_cq, sd_cq``
@@ -227,13 +252,19 @@ def summarise_replicates(qc_wells: pd.DataFrame) -> pd.DataFrame:
 
     A replicate is *accepted* when it is not excluded and has a numeric Cq. The mean is
     still given for a group with one accepted replicate (flagged), and is NaN with none.
+    `ntc` is ``ntc_contamination(qc_wells)`` when the caller has it already.
     """
     _check_columns(qc_wells, [*WELL_COLUMNS, "excluded", "undetermined"])
     in_group = _in_replicate_group(qc_wells)
-    wells = qc_wells.loc[in_group]
+    # Only the columns read below: the QC'd wells frame has some thirty.
+    wells = qc_wells.loc[
+        in_group,
+        ["sample_id", "target", "patient_id", "timepoint", "role", "kind", "plate_id", "cq",
+         "excluded", "undetermined"],
+    ].copy(deep=False)  # fmt: skip
     accepted_cq = wells["cq"].where(~wells["excluded"].astype(bool))
 
-    contaminated_pairs = ntc_contamination(qc_wells)
+    contaminated_pairs = ntc if ntc is not None else ntc_contamination(qc_wells)
     contaminated_pairs = contaminated_pairs.loc[
         contaminated_pairs["n_amplified"] > 0, ["plate_id", "target"]
     ]
@@ -241,42 +272,21 @@ def summarise_replicates(qc_wells: pd.DataFrame) -> pd.DataFrame:
         on_dirty_plate = pd.Series(False, index=wells.index)
     else:
         dirty = pd.MultiIndex.from_frame(contaminated_pairs)
-        on_dirty_plate = pd.Series(
-            pd.MultiIndex.from_arrays([wells["plate_id"], wells["target"]]).isin(dirty),
-            index=wells.index,
-        )
+        # Only wells on a plate with an amplified NTC can match a (plate, assay) pair.
+        candidate = wells["plate_id"].isin(contaminated_pairs["plate_id"]).to_numpy()
+        matched = np.zeros(len(wells), dtype=bool)
+        if candidate.any():
+            pairs = wells.loc[candidate, ["plate_id", "target"]]
+            matched[candidate] = pd.MultiIndex.from_frame(pairs).isin(dirty)
+        on_dirty_plate = pd.Series(matched, index=wells.index)
 
-    frame = pd.DataFrame(
-        {
-            "sample_id": wells["sample_id"],
-            "target": wells["target"],
-            "patient_id": wells["patient_id"],
-            "timepoint": wells["timepoint"],
-            "role": wells["role"],
-            "kind": wells["kind"],
-            "accepted_cq": accepted_cq,
-            "undetermined": wells["undetermined"].astype(bool),
-            "excluded": wells["excluded"].astype(bool),
-            "dirty": on_dirty_plate,
-        }
-    )
-    summary = (
-        frame.groupby(GROUP_KEYS, sort=True)
-        .agg(
-            patient_id=("patient_id", "first"),
-            timepoint=("timepoint", "first"),
-            role=("role", "first"),
-            kind=("kind", "first"),
-            mean_cq=("accepted_cq", "mean"),
-            sd_cq=("accepted_cq", "std"),
-            n_wells=("accepted_cq", "size"),
-            n_accepted=("accepted_cq", "count"),
-            n_undetermined=("undetermined", "sum"),
-            n_excluded=("excluded", "sum"),
-            ntc_contaminated=("dirty", "any"),
-        )
-        .reset_index()
-    )
+    # The selection above is this function's own: its columns are set in place
+    # rather than copied into another frame.
+    wells["accepted_cq"] = accepted_cq
+    wells["undetermined"] = wells["undetermined"].astype(bool)
+    wells["excluded"] = wells["excluded"].astype(bool)
+    wells["dirty"] = on_dirty_plate
+    summary = _summarise_groups(wells)
     ids = summary["sample_id"]
     if pd.api.types.is_float_dtype(ids) and bool((ids.dropna() % 1 == 0).all()):
         # NTC rows (sample_id NA) made the column float; RT-product ids are integers.
@@ -298,3 +308,46 @@ def summarise_replicates(qc_wells: pd.DataFrame) -> pd.DataFrame:
         flag[dirty] = flag[dirty] + sep + "NTC amplified on the plate"
     summary["flag"] = flag
     return summary
+
+
+_GROUP_AGGREGATES = {
+    "patient_id": ("patient_id", "first"),
+    "timepoint": ("timepoint", "first"),
+    "role": ("role", "first"),
+    "kind": ("kind", "first"),
+    "mean_cq": ("accepted_cq", "mean"),
+    "sd_cq": ("accepted_cq", "std"),
+    "n_wells": ("accepted_cq", "size"),
+    "n_accepted": ("accepted_cq", "count"),
+    "n_undetermined": ("undetermined", "sum"),
+    "n_excluded": ("excluded", "sum"),
+    "ntc_contaminated": ("dirty", "any"),
+}
+_FIRST_OF_GROUP = ("patient_id", "timepoint", "role", "kind")
+
+
+def _summarise_groups(frame: pd.DataFrame) -> pd.DataFrame:
+    """``frame.groupby(GROUP_KEYS, sort=True).agg(**_GROUP_AGGREGATES).reset_index()``,
+    grouped by one integer key made of the two keys' sorted codes: the same groups in
+    the same order, without hashing the text target of every well. A text column with
+    no NA takes its group's first row (what "first" gives), without aggregating text."""
+    sample, samples = _codes(frame["sample_id"], sort=True)
+    target, targets = _codes(frame["target"], sort=True)
+    if not len(frame) or (sample < 0).any() or (target < 0).any():
+        return frame.groupby(GROUP_KEYS, sort=True).agg(**_GROUP_AGGREGATES).reset_index()
+    key = sample * len(targets) + target
+    groups, first_row, group = np.unique(key, return_index=True, return_inverse=True)
+    columns = {
+        "sample_id": samples.take(groups // len(targets)).array,
+        "target": targets.take(groups % len(targets)).array,
+    }
+    for name in _FIRST_OF_GROUP:
+        values = frame[name]
+        if values.notna().all():
+            columns[name] = values.to_numpy()[first_row]
+        else:
+            columns[name] = values.groupby(group, sort=True).first().to_numpy()
+    numbers = {k: v for k, v in _GROUP_AGGREGATES.items() if k not in _FIRST_OF_GROUP}
+    table = frame[["accepted_cq", "undetermined", "excluded", "dirty"]].groupby(group, sort=True)
+    table = table.agg(**numbers).reset_index(drop=True)
+    return pd.concat([pd.DataFrame(columns), table], axis=1)

@@ -11,7 +11,13 @@ import pandas as pd
 import pytest
 from django.utils import timezone
 
-from biobank.models import ClinicalAssessment, QpcrPlate, TemperatureExcursion, Well
+from biobank.models import (
+    ClinicalAssessment,
+    QpcrPlate,
+    ReverseTranscription,
+    TemperatureExcursion,
+    Well,
+)
 from biobank.selectors.qc_inputs import draw_status_frame, rt_products_frame, withdrawn_count
 from biobank.selectors.wells import wells_frame
 
@@ -199,3 +205,59 @@ def test_withdrawn_count(chain, django_assert_num_queries):
         assert withdrawn_count() == 1
     PatientFactory(study_id="P-F", withdrawn_on=dt.date(2012, 5, 1), withdrawal_reason="moved")
     assert withdrawn_count() == 2
+
+
+def reference_wells_frame(wells) -> pd.DataFrame:
+    """wells_frame as main built it before issue 16: the ORM's rows, one tuple a row."""
+    from biobank.selectors.wells import WELL_FIELDS
+
+    rows = wells.order_by("plate_id", "row", "column").values_list(*WELL_FIELDS)
+    frame = pd.DataFrame.from_records(list(rows), columns=list(WELL_FIELDS.values()))
+    letters = pd.Series(list("ABCDEFGHIJKLMNOPQRSTUVWXYZ"))
+    frame["position"] = (
+        letters[frame["row"].to_numpy(dtype=int) - 1].to_numpy(dtype=object)
+        + frame["column"].astype(str)
+        if len(frame)
+        else pd.Series(dtype=object)
+    )
+    frame["cq"] = frame["cq"].astype(float)
+    frame["sample_id"] = frame["sample_id"].astype("Int64")
+    frame["manual_excluded"] = frame["manual_excluded"].astype("boolean")
+    frame["manual_reason"] = frame["manual_reason"].replace("", pd.NA)
+    return frame
+
+
+def test_wells_frame_is_the_orm_rows_column_by_column(
+    chain, django_assert_num_queries, monkeypatch
+):
+    """Every kind of value the load converts itself: a withdrawn patient's date, a
+    curator's True / False / none with and without a reason, an undetermined Cq, an NTC
+    without RT product, over more rows than one chunk."""
+    import biobank.selectors.wells as wells_module
+
+    monkeypatch.setattr(wells_module, "CHUNK_ROWS", 3)
+    plate = QpcrPlate.objects.create(barcode="QP-9", plate_format=96)
+    withdrawn = ReverseTranscription.objects.get(
+        rna__isolation__aliquot__draw__patient__study_id="P-B"
+    )
+    assay, spike = AssayFactory(target="hsa-miR-122-5p"), AssayFactory(target="cel-miR-39-3p")
+    decisions = [(None, ""), (True, "bubble"), (False, "restored: fine"), (None, "")]
+    products = [chain["pre_product"], chain["post_product"], withdrawn]
+    for index, (product, (excluded, reason)) in enumerate(
+        zip(products * 2, decisions * 2, strict=False)
+    ):
+        Well.objects.create(
+            plate=plate, row=index // 12 + 1, column=index % 12 + 1, kind="sample",
+            sample=product, assay=assay if index % 2 else spike, replicate=index % 3 + 1,
+            cq=None if index == 4 else 20.5 + index, excluded=excluded, exclusion_reason=reason,
+        )  # fmt: skip
+    Well.objects.create(plate=plate, row=8, column=12, kind="ntc", assay=assay, cq=None)
+
+    with django_assert_num_queries(1):
+        frame = wells_frame()
+    expected = reference_wells_frame(Well.objects.all())
+    pd.testing.assert_frame_equal(frame, expected, check_exact=True)
+    assert frame["withdrawn_on"].dropna().tolist() == [dt.date(2011, 1, 1)] * 2
+    for column in frame.select_dtypes(object).columns:
+        assert frame[column].map(type).tolist() == expected[column].map(type).tolist(), column
+    assert wells_frame(plate_ids=[]).columns.tolist() == expected.columns.tolist()
