@@ -42,7 +42,9 @@ def load_cohort(*, dataset: CohortDataset | None = None) -> pd.DataFrame:
 def load_cohort_with_evidence(*, dataset: CohortDataset | None = None) -> tuple[pd.DataFrame, dict]:
     """The table a run reads and the QC evidence behind its QC columns (none for a
     cohort brought from a file: its QC columns, if any, are all there is). A dataset is
-    read through the dictionary it was imported with."""
+    read through the dictionary it was imported with. The live cohort is read through
+    its snapshot (biobank.selectors.cohort_cache): built once per version of the data,
+    settings and code, never stale."""
     from analysis.cohort import read_cohort_csv, read_cohort_file
     from analysis.dictionary import DataDictionary
 
@@ -51,9 +53,9 @@ def load_cohort_with_evidence(*, dataset: CohortDataset | None = None) -> tuple[
             stored = DataDictionary.from_dict(dataset.dictionary)
             return read_cohort_file(io.StringIO(dataset.csv), dictionary=stored).table, {}
         return read_cohort_csv(io.StringIO(dataset.csv)), {}  # imported before dictionaries
-    from biobank.selectors.cohort import cohort_with_evidence  # the ORM side lives in biobank
+    from biobank.selectors.cohort_cache import cached_cohort_with_evidence  # the ORM side
 
-    return cohort_with_evidence()
+    return cached_cohort_with_evidence()
 
 
 def cohort_dictionary(*, dataset: CohortDataset | None, table: pd.DataFrame) -> DataDictionary:
@@ -69,11 +71,17 @@ def cohort_dictionary(*, dataset: CohortDataset | None, table: pd.DataFrame) -> 
 
 
 def input_fingerprint(table: pd.DataFrame, spec: dict) -> str:
-    """Hash of exactly the rows and columns the plan reads."""
+    """Hash of exactly the rows and columns the plan reads: fingerprint(table[columns]).
+
+    For the live cohort as load_cohort_with_evidence served it (unchanged), the value is
+    the one memoised on its snapshot: a re-run with unchanged data costs a lookup."""
     from analysis.cohort import fingerprint
     from analysis.plans import columns_used
+    from biobank.selectors.cohort_cache import served_fingerprint
 
-    return fingerprint(table[[c for c in columns_used(spec, table.columns) if c in table.columns]])
+    columns = [c for c in columns_used(spec, table.columns) if c in table.columns]
+    memoised = served_fingerprint(table, columns)
+    return memoised if memoised is not None else fingerprint(table[columns])
 
 
 def last_successful_run(plan: AnalysisPlan, dataset: CohortDataset | None) -> AnalysisRun | None:
