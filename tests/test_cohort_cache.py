@@ -12,6 +12,7 @@ from __future__ import annotations
 import datetime as dt
 import io
 import json
+from pathlib import Path
 
 import pandas as pd
 import pytest
@@ -211,3 +212,22 @@ def test_chunks_of_a_snapshot_deleted_under_the_reader_raise_rather_than_end_sho
     CohortSnapshot.objects.all().delete()  # two newer snapshots stored meanwhile
     with pytest.raises(RuntimeError, match="replaced while it was read"):
         list(cohort_cache.snapshot_csv_chunks(snapshot))
+
+
+TRIGGERS = any(
+    path.name.startswith("0009_cohort_version_triggers")
+    for path in (Path(__file__).resolve().parent.parent / "biobank" / "migrations").iterdir()
+)
+
+
+@pytest.mark.skipif(not TRIGGERS, reason="the version triggers (biobank 0009) are not merged")
+def test_a_write_without_a_manual_bump_is_seen_by_the_next_read(analyst):
+    """With the triggers, the write alone moves the version: no stale hit."""
+    seed()
+    before = cached_cohort().table
+    study_id = before.loc[0, "study_id"]
+    Patient.objects.filter(study_id=study_id).update(age_at_enrolment=98)  # a bulk update
+    after = cached_cohort()
+    assert after.table.loc[0, "age_years"] == 98 != before.loc[0, "age_years"]
+    text = "".join(cohort_export_stream("csv", exported_at=EXPORTED_AT))
+    assert text == whole(cohort_table())
