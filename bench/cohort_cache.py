@@ -81,7 +81,10 @@ def child(mode: str) -> None:
     from biobank.selectors.cohort_version import cohort_version
 
     cohort_version()
-    if mode != "startup":
+    if mode == "imports":
+        import biobank.api.exports  # noqa: F401 - pandas and the analysis chain
+        import biobank.selectors.cohort_cache  # noqa: F401
+    elif mode != "startup":
         export(mode)
     status = Path("/proc/self/status").read_text()
     print(int(status.split("VmHWM:")[1].split()[0]) / 1024)
@@ -193,6 +196,8 @@ def measure(patients: int, repeats: int) -> None:
 
     base, _ = child_peak("startup")
     show("peak RSS: a child that only starts Django (peer)", base, "MiB")
+    base, _ = child_peak("imports")
+    show("peak RSS: ... and imports the export's modules (pandas)", base, "MiB")
     for mode, label in (("snapshot", "from the snapshot"), ("old", "old path")):
         peak, seconds = child_peak(mode)
         show(f"peak RSS: export_cohort {label}", peak, "MiB", f"  ({seconds:.1f} s wall)")
