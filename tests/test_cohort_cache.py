@@ -19,6 +19,7 @@ import pytest
 from django.core.management import call_command
 from django.db import connection, transaction
 from django.test import override_settings
+from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from analysis.cohort import export_header_lines, fingerprint, write_cohort_csv
@@ -96,8 +97,12 @@ def test_a_moved_version_rebuilds_and_sees_the_change():
     pd.testing.assert_frame_equal(after, cohort_table())
     Patient.objects.filter(study_id=after.loc[0, "study_id"]).update(age_at_enrolment=99)
     move_version()
-    assert cached_cohort().table.loc[0, "age_years"] == 99
+    with CaptureQueriesContext(connection) as queries:
+        assert cached_cohort().table.loc[0, "age_years"] == 99
     assert CohortSnapshot.objects.count() == cohort_cache.KEEP_SNAPSHOTS  # older ones gone
+    # Dropping the oldest does not read its table: only the key lookup selects tables.
+    reads = [q["sql"] for q in queries if q["sql"].startswith("SELECT") and '."table"' in q["sql"]]
+    assert len(reads) == 1, reads
 
 
 def test_other_settings_make_another_key():

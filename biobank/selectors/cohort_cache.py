@@ -250,7 +250,14 @@ def _store(cohort: CachedCohort, *, chunks, fingerprint: str, seconds: float) ->
                 for index, (rows, text) in enumerate(chunks)
             )
             keep = CohortSnapshot.objects.order_by("-id").values_list("id", flat=True)
-            CohortSnapshot.objects.exclude(pk__in=list(keep[:KEEP_SNAPSHOTS])).delete()
+            older = list(
+                CohortSnapshot.objects.exclude(pk__in=list(keep[:KEEP_SNAPSHOTS])).values_list(
+                    "id", flat=True
+                )
+            )
+            if older:  # by id: a delete() of the snapshots would load their tables first
+                CohortSnapshotChunk.objects.filter(snapshot_id__in=older).delete()
+                CohortSnapshot.objects.filter(pk__in=older).only("id").delete()
     except IntegrityError:
         return None  # the same key stored meanwhile by another builder: same data
     return snapshot.pk
