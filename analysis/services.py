@@ -9,6 +9,7 @@ from __future__ import annotations
 import io
 import platform
 import traceback
+from functools import cache
 from importlib.metadata import version
 from typing import TYPE_CHECKING
 
@@ -31,7 +32,10 @@ if TYPE_CHECKING:
 LIBRARIES = ("pandas", "numpy", "scipy", "matplotlib", "django")
 
 
+@cache
 def library_versions() -> dict[str, str]:
+    """The versions this process runs (read once: the modules loaded do not change when
+    a package is upgraded on disk; each lookup costs ~20 ms of metadata reads)."""
     return {"python": platform.python_version(), **{name: version(name) for name in LIBRARIES}}
 
 
@@ -42,7 +46,9 @@ def load_cohort(*, dataset: CohortDataset | None = None) -> pd.DataFrame:
 def load_cohort_with_evidence(*, dataset: CohortDataset | None = None) -> tuple[pd.DataFrame, dict]:
     """The table a run reads and the QC evidence behind its QC columns (none for a
     cohort brought from a file: its QC columns, if any, are all there is). A dataset is
-    read through the dictionary it was imported with."""
+    read through the dictionary it was imported with. The live cohort is read through
+    its snapshot (biobank.selectors.cohort_cache): built once per version of the data,
+    settings and code, never stale."""
     from analysis.cohort import read_cohort_csv, read_cohort_file
     from analysis.dictionary import DataDictionary
 
@@ -51,9 +57,9 @@ def load_cohort_with_evidence(*, dataset: CohortDataset | None = None) -> tuple[
             stored = DataDictionary.from_dict(dataset.dictionary)
             return read_cohort_file(io.StringIO(dataset.csv), dictionary=stored).table, {}
         return read_cohort_csv(io.StringIO(dataset.csv)), {}  # imported before dictionaries
-    from biobank.selectors.cohort import cohort_with_evidence  # the ORM side lives in biobank
+    from biobank.selectors.cohort_cache import cached_cohort_with_evidence  # the ORM side
 
-    return cohort_with_evidence()
+    return cached_cohort_with_evidence()
 
 
 def cohort_dictionary(*, dataset: CohortDataset | None, table: pd.DataFrame) -> DataDictionary:
@@ -69,16 +75,30 @@ def cohort_dictionary(*, dataset: CohortDataset | None, table: pd.DataFrame) -> 
 
 
 def input_fingerprint(table: pd.DataFrame, spec: dict) -> str:
-    """Hash of exactly the rows and columns the plan reads."""
+    """Hash of exactly the rows and columns the plan reads: fingerprint(table[columns]).
+
+    For the live cohort as load_cohort_with_evidence served it (unchanged), the value is
+    the one memoised on its snapshot: a re-run with unchanged data costs a lookup."""
     from analysis.cohort import fingerprint
     from analysis.plans import columns_used
+    from biobank.selectors.cohort_cache import served_fingerprint
 
-    return fingerprint(table[[c for c in columns_used(spec, table.columns) if c in table.columns]])
+    columns = [c for c in columns_used(spec, table.columns) if c in table.columns]
+    memoised = served_fingerprint(table, columns)
+    return memoised if memoised is not None else fingerprint(table[columns])
+
+
+# What a previous run stores that a new run does not need to tell whether it is the same:
+# a re-run with unchanged data compares fingerprints and specs only (issue 16: reading a
+# 10,000-patient run's JSON took longer than the cached cohort).
+RESULT_FIELDS = ("results", "rows", "figures", "figure_notes", "qc", "options", "dictionary", "diff")
 
 
 def last_successful_run(plan: AnalysisPlan, dataset: CohortDataset | None) -> AnalysisRun | None:
+    """The run a new one is compared with, its results deferred (read when used)."""
     return (
-        AnalysisRun.objects.filter(plan=plan, dataset=dataset, status=AnalysisRun.Status.SUCCEEDED)
+        AnalysisRun.objects.defer(*RESULT_FIELDS)
+        .filter(plan=plan, dataset=dataset, status=AnalysisRun.Status.SUCCEEDED)
         .order_by("-finished_at", "-id")
         .first()
     )

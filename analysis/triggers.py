@@ -367,7 +367,8 @@ def data_changed(run: AnalysisRun) -> str | None:
 
     Cheap first: any change recorded in the watched models' history since shortly
     before the run began? Only then the exact test: the fingerprint of the rows and
-    columns the run read, computed on today's data."""
+    columns the run read, on today's data, read through the cohort cache (a lookup
+    on its snapshot while the data are unchanged: biobank.selectors.cohort_cache)."""
     if run.dataset_id is not None or run.started_at is None or not run.fingerprint:
         return None
     if run.status not in (AnalysisRun.Status.SUCCEEDED, AnalysisRun.Status.UNCHANGED):

@@ -3,9 +3,15 @@
 One writer serves `/api/v1/export/cohort.csv|json` and `manage.py export_cohort`,
 so both give the same bytes for the same data and export time.
 
-The header states the fingerprint of every row sent, yet rows are computed a chunk
-of patients at a time (biobank.selectors.cohort.cohort_table_chunks) and never held
-all at once:
+From the cohort snapshot (biobank.selectors.cohort_cache, issue 16), the usual path:
+the CSV header's fingerprint and patient count are the snapshot's, and the body is
+the CSV text stored with it, streamed a few chunks of 1,000 patients at a time: no
+cohort is built, memory holds a few chunks. The JSON export reads the snapshot's table
+(memory follows the table, not the export) and writes its records 1,000 at a time.
+
+Without a stored snapshot of the current data (inside a transaction, where none may be
+stored, or when `chunks` are given) the export computes the table a chunk of patients
+at a time (biobank.selectors.cohort.cohort_table_chunks), never held all at once:
 
 1. each chunk is pickled into a spooled temporary file (memory up to a fixed size,
    disk beyond), and the columns seen are collected (a chunk without any well of an
@@ -16,18 +22,22 @@ all at once:
 3. the header (fingerprint, export time, patient count) is yielded, then the body
    in blocks.
 
-Memory therefore depends on the chunk size, not on the number of patients. The
-result is exactly `write_cohort_csv(cohort_table(), header_lines=export_header_lines(...))`
-(tests/api/test_export.py checks it). Identities are never read: the cohort table
-has no identity column, and withdrawn patients are left out at the source.
+Either way the result is exactly
+`write_cohort_csv(cohort_table(), header_lines=export_header_lines(...))`
+(tests/api/test_export.py, tests/test_cohort_cache.py check it). Identities are never
+read: the cohort table has no identity column, and withdrawn patients are left out at
+the source.
 """
 
 from __future__ import annotations
 
+import csv
+import io
+import itertools
 import json
 import pickle
 import tempfile
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 
 import pandas as pd
@@ -93,15 +103,16 @@ def _default_chunks(chunk_size: int) -> Iterator[pd.DataFrame]:
 
 @dataclass
 class CohortExport:
-    """A prepared export: the header is known, the body waits in a spooled file.
-    Iterate `stream()` once; it closes the file at the end."""
+    """A prepared export: the header is known, the body waits (in a spooled file, or in
+    the stored snapshot). Iterate `stream()` once; it closes what it read at the end."""
 
     format: str
     fingerprint: str
     exported_at: str
     patients: int
     columns: list[str]
-    _body: tempfile.SpooledTemporaryFile = field(repr=False)
+    _body: Iterator[str] = field(repr=False)
+    _close: Callable[[], None] = field(repr=False, default=lambda: None)
 
     @property
     def content_type(self) -> str:
@@ -133,15 +144,19 @@ class CohortExport:
     def stream(self) -> Iterator[str]:
         try:
             yield self.head()
-            self._body.seek(0)
-            while block := self._body.read(BLOCK_CHARS):
-                yield block
+            yield from self._body
             yield self.tail()
         finally:
-            self._body.close()
+            self.close()
 
     def close(self) -> None:
-        self._body.close()
+        self._close()
+
+
+def _spooled_blocks(body: tempfile.SpooledTemporaryFile) -> Iterator[str]:
+    body.seek(0)
+    while block := body.read(BLOCK_CHARS):
+        yield block
 
 
 def prepare_cohort_export(
@@ -151,13 +166,18 @@ def prepare_cohort_export(
     chunk_size: int = CHUNK_PATIENTS,
     chunks: Iterable[pd.DataFrame] | None = None,
 ) -> CohortExport:
-    """Compute the cohort chunk by chunk into spooled files (see the module docstring).
+    """The export of the live cohort from its snapshot, else computed chunk by chunk
+    into spooled files (see the module docstring; `chunk_size` is for that path).
 
     `chunks` replaces the database (tests, imported tables); it must come in study_id
     order, as cohort_table_chunks gives it."""
     if format not in FORMATS:
         raise ValueError(f"format must be one of {', '.join(FORMATS)}, not {format!r}")
     exported_at = exported_at or timezone.now().isoformat(timespec="seconds")
+    if chunks is None:
+        export = _from_snapshot(format, exported_at)
+        if export is not None:
+            return export
     source = _default_chunks(chunk_size) if chunks is None else chunks
 
     # Handed to the CohortExport, which closes it when streamed (or on close()).
@@ -187,7 +207,7 @@ def prepare_cohort_export(
                         body, index=False, header=index == 0, lineterminator=LINE_END
                     )
                 else:
-                    _write_json_records(chunk, body, first=patients == 0)
+                    body.write(_json_records(chunk, first=patients == 0))
                 patients += len(chunk)
     except BaseException:
         body.close()
@@ -198,15 +218,60 @@ def prepare_cohort_export(
         exported_at=exported_at,
         patients=patients,
         columns=columns,
-        _body=body,
+        _body=_spooled_blocks(body),
+        _close=body.close,
     )
 
 
-def _write_json_records(chunk: pd.DataFrame, body, *, first: bool) -> None:
+def _from_snapshot(format: str, exported_at: str) -> CohortExport | None:
+    """The export read from the snapshot of today's data; None (CSV) when none is
+    stored and none may be (inside a transaction): the chunked path then."""
+    from biobank.selectors.cohort_cache import (
+        cached_cohort,
+        cohort_snapshot,
+        columns_key,
+        snapshot_csv_chunks,
+    )
+
+    if format == "csv":
+        snapshot = cohort_snapshot()
+        if snapshot is None:
+            return None
+        body = snapshot_csv_chunks(snapshot)
+        first = next(body)  # the header row opens the first chunk
+        columns = next(csv.reader(io.StringIO(first, newline="")), [])
+        return CohortExport(
+            format=format,
+            fingerprint=snapshot.fingerprint,
+            exported_at=exported_at,
+            patients=snapshot.rows,
+            columns=columns,
+            _body=itertools.chain([first], body),
+            _close=body.close,
+        )
+    cohort = cached_cohort()  # built, not stored, inside a transaction: its data all the same
+    table = cohort.table
+    return CohortExport(
+        format=format,
+        fingerprint=cohort.fingerprints.get(columns_key(table.columns))
+        or cohort.columns_fingerprint(table.columns),
+        exported_at=exported_at,
+        patients=len(table),
+        columns=list(table.columns),
+        _body=(
+            _json_records(table.iloc[start : start + CHUNK_PATIENTS], first=start == 0)
+            for start in range(0, len(table), CHUNK_PATIENTS)
+        ),
+    )
+
+
+def _json_records(chunk: pd.DataFrame, *, first: bool) -> str:
     records = json_safe(chunk.to_dict(orient="records"))
-    for index, record in enumerate(records):
-        separator = "\n" if first and index == 0 else ",\n"
-        body.write(separator + json.dumps(record, ensure_ascii=False, allow_nan=False))
+    return "".join(
+        ("\n" if first and index == 0 else ",\n")
+        + json.dumps(record, ensure_ascii=False, allow_nan=False)
+        for index, record in enumerate(records)
+    )
 
 
 def cohort_export_stream(format: str = "csv", **options) -> Iterator[str]:

@@ -1,5 +1,8 @@
 """Write the analysis-ready cohort table (CSV or JSON), streamed in constant memory.
 
+Read from the cohort snapshot (biobank.selectors.cohort_cache): built and stored on
+the first export after a change, then streamed as stored.
+
 The same writer serves /api/v1/export/cohort.csv|json (biobank.api.exports), so the
 command and the API give identical content for the same data and export time.
 """
@@ -23,7 +26,8 @@ class Command(BaseCommand):
             "--chunk-size",
             type=int,
             default=CHUNK_PATIENTS,
-            help=f"Patients computed at a time (default {CHUNK_PATIENTS}); memory follows it",
+            help=f"Patients computed at a time (default {CHUNK_PATIENTS}) when no snapshot "
+            "can be used; memory follows it",
         )
         parser.add_argument("--exported-at", help="Export time to state (ISO 8601; default: now)")
 
