@@ -9,7 +9,8 @@ the same columns the input fingerprint covers). Who changes what:
     ClinicalAssessment                the baseline clinical columns
     Well, Assay, SerumDraw, Aliquot,  the expression columns (Cq, exclusions, and the
     ExosomeIsolation, RnaIsolation,   chain that ties a well to a patient and timepoint)
-    ReverseTranscription
+    ReverseTranscription, the batch's
+    code and the plate's barcode
     SerumDraw (haemolysis, a414,      the expression columns' QC flags (issue 12: the
       drawn/centrifuged/frozen at),   haemolysis grade and A414, the processing delays,
     Aliquot (freeze_thaw_count),      the freeze-thaws of the tube an RT product came
@@ -112,6 +113,10 @@ WATCHES = (
     ),
     _watch("biobank.Aliquot", {EXPRESSION}, {"draw", "freeze_thaw_count"}),
     _watch("biobank.ExosomeIsolation", {EXPRESSION}, {"aliquot", "batch"}),
+    # The batch's code groups the spike-in QC's peers, the plate's barcode names the
+    # plate the NTC rule reads (the cohort's SQL reads both: tests/test_cohort_version.py).
+    _watch("biobank.ExosomeIsolationBatch", {EXPRESSION}, {"code"}),
+    _watch("biobank.QpcrPlate", {EXPRESSION}, {"barcode"}),
     _watch("biobank.RnaIsolation", {EXPRESSION}, {"isolation"}),
     _watch("biobank.ReverseTranscription", {EXPRESSION}, {"rna"}),
     # Which aliquots went through the excursion (its links: m2m_changed below); a save

@@ -33,6 +33,7 @@ from biobank.models import (
     FollowUp,
     Freezer,
     Patient,
+    QpcrPlate,
     SerumDraw,
     TemperatureExcursion,
     Well,
@@ -205,6 +206,27 @@ class TestWhichChangeRerunsWhichPlan:
             django_capture_on_commit_callbacks,
         )
         assert dispatched[-1][0] == {"cq"}
+
+    def test_renaming_a_plate_or_an_extraction_batch_reruns_the_plans_reading_expression(
+        self, plans, dispatched, django_capture_on_commit_callbacks
+    ):
+        """The cohort reads both codes (the plate of each well, the batch of each spike-in
+        peer group): a rename is a change of what it reads."""
+        plate = QpcrPlate.objects.first()
+        plate.barcode += "-R"
+        self.commit(
+            lambda: plate.save(update_fields=["barcode"]), django_capture_on_commit_callbacks
+        )
+        assert dispatched[-1][0] == {"cq"}
+        batch = ExosomeIsolationBatch.objects.first()
+        batch.code += "-R"
+        self.commit(lambda: batch.save(update_fields=["code"]), django_capture_on_commit_callbacks)
+        assert len(dispatched) == 2
+        plate.status = plate.status
+        self.commit(
+            lambda: plate.save(update_fields=["status"]), django_capture_on_commit_callbacks
+        )
+        assert len(dispatched) == 2  # a field the cohort does not read
 
     def test_consent_withdrawal_reruns_every_plan(
         self, plans, dispatched, django_capture_on_commit_callbacks
