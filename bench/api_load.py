@@ -10,7 +10,9 @@
 3. Load: --concurrency client threads (http.client, a technician's token) on
    /api/v1/aliquots/ and /api/v1/wells/ (cursor-paginated, 50 rows a page): the first
    20 pages, a page anywhere (cursors the API handed out), and one patient's aliquots /
-   one plate's wells; p50 / p90 / p99 latency and requests/s, after a warm-up.
+   one plate's wells; p50 / p90 / p99 latency and requests/s, after a warm-up. Beside
+   them, their limit: the same first 20 pages from bench/api_peers.py (the same rows
+   and checks in raw SQL and json.dumps, no framework), served by the same workers.
 4. Export: for each size, a fresh one-worker gunicorn; /api/v1/export/cohort.csv streamed
    and counted; rows/s and the worker's peak resident memory (VmHWM from /proc) before
    and after. Then `manage.py export_cohort` as a child process with the default chunk
@@ -33,7 +35,7 @@ import threading
 import time
 from contextlib import contextmanager
 from pathlib import Path
-from urllib.parse import parse_qsl, urlencode, urlsplit
+from urllib.parse import parse_qsl, quote, urlencode, urlsplit
 
 ROOT = Path(__file__).resolve().parent.parent
 PYTHON = str(ROOT / ".venv" / "bin" / "python")
@@ -104,7 +106,7 @@ def token_for(url: str, username: str) -> str:
 
 
 @contextmanager
-def gunicorn(url: str, *, port: int, workers: int):
+def gunicorn(url: str, *, port: int, workers: int, app: str = "biobank.wsgi:application"):
     env = {
         **os.environ,
         "DATABASE_URL": url,
@@ -117,7 +119,7 @@ def gunicorn(url: str, *, port: int, workers: int):
     process = subprocess.Popen(
         [
             GUNICORN,
-            "biobank.wsgi:application",
+            app,
             "--bind",
             f"127.0.0.1:{port}",
             "--workers",
@@ -225,6 +227,16 @@ def workloads(port: int, token: str, server: str, database: str) -> dict[str, di
     paths["wells"]["one plate"] = [
         f"{ENDPOINTS['wells']}?plate={chooser.choice(plates)}&page_size=100" for _ in range(1000)
     ]
+    # The limit: the first 20 pages again, from the framework-free peer (keyset starts).
+    for name, order in (("aliquots", "barcode, id"), ("wells", 'plate_id, row, "column", id')):
+        keys = psql(server, database, f"SELECT {order} FROM biobank_{name[:-1]} ORDER BY {order} "
+                    f"LIMIT {20 * PAGE_SIZE}")  # fmt: skip
+        starts = [None, *keys[PAGE_SIZE - 1 :: PAGE_SIZE][:19]]
+        paths[name]["raw peer, 20 pages"] = [
+            f"/peer/raw/{name}/"
+            + ("" if start is None else "?after=" + quote("|".join(map(str, start))))
+            for start in starts
+        ]
     return paths
 
 
@@ -360,19 +372,26 @@ def main() -> None:
     parser.add_argument("--skip-export", action="store_true")
     options = parser.parse_args()
 
-    print(f"load average at start: {os.getloadavg()[0]:.2f} on {os.cpu_count()} cores")
+    print(
+        "load average at start: {:.2f} {:.2f} {:.2f}".format(*os.getloadavg())
+        + f" on {os.cpu_count()} cores"
+    )
     url = prepare(options.server, options.database, options.patients)
     token = token_for(url, "technician")
 
     if not options.skip_load:
-        with gunicorn(url, port=options.port, workers=options.workers):
+        with gunicorn(
+            url, port=options.port, workers=options.workers, app="bench.api_peers:application"
+        ):
             paths = workloads(options.port, token, options.server, options.database)
             print(
                 f"\nLoad: {options.concurrency} clients, gunicorn {options.workers} sync workers, "
-                f"{options.patients} patients, {PAGE_SIZE} rows a page"
+                f"{options.patients} patients, {PAGE_SIZE} rows a page, PostgreSQL "
+                f"{options.database}; load average now "
+                + " ".join(f"{value:.2f}" for value in os.getloadavg())
             )
             print(
-                f"{'endpoint':10} {'workload':15} {'requests':>8} {'p50 ms':>7} "
+                f"{'endpoint':10} {'workload':18} {'requests':>8} {'p50 ms':>7} "
                 f"{'p90 ms':>7} {'p99 ms':>7} {'max ms':>7} {'req/s':>7}"
             )
             for name, by_workload in paths.items():
@@ -387,13 +406,14 @@ def main() -> None:
                         concurrency=options.concurrency,
                     )
                     print(
-                        f"{name:10} {label:15} {figures['requests']:>8} "
+                        f"{name:10} {label:18} {figures['requests']:>8} "
                         f"{figures['p50']:>7.1f} {figures['p90']:>7.1f} {figures['p99']:>7.1f} "
                         f"{figures['max']:>7.1f} {figures['rps']:>7.0f}"
                         + (f"  ({figures['failures']} non-200)" if figures["failures"] else "")
                     )
 
     if options.skip_export:
+        print("load average at end: {:.2f} {:.2f} {:.2f}".format(*os.getloadavg()))
         return
     print("\nExport (/api/v1/export/cohort.csv, one fresh gunicorn worker each)")
     print(

@@ -314,14 +314,15 @@ EXOTRACK = {
 REST_FRAMEWORK = {
     "DEFAULT_SCHEMA_CLASS": "biobank.api.schema.AutoSchema",
     # Token first: an anonymous client gets 401 with WWW-Authenticate; the browser's
-    # session works too, with CSRF enforced on its writes.
+    # session works too, with CSRF enforced on its writes. The token query also reads
+    # the user's roles (biobank.api.authentication).
     "DEFAULT_AUTHENTICATION_CLASSES": [
-        "rest_framework.authentication.TokenAuthentication",
+        "biobank.api.authentication.TokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["biobank.api.permissions.RolePermission"],
     "DEFAULT_FILTER_BACKENDS": [
-        "django_filters.rest_framework.DjangoFilterBackend",
+        "biobank.api.filters.FilterBackend",  # django-filter's, no form when unused
         "rest_framework.filters.OrderingFilter",
     ],
     "DEFAULT_PAGINATION_CLASS": "biobank.api.pagination.Pagination",

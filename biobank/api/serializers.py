@@ -11,10 +11,15 @@ so the API refuses exactly what the web forms refuse, with the same field names.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable
+from functools import cached_property
+
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
+from rest_framework.relations import RelatedField
 
 from analysis.models import AnalysisPlan, AnalysisRun
+from biobank.domain.sprec import serum_sprec
 from biobank.models import (
     Aliquot,
     Assay,
@@ -58,6 +63,59 @@ def study_id(source: str = "patient.study_id"):
 
 def volume(**kwargs):
     return serializers.DecimalField(max_digits=8, decimal_places=1, **kwargs)
+
+
+class ValueRows:
+    """Renders `.values()` rows of a large list exactly as `serializer_class` renders
+    the model rows, without building a model instance, walking each field's source or
+    calling DRF's per-row machinery: per row and field, one dictionary lookup and the
+    field's own `to_representation` (so numbers, decimals, dates and choices come out
+    as the serializer gives them; tests/api/test_list_rows.py compares the two).
+
+    `keys` names the row key of a field when it is not the field's name (a related
+    field's `<name>_id`: the key itself is rendered, as DRF renders a primary key);
+    `computed` gives the representation of a field from the whole row.
+    The serializer stays the schema (drf-spectacular) and renders everything else."""
+
+    def __init__(
+        self,
+        serializer_class,
+        *,
+        keys: dict[str, str] | None = None,
+        computed: dict[str, Callable[[dict], object]] | None = None,
+    ):
+        self.serializer_class = serializer_class
+        self.keys = keys or {}
+        self.computed = computed or {}
+
+    @cached_property
+    def plan(self) -> list[tuple[str, str | None, Callable | None]]:
+        """(name, row key, converter) per field, in the serializer's order."""
+        plan = []
+        for name, field in self.serializer_class().fields.items():
+            if field.write_only:
+                continue
+            if name in self.computed:
+                plan.append((name, None, self.computed[name]))
+            elif isinstance(field, RelatedField):
+                plan.append((name, self.keys.get(name, f"{name}_id"), None))
+            else:
+                plan.append((name, self.keys.get(name, name), field.to_representation))
+        return plan
+
+    def render(self, rows: Iterable[dict]) -> list[dict]:
+        plan = self.plan
+        rendered = []
+        for row in rows:
+            item = {}
+            for name, key, convert in plan:
+                if key is None:
+                    item[name] = convert(row)
+                    continue
+                value = row[key]
+                item[name] = value if value is None or convert is None else convert(value)
+            rendered.append(item)
+        return rendered
 
 
 class ReasonInput(serializers.Serializer):
@@ -364,6 +422,68 @@ class AliquotSerializer(serializers.ModelSerializer):
             "box_barcode": aliquot.box_barcode,
             "position": aliquot.position,
         }
+
+
+SPREC_DRAW_FIELDS = (
+    "container",
+    "drawn_at",
+    "centrifuged_at",
+    "frozen_at",
+    "held_cold",
+    "centrifugation_g",
+    "centrifugation_minutes",
+    "centrifugation_temperature_c",
+    "storage_temperature_c",
+)
+
+
+def _aliquot_location(row: dict) -> dict | None:
+    if row["box_id"] is None:
+        return None
+    return {
+        "freezer": row["box__rack__freezer__name"],
+        "rack": row["box__rack__name"],
+        "box": row["box__name"],
+        "box_barcode": row["box__barcode"],
+        "position": position_label(row["row"], row["column"]),
+    }
+
+
+def _aliquot_sprec(row: dict) -> str:
+    return serum_sprec(**{field: row[f"draw__{field}"] for field in SPREC_DRAW_FIELDS})
+
+
+ALIQUOT_ROW_KEYS = (
+    "id",
+    "barcode",
+    "draw_id",
+    "draw__patient__study_id",
+    "draw__timepoint",
+    "initial_volume_ul",
+    "volume_ul",
+    "freeze_thaw_count",
+    "status",
+    "box_id",
+    "row",
+    "column",
+    "created_at",
+    "box__barcode",
+    "box__name",
+    "box__rack__name",
+    "box__rack__freezer__name",
+    *(f"draw__{field}" for field in SPREC_DRAW_FIELDS),
+)
+
+# The aliquot list: rows of biobank.api.views.aliquot_rows(), as AliquotSerializer.
+ALIQUOT_ROWS = ValueRows(
+    AliquotSerializer,
+    keys={"study_id": "draw__patient__study_id", "timepoint": "draw__timepoint"},
+    computed={
+        "position": lambda row: position_label(row["row"], row["column"]),
+        "location": _aliquot_location,
+        "sprec_code": _aliquot_sprec,
+    },
+)
 
 
 class PositionInput(serializers.Serializer):
@@ -902,6 +1022,44 @@ class WellSerializer(serializers.ModelSerializer):
             "imported_from",
         ]
         read_only_fields = fields
+
+
+WELL_DRAW = "sample__rna__isolation__aliquot__draw"
+WELL_ROW_KEYS = (
+    "id",
+    "plate_id",
+    "plate__barcode",
+    "row",
+    "column",
+    "kind",
+    "sample_id",
+    "sample__code",
+    f"{WELL_DRAW}__patient__study_id",
+    f"{WELL_DRAW}__timepoint",
+    "assay_id",
+    "assay__target",
+    "replicate",
+    "cq",
+    "excluded",
+    "exclusion_reason",
+    "excluded_by__username",
+    "excluded_at",
+    "imported_from_id",
+)
+
+# The well list: rows of biobank.api.views.well_rows(), as WellSerializer.
+WELL_ROWS = ValueRows(
+    WellSerializer,
+    keys={
+        "plate_barcode": "plate__barcode",
+        "sample_code": "sample__code",
+        "study_id": f"{WELL_DRAW}__patient__study_id",
+        "timepoint": f"{WELL_DRAW}__timepoint",
+        "target": "assay__target",
+        "excluded_by": "excluded_by__username",
+    },
+    computed={"position": lambda row: position_label(row["row"], row["column"])},
+)
 
 
 # ---------------------------------------------------------------- follow-up

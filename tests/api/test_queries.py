@@ -1,7 +1,8 @@
 """Query counts of every list endpoint, pinned (see ListQueryCountMixin). The count
-covers the token lookup (1), the user's and groups' permissions (2), the COUNT (1),
-the page's keys (1) and rows (1) (biobank.api.pagination), and any prefetch; the
-large collections, cursor-paginated, run no COUNT and read their page at once."""
+covers the token lookup, which reads the user's groups and permissions in the same
+query (1, biobank.api.authentication), the COUNT (1), the page's keys (1) and rows (1)
+(biobank.api.pagination), and any prefetch; the large collections, cursor-paginated,
+run no COUNT and read their page at once."""
 
 from __future__ import annotations
 
@@ -9,8 +10,8 @@ from biobank.api.urls import router
 
 from .base import ListQueryCountMixin
 
-BASE = 6  # token, 2 x permissions, count, keys, rows
-CURSOR = 4  # token, 2 x permissions, rows (cursor pagination: no count)
+BASE = 4  # token with the user's roles, count, keys, rows
+CURSOR = 2  # token with the user's roles, rows (cursor pagination: no count)
 
 
 class TestPatientQueries(ListQueryCountMixin):
@@ -18,7 +19,7 @@ class TestPatientQueries(ListQueryCountMixin):
 
 
 class TestPatientIdentityQueries(ListQueryCountMixin):
-    basename, queries = "patient-identity", BASE + 1  # + the curator group check
+    basename, queries = "patient-identity", BASE  # the curator check reads the token's roles
 
 
 class TestClinicalAssessmentQueries(ListQueryCountMixin):
