@@ -25,15 +25,17 @@ from .columns import (  # noqa: F401 - re-exported: the names are part of this m
     DATE_COLUMNS,
     EXPRESSION_SUFFIXES,
     INTEGER_COLUMNS,
+    LINE_END,
     QC_SUFFIXES,
     STATUS_COLUMNS,
     SURVIVAL_COLUMNS,
     TEXT_COLUMNS,
+    expression_columns,
 )
 from .csv_safety import neutralise_frame, restore_frame
 from .dictionary import (
+    EXPORT_DICTIONARY_LINE,
     FALSE_CODES,
-    PAPER_DICTIONARY,
     TRUE_CODES,
     CohortFormatError,
     ColumnInfo,
@@ -47,10 +49,6 @@ from .dictionary import (
 
 # Days in an average month: survival is reported in months from TACE, as in the paper.
 DAYS_PER_MONTH = 365.25 / 12
-
-
-def expression_columns(prefixes: Iterable[str]) -> list[str]:
-    return [f"{prefix}_{suffix}" for prefix in prefixes for suffix in EXPRESSION_SUFFIXES]
 
 
 def extra_columns(table: pd.DataFrame) -> list[str]:
@@ -215,8 +213,8 @@ def write_cohort_csv(table: pd.DataFrame, stream, *, header_lines: Iterable[str]
     neutralise_frame(table).to_csv(stream, index=False, lineterminator=LINE_END)
 
 
-# Line end of the CSV export (see write_cohort_csv); the reader takes any.
-LINE_END = "\r\n"
+# Line end of the CSV export (see write_cohort_csv; defined in analysis.columns); the
+# reader takes any.
 _LINE_END = re.compile(r"\r\n|\r|\n")
 
 
@@ -362,9 +360,6 @@ def export_header_lines(table: pd.DataFrame, *, exported_at: str) -> list[str]:
     ]
 
 
-# The export's header line declaring its dictionary: the paper's (analysis.dictionary),
-# so a re-import of our own export needs no confirmation.
-EXPORT_DICTIONARY_LINE = f"dictionary: {PAPER_DICTIONARY} (columns and codes: docs/cohort.md)"
 
 
 # ---------------------------------------------------------------- the paper's dictionary

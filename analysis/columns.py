@@ -30,3 +30,14 @@ TEXT_COLUMNS = {
 BOOLEAN_COLUMNS = {"hbv", "type2_diabetes", "dss_event", *STATUS_COLUMNS}
 DATE_COLUMNS = {"tace_date", "last_contact_date"}
 INTEGER_COLUMNS = {"age_years", "child_pugh_score", "tumour_number"}
+
+
+def expression_columns(prefixes) -> list[str]:
+    """The expression columns of each assay prefix (mir122 -> mir122_pre_dcq, ...)."""
+    return [f"{prefix}_{suffix}" for prefix in prefixes for suffix in EXPRESSION_SUFFIXES]
+
+
+# Line end of the CSV export (analysis.cohort.write_cohort_csv says why CRLF); the reader
+# takes any. Here, not in analysis.cohort, so that streaming a stored export (the cohort
+# snapshot) needs no pandas.
+LINE_END = "\r\n"

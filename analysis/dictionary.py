@@ -44,6 +44,9 @@ ROLES = ("id", "time", "event", "variable", "qc", "status")
 TIME_UNITS = ("days", "weeks", "months", "years")
 # `# dictionary: exotrack` in a file's header: its columns are the paper's (docs/cohort.md).
 PAPER_DICTIONARY = "exotrack"
+# The export's header line declaring its dictionary: the paper's, so a re-import of our
+# own export needs no confirmation (analysis.cohort.export_header_lines).
+EXPORT_DICTIONARY_LINE = f"dictionary: {PAPER_DICTIONARY} (columns and codes: docs/cohort.md)"
 
 TRUE_CODES = frozenset({"true", "1", "yes", "y", "t"})
 FALSE_CODES = frozenset({"false", "0", "no", "n", "f"})

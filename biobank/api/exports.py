@@ -39,21 +39,25 @@ import pickle
 import tempfile
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
-import pandas as pd
 from django.utils import timezone
 
-from analysis.cohort import (
+from analysis.columns import (
     BASELINE_COLUMNS,
-    EXPORT_DICTIONARY_LINE,
     LINE_END,
     STATUS_COLUMNS,
     SURVIVAL_COLUMNS,
-    Fingerprinter,
     expression_columns,
 )
-from analysis.csv_safety import neutralise_frame
-from analysis.stats._json import json_safe
+from analysis.dictionary import EXPORT_DICTIONARY_LINE
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+# pandas and the analysis chain are imported where a table is computed or converted (the
+# chunked path, JSON): streaming the CSV of a stored snapshot needs neither, so a fresh
+# worker's first export does not wait for them (issue 16).
 
 FORMATS = ("csv", "json")
 CONTENT_TYPES = {"csv": "text/csv; charset=utf-8", "json": "application/json"}
@@ -194,6 +198,9 @@ def prepare_cohort_export(
                 n_chunks += 1
             columns = column_order(seen)
 
+            from analysis.cohort import Fingerprinter
+            from analysis.csv_safety import neutralise_frame
+
             fingerprinter = Fingerprinter()
             patients = 0
             frames.seek(0)
@@ -266,6 +273,8 @@ def _from_snapshot(format: str, exported_at: str) -> CohortExport | None:
 
 
 def _json_records(chunk: pd.DataFrame, *, first: bool) -> str:
+    from analysis.stats._json import json_safe
+
     records = json_safe(chunk.to_dict(orient="records"))
     return "".join(
         ("\n" if first and index == 0 else ",\n")

@@ -36,14 +36,19 @@ from dataclasses import dataclass, field
 from functools import cache
 from importlib.metadata import version as package_version
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import pandas as pd
 from django.conf import settings
 from django.db import IntegrityError, connection, transaction
 
-from analysis.cohort import LINE_END, Fingerprinter, fingerprint
-from analysis.csv_safety import neutralise_frame
+from analysis.columns import LINE_END
 from biobank.models import CohortSnapshot, CohortSnapshotChunk
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+# pandas and the analysis chain are imported by the functions that build, unpickle or
+# fingerprint a table: streaming a stored snapshot's CSV needs neither (issue 16).
 
 from .cohort_version import cohort_version
 
@@ -215,6 +220,9 @@ def export_chunks(table: pd.DataFrame, chunk_size: int | None = None):
     # written in the table's order and the fingerprint is taken of the whole table.
     chunk_size = chunk_size or CHUNK_PATIENTS
     in_order = table["study_id"].is_monotonic_increasing if len(table) else True
+    from analysis.cohort import Fingerprinter, fingerprint
+    from analysis.csv_safety import neutralise_frame
+
     fingerprinter = Fingerprinter()
     chunks = []
     for start in range(0, max(len(table), 1), chunk_size):
@@ -290,6 +298,8 @@ def _memoised(table: pd.DataFrame, columns: list[str], snapshot_id, memo: dict) 
     name = columns_key(columns)
     if name in memo:
         return memo[name]
+    from analysis.cohort import fingerprint
+
     value = fingerprint(table[columns])
     if len(memo) < MAX_MEMOISED:
         memo[name] = value
