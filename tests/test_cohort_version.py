@@ -412,11 +412,14 @@ def test_no_op_saves_leave_it(small_cohort):
 
 
 def test_the_counter_is_one_row():
-    assert cohort_version() == 0 and not CohortVersion.objects.exists()
+    # Not necessarily 0 here: on PostgreSQL a transactional test's flush (TRUNCATE) fires
+    # the truncate trigger, which sets the counter again after emptying it.
+    before = cohort_version()
     Assay.objects.create(target="miR-x", role=Assay.Role.TARGET)
     # On PostgreSQL the row appears when cohort_version() fires the pending bump (or at
     # commit): read the version through it, never through the model.
-    assert cohort_version() >= 1 and CohortVersion.objects.get().pk == 1
+    assert cohort_version() > before
+    assert list(CohortVersion.objects.values_list("pk", flat=True)) == [1]
 
 
 @pytest.mark.django_db(transaction=True)
