@@ -74,6 +74,18 @@ def prepare(patients: int | None = None) -> None:
         print(f"seeded {patients} patients in {time.perf_counter() - started:.1f} s")
 
 
+def move_cohort_version() -> None:
+    """What the database triggers do on any write to the cohort's tables
+    (biobank/migrations/0009): the next cohort read misses its snapshot and rebuilds."""
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "INSERT INTO biobank_cohortversion (id, version) VALUES (1, 1) "
+            "ON CONFLICT (id) DO UPDATE SET version = biobank_cohortversion.version + 1"
+        )
+
+
 def peak_rss_mib() -> float:
     """Peak resident memory of this process so far (Linux reports KiB)."""
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024

@@ -236,7 +236,6 @@ def _from_snapshot(format: str, exported_at: str) -> CohortExport | None:
     from biobank.selectors.cohort_cache import (
         cached_cohort,
         cohort_snapshot,
-        columns_key,
         snapshot_csv_chunks,
     )
 
@@ -260,8 +259,7 @@ def _from_snapshot(format: str, exported_at: str) -> CohortExport | None:
     table = cohort.table
     return CohortExport(
         format=format,
-        fingerprint=cohort.fingerprints.get(columns_key(table.columns))
-        or cohort.columns_fingerprint(table.columns),
+        fingerprint=cohort.columns_fingerprint(table.columns),  # memoised on the snapshot
         exported_at=exported_at,
         patients=len(table),
         columns=list(table.columns),

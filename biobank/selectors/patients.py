@@ -68,9 +68,10 @@ def patient_record(patient: Patient, *, include_identity: bool) -> PatientRecord
         .select_related("assay")
         .order_by("sample_id", "assay__target", "replicate", "id")
     )
-    grouped: dict[tuple[int, str], list[Well]] = defaultdict(list)
+    # Each RT product's replicates, assay by assay, in one pass over the patient's wells.
+    by_product: dict[int, dict[str, list[Well]]] = defaultdict(lambda: defaultdict(list))
     for well in wells:
-        grouped[(well.sample_id, well.assay.target)].append(well)
+        by_product[well.sample_id][well.assay.target].append(well)
     products = [
         product
         for draw in draws
@@ -84,8 +85,7 @@ def patient_record(patient: Patient, *, include_identity: bool) -> PatientRecord
             ResultLine(
                 target, [well.cq for well in replicates], sum(bool(w.excluded) for w in replicates)
             )
-            for (product_id, target), replicates in grouped.items()
-            if product_id == product.pk
+            for target, replicates in by_product[product.pk].items()
         ]
     identity = PatientIdentity.objects.filter(patient=patient).first() if include_identity else None
     follow_ups = list(FollowUp.objects.filter(patient=patient).order_by("contact_date"))

@@ -2,19 +2,15 @@
 
 from __future__ import annotations
 
-from django.contrib import messages
-from django.core.exceptions import ValidationError
 from django.http import Http404, HttpResponse
-from django.shortcuts import redirect, render
 
 from biobank.custody_export import timeline_csv, timeline_pdf
-from biobank.forms.aliquots import ReasonForm
-from biobank.forms.errors import add_service_errors
 from biobank.selectors.custody import custody_event_by_id, custody_timeline
 from biobank.selectors.samples import aliquot_by_id
 from biobank.services.custody import storage_event_void
 
 from .access import needs
+from .samples import reason_page
 
 
 def _timeline_or_404(pk: int):
@@ -54,22 +50,10 @@ def custody_event_void(request, pk: int):
     event = custody_event_by_id(pk)
     if event is None:
         raise Http404("No such custody event")
-    form = ReasonForm(request.POST or None)
-    if request.method == "POST" and form.is_valid():
-        try:
-            storage_event_void(event=event, user=request.user, reason=form.cleaned_data["reason"])
-        except ValidationError as error:
-            add_service_errors(form, error)
-        else:
-            messages.success(request, f"Event {event.pk} voided.")
-            return redirect("web:sample_detail", pk=event.aliquot_id)
-    return render(
+    return reason_page(
         request,
-        "web/sample_action.html",
-        {
-            "aliquot": event.aliquot,
-            "form": form,
-            "title": f"Void event {event.pk} ({event.get_kind_display()} "
-            f"{event.at:%Y-%m-%d %H:%M})",
-        },
+        aliquot=event.aliquot,
+        title=f"Void event {event.pk} ({event.get_kind_display()} {event.at:%Y-%m-%d %H:%M})",
+        act=lambda reason: storage_event_void(event=event, user=request.user, reason=reason),
+        done=f"Event {event.pk} voided.",
     )

@@ -20,10 +20,12 @@ from .access import needs
 FORMATS = ("pdf", "zpl")
 
 
-def printed(request, labels: list[Label], *, filename: str) -> HttpResponse | None:
+def printed(
+    request, labels: list[Label], *, filename: str, default_format: str = ""
+) -> HttpResponse | None:
     """The labels as the file `?format=` asks for (pdf with `stock`, zpl with `stock` and
     `dpi`), a 400 naming the bad parameter, or None for the page itself."""
-    wanted = request.GET.get("format", "")
+    wanted = request.GET.get("format") or default_format
     if not wanted:
         return None
     if wanted not in FORMATS:
@@ -78,9 +80,9 @@ def tube_label(request, pk: int):
     aliquot = aliquot_by_id(pk)
     if aliquot is None:
         raise Http404("No such aliquot")
-    request.GET = request.GET.copy()
-    request.GET.setdefault("format", "pdf")
-    return printed(request, tube_labels([aliquot]), filename=f"label-{aliquot.barcode}")
+    return printed(
+        request, tube_labels([aliquot]), filename=f"label-{aliquot.barcode}", default_format="pdf"
+    )
 
 
 @needs("biobank.view_aliquot")

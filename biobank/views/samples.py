@@ -69,19 +69,33 @@ def sample_reason_action(request, pk: int, action: str):
     """Check-out, thaw or discard: the tube and a reason."""
     service, title = REASON_ACTIONS[action]
     aliquot = _aliquot_or_404(pk)
+    return reason_page(
+        request,
+        aliquot=aliquot,
+        title=title,
+        act=lambda reason: service(aliquot=aliquot, user=request.user, reason=reason),
+        done=f"{title}: {aliquot.barcode} done.",
+        context={"action": action},
+    )
+
+
+def reason_page(request, *, aliquot, title: str, act, done: str, context: dict | None = None):
+    """A tube's action that takes only a reason: the form, `act(reason)` (a service call),
+    its refusal shown on the form, or the success message and back to the tube's page.
+    Check-out, thaw, discard and a curator's void of a custody line all go this way."""
     form = ReasonForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         try:
-            service(aliquot=aliquot, user=request.user, reason=form.cleaned_data["reason"])
+            act(form.cleaned_data["reason"])
         except ValidationError as error:
             add_service_errors(form, error)
         else:
-            messages.success(request, f"{title}: {aliquot.barcode} done.")
+            messages.success(request, done)
             return redirect("web:sample_detail", pk=aliquot.pk)
     return render(
         request,
         "web/sample_action.html",
-        {"aliquot": aliquot, "form": form, "title": title, "action": action},
+        {"aliquot": aliquot, "form": form, "title": title, **(context or {})},
     )
 
 
