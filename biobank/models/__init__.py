@@ -5,7 +5,15 @@ from .patients import ClinicalAssessment, FollowUp, Patient, PatientIdentity, Tr
 from .processing import ExosomeIsolation, ExosomeIsolationBatch, ReverseTranscription, RnaIsolation
 from .qpcr import Assay, PlateImport, QpcrPlate, Well, WellImportChange
 from .samples import Aliquot, SerumDraw
-from .storage import Box, Freezer, Rack, StorageEvent, TemperatureExcursion, position_label
+from .storage import (
+    Box,
+    Freezer,
+    PositionReservation,
+    Rack,
+    StorageEvent,
+    TemperatureExcursion,
+    position_label,
+)
 
 __all__ = [
     "Aliquot",
@@ -21,6 +29,7 @@ __all__ = [
     "Freezer",
     "Patient",
     "PlateImport",
+    "PositionReservation",
     "PatientIdentity",
     "QpcrPlate",
     "Rack",

@@ -193,6 +193,41 @@ class StorageEvent(models.Model):
         )
 
 
+class PositionReservation(models.Model):
+    """A position kept for a tube that left it, until the tube comes back.
+
+    A tube checked out from a retrieval pick list keeps its place: no other tube may be
+    put there (every placement asks biobank.services.reservations), and its check-in
+    suggests it and releases it. Discarding or using up the tube releases it too.
+    """
+
+    box = models.ForeignKey(Box, on_delete=models.PROTECT, related_name="reservations")
+    row = models.PositiveSmallIntegerField()
+    column = models.PositiveSmallIntegerField()
+    aliquot = models.OneToOneField(
+        "biobank.Aliquot", on_delete=models.PROTECT, related_name="reservation"
+    )
+    reason = models.CharField(max_length=200)
+    created_at = models.DateTimeField(auto_now_add=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+
+    class Meta:
+        ordering = ["box_id", "row", "column"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["box", "row", "column"], name="one_reservation_per_position"
+            ),
+            models.CheckConstraint(
+                condition=Q(row__gte=1) & Q(column__gte=1), name="reservation_position_one_based"
+            ),
+        ]
+
+    def __str__(self):
+        return f"{self.box.barcode} {position_label(self.row, self.column)} kept for {self.aliquot}"
+
+
 class TemperatureExcursion(models.Model):
     """A freezer that left its set point; the aliquots inside at recording time are kept."""
 

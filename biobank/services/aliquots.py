@@ -22,6 +22,7 @@ from analysis.triggers import schedule_reanalysis
 from biobank.models import Aliquot, Box, SerumDraw, StorageEvent, position_label
 
 from .custody import custody_events_record
+from .reservations import reservations_refuse_others, reservations_release
 
 Status = Aliquot.Status
 Kind = StorageEvent.Kind
@@ -80,7 +81,13 @@ def box_for_placement(box: Box) -> Box:
     return Box.objects.get(pk=box.pk)
 
 
-def check_free_position(position: Position, *, moving: Aliquot | None = None) -> None:
+def check_free_position(
+    position: Position, *, moving: Aliquot | None = None, placing: Aliquot | None = None
+) -> None:
+    """Refuse a position outside the box, taken by another tube, or kept for another tube
+    that is out on a retrieval. `moving`: the tube already in the box (its own position
+    does not count as taken); `placing`: the tube being checked in (its own kept
+    position is free for it)."""
     box = box_for_placement(position.box)
     if not box.contains(position.row, position.column):
         raise ValidationError(
@@ -95,6 +102,10 @@ def check_free_position(position: Position, *, moving: Aliquot | None = None) ->
     occupant = taken.values_list("barcode", flat=True).first()
     if occupant:
         raise ValidationError({"position": f"{position.label} already holds aliquot {occupant}"})
+    tube = moving or placing
+    reservations_refuse_others(
+        aliquot_id=tube.pk if tube else None, place=(box.pk, position.row, position.column)
+    )
 
 
 def log_event(
@@ -249,7 +260,8 @@ def aliquot_check_out(*, aliquot: Aliquot, user, reason: str) -> Aliquot:
 def aliquot_check_in(*, aliquot: Aliquot, position: Position, user, reason: str = "") -> Aliquot:
     aliquot = lock_aliquot(aliquot)
     require_status(aliquot, Status.OUT, action="checked in")
-    check_free_position(position)
+    check_free_position(position, placing=aliquot)
+    reservations_release(aliquot_ids=[aliquot.pk])
     aliquot.status = Status.STORED
     aliquot.box, aliquot.row, aliquot.column = position.box, position.row, position.column
     _save_place(aliquot, ["status", "box", "row", "column"])
@@ -303,6 +315,7 @@ def aliquot_discard(*, aliquot: Aliquot, user, reason: str) -> Aliquot:
     source = current_position(aliquot)
     aliquot.status, aliquot.box, aliquot.row, aliquot.column = Status.DISCARDED, None, None, None
     aliquot.save(update_fields=["status", "box", "row", "column"])
+    reservations_release(aliquot_ids=[aliquot.pk])
     custody_events_record(
         [log_event(aliquot, Kind.DISCARD, user=user, reason=reason, source=source)]
     )
@@ -329,6 +342,7 @@ def consume_locked(aliquot: Aliquot, volume: Decimal, *, user, reason: str) -> A
     if aliquot.volume_ul == 0:
         aliquot.status, aliquot.box, aliquot.row, aliquot.column = Status.USED_UP, None, None, None
         aliquot.save(update_fields=["status", "box", "row", "column"])
+        reservations_release(aliquot_ids=[aliquot.pk])
     custody_events_record(
         [
             log_event(
