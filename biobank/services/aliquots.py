@@ -56,14 +56,30 @@ def lock_aliquot(aliquot: Aliquot) -> Aliquot:
     return Aliquot.objects.select_for_update().get(pk=aliquot.pk)
 
 
+def status_refusal(aliquot: Aliquot, allowed: Iterable[str], action: str) -> str | None:
+    """Why the tube cannot be `action` (a past participle) in its status, or None."""
+    if aliquot.status in allowed:
+        return None
+    return (
+        f"Aliquot {aliquot.barcode} is {aliquot.get_status_display().lower()}; "
+        f"it cannot be {action}"
+    )
+
+
 def require_status(aliquot: Aliquot, *allowed: str, action: str) -> None:
-    if aliquot.status not in allowed:
-        raise ValidationError(
-            {
-                "status": f"Aliquot {aliquot.barcode} is {aliquot.get_status_display().lower()}; "
-                f"it cannot be {action}"
-            }
-        )
+    refusal = status_refusal(aliquot, allowed, action)
+    if refusal:
+        raise ValidationError({"status": refusal})
+
+
+def outside_refusal(box: Box, row: int, column: int) -> str | None:
+    """Why (row, column) is no place in `box`, or None."""
+    if box.contains(row, column):
+        return None
+    return (
+        f"{position_label(row, column) or 'That position'} is outside box {box.barcode} "
+        f"({box.rows} x {box.columns})"
+    )
 
 
 def box_for_placement(box: Box) -> Box:
@@ -89,13 +105,9 @@ def check_free_position(
     does not count as taken); `placing`: the tube being checked in (its own kept
     position is free for it)."""
     box = box_for_placement(position.box)
-    if not box.contains(position.row, position.column):
-        raise ValidationError(
-            {
-                "position": f"{position_label(position.row, position.column) or 'That position'} is "
-                f"outside box {box.barcode} ({box.rows} x {box.columns})"
-            }
-        )
+    outside = outside_refusal(box, position.row, position.column)
+    if outside:
+        raise ValidationError({"position": outside})
     taken = Aliquot.objects.filter(box=box, row=position.row, column=position.column)
     if moving is not None:
         taken = taken.exclude(pk=moving.pk)
@@ -139,17 +151,6 @@ def current_position(aliquot: Aliquot) -> Position | None:
     if aliquot.box_id is None:
         return None
     return Position(box=aliquot.box, row=aliquot.row, column=aliquot.column)
-
-
-def _save_place(aliquot: Aliquot, fields: list[str]) -> None:
-    """Save a change of place; a position taken by a concurrent transaction after our
-    check still fails cleanly through the unique constraint."""
-    try:
-        with transaction.atomic():
-            aliquot.save(update_fields=fields)
-    except IntegrityError as error:
-        # Not the database's text: it names the constraint and echoes the row.
-        raise ValidationError({"position": "That position was just taken"}) from error
 
 
 def generated_barcodes(draw: SerumDraw, count: int) -> list[str]:
@@ -243,50 +244,43 @@ def aliquots_create(
     return created
 
 
+def _one_tube(result) -> Aliquot:
+    """The tube a one-tube list was done to, or its refusal raised as the single-tube
+    services always raised it (keyed "status", "position", "reason", ...)."""
+    (outcome,) = result.outcomes
+    if not outcome.ok:
+        raise ValidationError({outcome.field: outcome.message})
+    return outcome.aliquot
+
+
+# The single-tube check-out, check-in, move and discard are one-tube lists of the bulk
+# services (biobank/services/bulk.py): one set of rules, messages and writes for both.
+# Imported here, not at the top: bulk.py builds on this module's helpers.
+
+
 @transaction.atomic
 def aliquot_check_out(*, aliquot: Aliquot, user, reason: str) -> Aliquot:
-    aliquot = lock_aliquot(aliquot)
-    require_status(aliquot, Status.STORED, action="checked out")
-    source = current_position(aliquot)
-    aliquot.status, aliquot.box, aliquot.row, aliquot.column = Status.OUT, None, None, None
-    aliquot.save(update_fields=["status", "box", "row", "column"])
-    custody_events_record(
-        [log_event(aliquot, Kind.CHECK_OUT, user=user, reason=reason, source=source)]
-    )
-    return aliquot
+    from .bulk import aliquots_check_out
+
+    return _one_tube(aliquots_check_out(codes=[aliquot.barcode], user=user, reason=reason))
 
 
 @transaction.atomic
 def aliquot_check_in(*, aliquot: Aliquot, position: Position, user, reason: str = "") -> Aliquot:
-    aliquot = lock_aliquot(aliquot)
-    require_status(aliquot, Status.OUT, action="checked in")
-    check_free_position(position, placing=aliquot)
-    reservations_release(aliquot_ids=[aliquot.pk])
-    aliquot.status = Status.STORED
-    aliquot.box, aliquot.row, aliquot.column = position.box, position.row, position.column
-    _save_place(aliquot, ["status", "box", "row", "column"])
-    custody_events_record(
-        [log_event(aliquot, Kind.CHECK_IN, user=user, reason=reason, target=position)]
+    from .bulk import aliquots_check_in
+
+    return _one_tube(
+        aliquots_check_in(placements=[(aliquot.barcode, position)], user=user, reason=reason)
     )
-    return aliquot
 
 
 @transaction.atomic
 def aliquot_move(*, aliquot: Aliquot, position: Position, user, reason: str) -> Aliquot:
-    aliquot = lock_aliquot(aliquot)
-    require_status(aliquot, Status.STORED, action="moved")
-    source = current_position(aliquot)
-    if source == position:
-        raise ValidationError(
-            {"position": f"Aliquot {aliquot.barcode} is already at {position.label}"}
-        )
-    check_free_position(position, moving=aliquot)
-    aliquot.box, aliquot.row, aliquot.column = position.box, position.row, position.column
-    _save_place(aliquot, ["box", "row", "column"])
-    custody_events_record(
-        [log_event(aliquot, Kind.MOVE, user=user, reason=reason, source=source, target=position)]
+    from .bulk import aliquots_move
+
+    return _one_tube(
+        aliquots_move(placements=[(aliquot.barcode, position)], user=user, reason=reason)
     )
-    return aliquot
 
 
 @transaction.atomic
@@ -308,18 +302,9 @@ def aliquot_thaw(*, aliquot: Aliquot, user, reason: str) -> Aliquot:
 
 @transaction.atomic
 def aliquot_discard(*, aliquot: Aliquot, user, reason: str) -> Aliquot:
-    if not reason.strip():
-        raise ValidationError({"reason": "Say why the aliquot is discarded"})
-    aliquot = lock_aliquot(aliquot)
-    require_status(aliquot, Status.STORED, Status.OUT, action="discarded")
-    source = current_position(aliquot)
-    aliquot.status, aliquot.box, aliquot.row, aliquot.column = Status.DISCARDED, None, None, None
-    aliquot.save(update_fields=["status", "box", "row", "column"])
-    reservations_release(aliquot_ids=[aliquot.pk])
-    custody_events_record(
-        [log_event(aliquot, Kind.DISCARD, user=user, reason=reason, source=source)]
-    )
-    return aliquot
+    from .bulk import aliquots_discard
+
+    return _one_tube(aliquots_discard(codes=[aliquot.barcode], user=user, reason=reason))
 
 
 def consume_locked(aliquot: Aliquot, volume: Decimal, *, user, reason: str) -> Aliquot:

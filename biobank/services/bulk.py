@@ -37,17 +37,17 @@ signal, have nothing to schedule — as the single-tube services' saves schedule
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
-from biobank.models import Aliquot, Box, StorageEvent, position_label
+from biobank.models import Aliquot, Box, StorageEvent
 from biobank.selectors.samples import kept_positions, last_positions
 
-from .aliquots import Position, log_event
+from .aliquots import Position, log_event, outside_refusal, status_refusal
 from .bulk_history import bulk_update_with_history_sql
 from .custody import custody_events_record
 from .reservations import reservations_release, reserved_refusals
@@ -71,6 +71,7 @@ class TubeOutcome:
     ok: bool
     message: str  # what was / would be done, or why refused (names the tube)
     target: Position | None = None
+    field: str = ""  # what a refusal is about: "barcode", "status" or "position"
 
 
 @dataclass(frozen=True)
@@ -100,7 +101,7 @@ def reason_checked(action: str, reason: str | None) -> str:
     reason = (reason or "").strip()
     verb = ACTIONS[action][0]
     if not reason and reason_required(action):
-        raise ValidationError({"reason": f"Say why the tubes are {verb}"})
+        raise ValidationError({"reason": f"Say why: the lab asks a reason when tubes are {verb}"})
     limit = StorageEvent._meta.get_field("reason").max_length
     if len(reason) > limit:
         raise ValidationError(
@@ -109,22 +110,9 @@ def reason_checked(action: str, reason: str | None) -> str:
     return reason
 
 
-def status_refusal(aliquot: Aliquot, action: str) -> str | None:
+def _status_refusal(aliquot: Aliquot, action: str) -> str | None:
     verb, allowed, _ = ACTIONS[action]
-    if aliquot.status in allowed:
-        return None
-    return (
-        f"Aliquot {aliquot.barcode} is {aliquot.get_status_display().lower()}; it cannot be {verb}"
-    )
-
-
-def outside_refusal(box: Box, row: int, column: int) -> str | None:
-    if box.contains(row, column):
-        return None
-    return (
-        f"{position_label(row, column) or 'That position'} is outside box {box.barcode} "
-        f"({box.rows} x {box.columns})"
-    )
+    return status_refusal(aliquot, allowed, verb)
 
 
 # --- reading what the list needs, a query each -------------------------------------
@@ -187,10 +175,11 @@ class _Line:
     code: str
     tube: Aliquot | None
     refusal: str | None = None
+    field: str = "position"  # what the refusal is about
     wanted: tuple[int, int, int] | None = None  # (box id, row, column) to place it
     how: str = ""  # "its kept position", "its last position" (check-in without target)
     source: Position | None = None
-    target: Position | None = field(default=None)
+    target: Position | None = None
 
 
 def _scan(codes: Sequence[str], tubes: dict[str, Aliquot], action: str) -> list[_Line]:
@@ -200,11 +189,13 @@ def _scan(codes: Sequence[str], tubes: dict[str, Aliquot], action: str) -> list[
         tube = tubes.get(code)
         line = _Line(code=code, tube=tube)
         if tube is None:
-            line.refusal = f"No tube has barcode {code}"
+            line.refusal, line.field = f"No tube has barcode {code}", "barcode"
         elif code in seen:
             line.refusal = f"Aliquot {code} is scanned twice; it is done once, on its first line"
+            line.field = "barcode"
         else:
-            line.refusal = status_refusal(tube, action)
+            line.refusal = _status_refusal(tube, action)
+            line.field = "status" if line.refusal else line.field
         seen.add(code)
         lines.append(line)
     return lines
@@ -339,7 +330,7 @@ def _write(action: str, kind: str, lines: list[_Line], *, user, reason: str) -> 
         # A concurrent placement took a position after our check (the unique constraint
         # is the last guard); not the database's text, which echoes the row.
         raise ValidationError(
-            {"tubes": ["A position was just taken by someone else; nothing was changed"]}
+            {"position": "A position was just taken by someone else; nothing was changed"}
         ) from error
     if action in ("check_in", "discard"):
         reservations_release(aliquot_ids=[line.tube.pk for line in lines])
@@ -364,7 +355,12 @@ def _write(action: str, kind: str, lines: list[_Line], *, user, reason: str) -> 
 def _outcome(line: _Line, verb: str, *, done: bool) -> TubeOutcome:
     if line.refusal:
         return TubeOutcome(
-            code=line.code, aliquot=line.tube, ok=False, message=line.refusal, target=line.target
+            code=line.code,
+            aliquot=line.tube,
+            ok=False,
+            message=line.refusal,
+            target=line.target,
+            field=line.field,
         )
     said = verb if done else f"will be {verb}"
     message = f"Aliquot {line.tube.barcode} {said}"
