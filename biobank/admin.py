@@ -12,7 +12,6 @@ processing records the bench services keep, an assay once added.
 from __future__ import annotations
 
 from django.contrib import admin, messages
-from django.core.exceptions import ValidationError
 from django.db.models import Count
 from simple_history.admin import SimpleHistoryAdmin
 
@@ -24,8 +23,8 @@ from biobank.admin_base import (
     ServiceForm,
     service_delete,
 )
-from biobank.services import aliquots as aliquot_services
 from biobank.services import assays as assay_services
+from biobank.services import bulk as bulk_services
 from biobank.services import patients as patient_services
 from biobank.services import plates as plate_services
 from biobank.services import storage as storage_services
@@ -395,29 +394,24 @@ class AliquotAdmin(CuratorWritesMixin, SimpleHistoryAdmin):
         """Every field is read-only: the custody services are the only writers."""
 
     def _apply(self, request, queryset, service, verb):
-        done = 0
-        for aliquot in queryset.order_by("pk"):
-            try:
-                service(
-                    aliquot=aliquot,
-                    user=request.user,
-                    reason=f"{verb} in the admin by {request.user}",
-                )
-                done += 1
-            except ValidationError as error:
-                self.message_user(
-                    request, f"{aliquot.barcode}: {'; '.join(error.messages)}", messages.ERROR
-                )
-        if done:
-            self.message_user(request, f"{done} aliquot(s) {verb}.", messages.SUCCESS)
+        """One list through the bulk service (one transaction, a message per refused tube)."""
+        result = service(
+            codes=list(queryset.order_by("pk").values_list("barcode", flat=True)),
+            user=request.user,
+            reason=f"{verb} in the admin by {request.user}",
+        )
+        for outcome in result.refused:
+            self.message_user(request, outcome.message, messages.ERROR)
+        if result.done:
+            self.message_user(request, f"{len(result.done)} aliquot(s) {verb}.", messages.SUCCESS)
 
     @admin.action(description="Check out the selected aliquots", permissions=["change"])
     def check_out(self, request, queryset):
-        self._apply(request, queryset, aliquot_services.aliquot_check_out, "checked out")
+        self._apply(request, queryset, bulk_services.aliquots_check_out, "checked out")
 
     @admin.action(description="Discard the selected aliquots", permissions=["change"])
     def discard(self, request, queryset):
-        self._apply(request, queryset, aliquot_services.aliquot_discard, "discarded")
+        self._apply(request, queryset, bulk_services.aliquots_discard, "discarded")
 
 
 @admin.register(m.StorageEvent)

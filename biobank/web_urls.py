@@ -4,6 +4,7 @@ from django.urls import path
 
 from biobank.views import (
     boxes,
+    bulk,
     custody,
     draws,
     extractions,
@@ -26,6 +27,7 @@ urlpatterns = [
     path("search/", search.search_page, name="search"),
     path("patients/<str:study_id>/", patients.patient_detail, name="patient_detail"),
     path("samples/", samples.sample_find, name="sample_find"),
+    path("samples/bulk/", bulk.samples_bulk, name="samples_bulk"),
     path("samples/<int:pk>/", samples.sample_detail, name="sample_detail"),
     path("samples/<int:pk>/label/", labels.tube_label, name="tube_label"),
     path(

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 
 from django.db.models import Count, F, Q
 
-from biobank.models import Aliquot, Box, position_label
+from biobank.models import Aliquot, Box, PositionReservation, position_label
 
 
 @dataclass(frozen=True)
@@ -63,6 +63,13 @@ def box_grid(box: Box) -> BoxGrid:
         for row in range(1, box.rows + 1)
     ]
     return BoxGrid(box=box, rows=rows)
+
+
+def free_unkept_positions(box: Box) -> list[tuple[int, int]]:
+    """The box's free positions in row-major order, less those kept for a tube out on a
+    retrieval (PositionReservation): where a list of tubes may go (two queries)."""
+    kept = set(PositionReservation.objects.filter(box=box).values_list("row", "column"))
+    return [place for place in box_grid(box).free_positions() if place not in kept]
 
 
 def boxes_with_occupancy():

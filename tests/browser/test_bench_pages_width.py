@@ -26,6 +26,7 @@ def bench_urls() -> list[str]:
         "/search/?q=demo",
         f"/patients/{draw.patient.study_id}/",
         "/samples/",
+        "/samples/bulk/",
         f"/samples/{tube.pk}/",
         f"/samples/{tube.pk}/check-out/",
         f"/samples/{tube.pk}/move/",
