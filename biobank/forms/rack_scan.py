@@ -28,5 +28,5 @@ class RackScanConfirmForm(BenchForm):
     reason = forms.CharField(
         max_length=300,
         required=False,
-        help_text="Optional; the custody events say 'rack scan <file name>' and this.",
+        help_text="Optional; each custody event says 'rack scan', the file's name and this.",
     )
