@@ -358,15 +358,23 @@ def _apply(preview: RackScanPreview, *, user, reason: str, at) -> None:
             )
         tube.status, tube.box, tube.row, tube.column = "stored", box, outcome.row, outcome.column
         updated.append(tube)
-    bulk_update_with_history_sql(
-        objs=updated,
-        model=Aliquot,
-        fields=["status", "box", "row", "column"],
-        user=user if getattr(user, "is_authenticated", False) else None,
-        change_reason=reason,
-        date=at,
-    )
+    try:
+        with transaction.atomic():
+            bulk_update_with_history_sql(
+                objs=updated,
+                model=Aliquot,
+                fields=["status", "box", "row", "column"],
+                user=user if getattr(user, "is_authenticated", False) else None,
+                change_reason=reason,
+                date=at,
+            )
+    except IntegrityError as error:
+        # A tube placed by someone else after our check (the unique constraint is the
+        # last guard); not the database's text, which echoes the row.
+        raise ValidationError(
+            {"tubes": ["A position was just taken by someone else; nothing was changed"]}
+        ) from error
     returning = [o.tube.pk for o in changes if o.kind == RETURNING]
     if returning:
         reservations_release(aliquot_ids=returning)
-    custody_events_record(events)
+    custody_events_record(events, want_ids=False)
