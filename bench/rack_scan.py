@@ -5,10 +5,11 @@ Two 8 x 12 racks (boxes RK-BENCH-A and RK-BENCH-B) and 96 tubes. Each round:
   - rack scan: the FluidX file of rack B listing the 96 tubes recorded in rack A, at the
     same positions; rack_scan_preview then rack_scan_confirm move all 96 into B (96
     custody events, one RackScanImport);
-  - peer: the same 96 tubes moved back into A by 96 single-tube aliquot_move calls in
-    one transaction (what a technician's page did tube by tube before).
+  - peers, alternately: the same 96 tubes moved back into A by 96 single-tube
+    aliquot_move calls in one transaction (what a technician's page did tube by tube
+    before), or by one bulk.aliquots_move (main's bulk service, no file to read).
 
-Time (median of --repeat rounds, after one untimed warm-up round) and queries of each,
+Time (median of 2 x --repeat rack scans and --repeat of each peer, after one untimed warm-up round) and queries of each,
 in the same process. Its own database (default: a scratch SQLite file only this bench
 uses); the RackScanImport rows it writes are deleted each round so the same file can
 be confirmed again; the custody events are append-only and stay in that database.
@@ -112,6 +113,23 @@ def peer_round(a, user):
     return done - started, len(queries)
 
 
+def bulk_round(a, user):
+    from biobank.models import Aliquot
+    from biobank.services.aliquots import Position
+    from biobank.services.bulk import aliquots_move
+
+    tubes = list(Aliquot.objects.filter(barcode__startswith="RKB-").order_by("pk"))
+    placements = [(t.barcode, Position(box=a, row=t.row, column=t.column)) for t in tubes]
+    with CaptureQueriesContext(connection) as queries:
+        started = time.perf_counter()
+        outcome = aliquots_move(
+            placements=placements, user=user, reason="bench/rack_scan.py", all_or_nothing=True
+        )
+        done = time.perf_counter()
+    assert len(outcome.done) == 96
+    return done - started, len(queries)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--repeat", type=int, default=5)
@@ -122,19 +140,27 @@ def main() -> None:
     user, _ = get_user_model().objects.get_or_create(username="bench-rackscan")
     a, b = racks()
     data = rack_file()
-    previews, confirms, peers = [], [], []
+    previews, confirms, peers, bulks = [], [], [], []
     for round_ in range(arguments.repeat + 1):
-        preview_s, confirm_s, preview_queries, confirm_queries = rack_scan_round(b, user, data)
-        peer_s, peer_queries = peer_round(a, user)
-        if round_:  # the first round warms caches and the database
-            previews.append(preview_s)
-            confirms.append(confirm_s)
-            peers.append(peer_s)
+        for back in (peer_round, bulk_round):
+            preview_s, confirm_s, preview_queries, confirm_queries = rack_scan_round(b, user, data)
+            back_s, back_queries = back(a, user)
+            if round_:  # the first round warms caches and the database
+                previews.append(preview_s)
+                confirms.append(confirm_s)
+                (peers if back is peer_round else bulks).append(back_s)
+            if back is peer_round:
+                peer_queries = back_queries
+            else:
+                bulk_queries = back_queries
     ms = lambda values: f"{statistics.median(values) * 1000:.0f} ms"  # noqa: E731
-    print(f"96-tube rack scan, median of {arguments.repeat} rounds:")
+    print(
+        f"96-tube rack scan, medians of {len(previews)} scans and {arguments.repeat} of each peer:"
+    )
     print(f"  preview  {ms(previews)}  ({preview_queries} queries)")
     print(f"  confirm  {ms(confirms)}  ({confirm_queries} queries: 96 moves, their custody events)")
     print(f"  peer: 96 single-tube aliquot_move calls  {ms(peers)}  ({peer_queries} queries)")
+    print(f"  peer: bulk.aliquots_move of the 96  {ms(bulks)}  ({bulk_queries} queries)")
 
 
 if __name__ == "__main__":
