@@ -243,3 +243,15 @@ def test_a_96_tube_confirm_runs_a_constant_number_of_queries(technician):
     assert two == all_96 <= 17, (two, all_96)
     assert two_inserts == inserts_96 == 1
     assert StorageEvent.objects.count() == 98
+
+
+def test_a_tube_read_elsewhere_in_the_rack_leaves_its_old_position(technician):
+    box = rack()
+    fill(box, [1, 2])
+    preview = rack_scan_preview(
+        box=box, data=scan_file({2: code(2), 3: code(1)}), filename="RK00000101.csv"
+    )
+    a1 = preview.positions[0]
+    assert a1.kind == UNREAD_HERE  # the file says NO READ at A1
+    assert a1.message == "no code read; FX10000001, recorded here, was read at A3 and moves there"
+    assert preview.positions[2].kind == MOVED and preview.missing == []

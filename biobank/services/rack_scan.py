@@ -231,7 +231,8 @@ def _compare(preview: RackScanPreview, tubes: list[Aliquot]) -> RackScanPreview:
     other = {t.box_id for t in tubes if t.box_id and t.box_id != box.pk}
     boxes.update(Box.objects.in_bulk(other) if other else {})
     kept = reservations_at((box.pk, p.row, p.column) for p in scan.positions if p.state == TUBE)
-    read_codes = set(scan.codes)
+    read_at = {p.code: p.label for p in scan.positions if p.state == TUBE}
+    read_codes = set(read_at)
     unread = {(p.row, p.column) for p in scan.positions if p.state == UNREAD}
     missing = [
         tube
@@ -255,6 +256,7 @@ def _compare(preview: RackScanPreview, tubes: list[Aliquot]) -> RackScanPreview:
                     boxes=boxes,
                     kept=kept.get((box.pk, row, column)),
                     blocked=(row, column) in missing_at,
+                    read_at=read_at,
                 )
             )
     preview.positions = outcomes
@@ -262,7 +264,9 @@ def _compare(preview: RackScanPreview, tubes: list[Aliquot]) -> RackScanPreview:
     return preview
 
 
-def _outcome(row, column, read, expected, *, tube, box, boxes, kept, blocked) -> PositionOutcome:
+def _outcome(
+    row, column, read, expected, *, tube, box, boxes, kept, blocked, read_at
+) -> PositionOutcome:
     def outcome(kind, message, **extra):
         return PositionOutcome(
             row=row,
@@ -275,6 +279,13 @@ def _outcome(row, column, read, expected, *, tube, box, boxes, kept, blocked) ->
             **extra,
         )
 
+    leaving = expected is not None and read_at.get(expected.barcode)
+    if leaving and (read is None or read.state != TUBE):
+        what = "no tube" if read is None or read.state == EMPTY else "no code read"
+        return outcome(
+            UNREAD_HERE if read is not None and read.state == UNREAD else EMPTY_HERE,
+            f"{what}; {expected.barcode}, recorded here, was read at {leaving} and moves there",
+        )
     if read is None or read.state == EMPTY:
         if expected is not None:
             return outcome(MISSING, f"{expected.barcode} is recorded here; the scan has no tube")
