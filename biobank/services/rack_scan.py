@@ -240,10 +240,11 @@ def _compare(preview: RackScanPreview, tubes: list[Aliquot]) -> RackScanPreview:
         if tube.barcode not in read_codes and place not in unread
     ]
     missing_at = {(t.row, t.column) for t in missing}
+    scanned = {(p.row, p.column): p for p in scan.positions}
     outcomes = []
     for row in range(1, box.rows + 1):
         for column in range(1, box.columns + 1):
-            read = scan.at(row, column)
+            read = scanned.get((row, column))
             expected = here.get((row, column))
             outcomes.append(
                 _outcome(
