@@ -12,6 +12,7 @@
 #                             inter-run calibrators IRC1/IRC2 on R1 and R2, none on R3
 #   vandesompele2002.csv      the geNorm paper's data (Genome Biol 2002, additional file 1)
 #   andersen2004_colon.csv    the NormFinder paper's colon data (Cancer Res 2004, table 1 genes)
+#   normfinder_negative_variance.csv  made-up Cq where NormFinder's variance estimate is < 0
 options(digits = 17)
 data_dir <- "../data"
 
@@ -171,6 +172,10 @@ nfo <- list(
 bm <- log2(as.matrix(vand[vand$tissue == "BM", -(1:2)]))
 nfo$bm_genes <- str_(colnames(bm))
 nfo$bm_no_group <- num(unname(normfinder(bm)))
+# A data set whose unbiased variance is negative for three genes (Cq, log2 scale already).
+neg <- read.csv(file.path(data_dir, "normfinder_negative_variance.csv"), check.names = FALSE)
+nfo$negative_genes <- str_(colnames(neg)[-1])
+nfo$negative_no_group <- num(unname(normfinder(as.matrix(neg[, -1]))))
 
 out <- obj(list(
   r_version = paste0("\"", R.version.string, "\""),
