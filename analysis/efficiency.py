@@ -63,6 +63,7 @@ __all__ = [
     "pooled_efficiency",
     "run_efficiency",
     "standard_curve",
+    "standard_curves",
 ]
 
 EFFICIENCY_METHODS = ("default", "run", "pooled", "declared")
@@ -305,6 +306,30 @@ def standard_curve(
         levels=tuple(levels),
         flags=tuple(flags),
     )
+
+
+def standard_curves(
+    wells, *, by: Sequence[str] = ("target",), outlier_cycles: float = DEFAULT_OUTLIER_CYCLES
+) -> dict:
+    """Fit every assay (and run) of a long table of standard wells at once.
+
+    ``wells`` is a pandas DataFrame with ``quantity``, ``cq`` and the ``by`` columns (e.g.
+    ``("run_id", "target")``). Returns ``{key: StandardCurve or StandardCurveError}``
+    (key a tuple when ``by`` has several columns, else the value), so a plate page can
+    show each assay's curve or why it has none without one bad series hiding the others.
+    Rows in an error's message count within that series, in table order.
+    """
+    by = list(by)
+    missing = [c for c in (*by, "quantity", "cq") if c not in wells.columns]
+    if missing:
+        raise StandardCurveError(f"standard wells lack column(s): {', '.join(missing)}")
+    out = {}
+    for key, rows in wells.groupby(by if len(by) > 1 else by[0], sort=True):
+        try:
+            out[key] = standard_curve(rows["quantity"], rows["cq"], outlier_cycles=outlier_cycles)
+        except StandardCurveError as exc:
+            out[key] = exc
+    return out
 
 
 @dataclass(frozen=True)

@@ -26,6 +26,7 @@ from analysis.efficiency import (
     pooled_efficiency,
     run_efficiency,
     standard_curve,
+    standard_curves,
 )
 
 HERE = Path(__file__).resolve().parent
@@ -172,3 +173,23 @@ def test_pooling_refuses_a_curve_without_error():
     exact = dataclasses.replace(standard_curve(q, 35 - 3.3 * np.log10(q)), efficiency_se=0.0)
     with pytest.raises(StandardCurveError, match="curve 1: efficiency SE"):
         pooled_efficiency([exact])
+
+
+def test_many_series_at_once_keep_each_outcome():
+    wells = pd.concat(
+        [
+            CURVES.assign(run_id="R1"),
+            pd.DataFrame(
+                {"target": "bad", "quantity": [1e3, 1e2], "cq": [20.0, 23.3], "run_id": "R1"}
+            ),
+        ]
+    )
+    curves = standard_curves(wells, by=("run_id", "target"))
+    assert set(curves) == {("R1", "hsa-miR-122-5p"), ("R1", "cel-miR-39-3p"), ("R1", "bad")}
+    good = curves[("R1", "cel-miR-39-3p")]
+    assert good.slope == pytest.approx(REFERENCE["curves"]["cel-miR-39-3p"]["slope"], rel=TOL)
+    assert isinstance(curves[("R1", "bad")], StandardCurveError)
+    assert "needs at least 3" in str(curves[("R1", "bad")])
+    assert set(standard_curves(CURVES)) == {"hsa-miR-122-5p", "cel-miR-39-3p"}
+    with pytest.raises(StandardCurveError, match="lack column"):
+        standard_curves(CURVES, by=("run_id",))
