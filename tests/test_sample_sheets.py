@@ -65,7 +65,10 @@ class TestLightCycler:
         assert parsed.plate_size == 96
         # Every name is the one the import will expect back from the instrument.
         by_position = {
-            (w.position, w.assay.target): expected_name(w) for w in mixed_plate.wells.all()
+            (w.position, w.assay.target): expected_name(
+                kind=w.kind, sample_code=w.sample.code if w.sample_id else None
+            )
+            for w in mixed_plate.wells.all()
         }
         assert {(p.position, p.target): p.sample_name for p in parsed.wells} == by_position
         types = {

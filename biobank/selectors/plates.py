@@ -188,7 +188,9 @@ def sample_sheet_wells(plate: QpcrPlate) -> list:
         SheetWell(
             row=well.row,
             column=well.column,
-            sample_name=expected_name(well),
+            sample_name=expected_name(
+                kind=well.kind, sample_code=well.sample.code if well.sample_id else None
+            ),
             target=well.assay.target,
             kind=well.kind,
             reference=well.assay.role == Assay.Role.SPIKE_IN,

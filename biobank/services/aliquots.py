@@ -244,9 +244,15 @@ def aliquots_create(
     return created
 
 
-def _one_tube(result) -> Aliquot:
-    """The tube a one-tube list was done to, or its refusal raised as the single-tube
-    services always raised it (keyed "status", "position", "reason", ...)."""
+def _one_tube(run) -> Aliquot:
+    """The tube a one-tube list (`run()`) was done to, or its refusal raised as the
+    single-tube services always raised it (keyed "status", "position", "reason", ...)."""
+    try:
+        result = run()
+    except ValidationError as error:
+        if getattr(error, "error_dict", {}).keys() == {"tubes"}:  # a place taken meanwhile
+            raise ValidationError({"position": "That position was just taken"}) from error
+        raise
     (outcome,) = result.outcomes
     if not outcome.ok:
         raise ValidationError({outcome.field: outcome.message})
@@ -262,7 +268,7 @@ def _one_tube(result) -> Aliquot:
 def aliquot_check_out(*, aliquot: Aliquot, user, reason: str) -> Aliquot:
     from .bulk import aliquots_check_out
 
-    return _one_tube(aliquots_check_out(codes=[aliquot.barcode], user=user, reason=reason))
+    return _one_tube(lambda: aliquots_check_out(codes=[aliquot.barcode], user=user, reason=reason))
 
 
 @transaction.atomic
@@ -270,7 +276,9 @@ def aliquot_check_in(*, aliquot: Aliquot, position: Position, user, reason: str 
     from .bulk import aliquots_check_in
 
     return _one_tube(
-        aliquots_check_in(placements=[(aliquot.barcode, position)], user=user, reason=reason)
+        lambda: aliquots_check_in(
+            placements=[(aliquot.barcode, position)], user=user, reason=reason
+        )
     )
 
 
@@ -279,7 +287,7 @@ def aliquot_move(*, aliquot: Aliquot, position: Position, user, reason: str) -> 
     from .bulk import aliquots_move
 
     return _one_tube(
-        aliquots_move(placements=[(aliquot.barcode, position)], user=user, reason=reason)
+        lambda: aliquots_move(placements=[(aliquot.barcode, position)], user=user, reason=reason)
     )
 
 
@@ -304,7 +312,7 @@ def aliquot_thaw(*, aliquot: Aliquot, user, reason: str) -> Aliquot:
 def aliquot_discard(*, aliquot: Aliquot, user, reason: str) -> Aliquot:
     from .bulk import aliquots_discard
 
-    return _one_tube(aliquots_discard(codes=[aliquot.barcode], user=user, reason=reason))
+    return _one_tube(lambda: aliquots_discard(codes=[aliquot.barcode], user=user, reason=reason))
 
 
 def consume_locked(aliquot: Aliquot, volume: Decimal, *, user, reason: str) -> Aliquot:

@@ -330,7 +330,7 @@ def _write(action: str, kind: str, lines: list[_Line], *, user, reason: str) -> 
         # A concurrent placement took a position after our check (the unique constraint
         # is the last guard); not the database's text, which echoes the row.
         raise ValidationError(
-            {"position": "A position was just taken by someone else; nothing was changed"}
+            {"tubes": ["A position was just taken by someone else; nothing was changed"]}
         ) from error
     if action in ("check_in", "discard"):
         reservations_release(aliquot_ids=[line.tube.pk for line in lines])

@@ -208,10 +208,12 @@ def _simplify(name: str) -> str:
     return re.sub(r"[^a-z0-9]", "", name)
 
 
-def expected_name(well: Well) -> str:
-    if well.kind == Well.Kind.NTC:
+def expected_name(*, kind: str, sample_code: str | None) -> str:
+    """The sample name the instrument file should carry for a well of `kind` holding
+    the RT product `sample_code` (the sample sheets write it, the import reads it)."""
+    if kind == Well.Kind.NTC:
         return "NTC"
-    return well.sample.code if well.sample_id else ""
+    return sample_code or ""
 
 
 def _names_agree(expected: str, found: str) -> bool:
@@ -410,9 +412,11 @@ def plate_import_preview(
         by_position.setdefault(reading.position, []).append(reading)
 
     layout: dict[str, list[Well]] = {}
+    # The sample's code and patient by join: a model instance per well's RT product
+    # would be a third of a large plate's Python time.
     for well in (
-        plate.wells.select_related("sample", "assay")
-        .annotate(study_id=F(f"{DRAW}__patient__study_id"))
+        plate.wells.select_related("assay")
+        .annotate(sample_code=F("sample__code"), study_id=F(f"{DRAW}__patient__study_id"))
         .order_by("row", "column", "assay__target")
     ):
         layout.setdefault(position_label(well.row, well.column), []).append(well)
@@ -495,7 +499,7 @@ def _stray_positions(preview: ImportPreview, by_position, layout) -> None:
 
 
 def _classify(preview, position, well, reading, problem) -> WellChange:
-    expected = expected_name(well)
+    expected = expected_name(kind=well.kind, sample_code=well.sample_code)
     common = dict(
         position=position,
         well_id=well.pk,
@@ -730,8 +734,8 @@ def _confirm(
         well = preview.wells[change.well_id]
         rows.append(
             WellImportChange(
-                plate_import=record,
-                well=well,
+                plate_import_id=record.pk,
+                well_id=well.pk,
                 action=change.action,
                 new_cq=change.new_cq,
                 previous_cq=well.cq,
