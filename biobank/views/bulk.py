@@ -56,12 +56,11 @@ def samples_bulk(request):
                     f"{label.capitalize()}: {len(result.done)} tube(s) done"
                     + (f", {len(result.refused)} refused." if result.refused else "."),
                 )
+    action_label = LABELS.get(form.data.get("action", ""), "")
+    if result is not None and result.applied:  # the next rack starts from an empty list
+        form = BulkTubesForm(initial={"action": form.cleaned_data["action"]})
     return render(
         request,
         "web/bulk_tubes.html",
-        {
-            "form": form,
-            "result": result,
-            "action_label": LABELS.get(form.data.get("action", ""), ""),
-        },
+        {"form": form, "result": result, "action_label": action_label},
     )

@@ -67,6 +67,8 @@ def test_preview_then_confirm_a_check_out(tech_client, technician):
     assert rows(done)[0] == ("T-000", True, "Aliquot T-000 checked out from RACK-1 A1")
     html = done.content.decode()
     assert "2 tube(s) done, 2 refused." in html and 'id="confirm"' not in html
+    assert not done.context["form"].is_bound  # an empty list for the next rack
+    assert done.context["form"]["action"].value() == "check_out"
     assert set(Aliquot.objects.filter(status="out").values_list("barcode", flat=True)) == {
         "T-000",
         "T-001",
