@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from django.forms import NullBooleanSelect
 from django.http import QueryDict
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -108,9 +109,17 @@ def _header(spec: ListSpec, params: QueryDict, ordering: str) -> list[dict]:
     return cells
 
 
+# A yes/no filter left empty filters nothing: "Any" on the page (django-filter's
+# select says "Unknown", the API's value for it).
+ANY_YES_NO = [("unknown", "Any"), ("true", "Yes"), ("false", "No")]
+
+
 def list_context(request, spec: ListSpec) -> dict:
     params = request.GET
     filters, rows, ordering = spec.filtered(params)
+    for form_field in filters.form.fields.values():
+        if isinstance(form_field.widget, NullBooleanSelect):
+            form_field.widget.choices = ANY_YES_NO
     page = RowsPaginator(rows, PAGE_SIZE).get_page(params.get("page"))
     return {
         "filters": filters,
