@@ -150,12 +150,19 @@ def aliquots_with_place():
     )
 
 
-def aliquot_rows():
-    """The aliquot list (API and /samples/) as `.values()` rows of ALIQUOT_ROW_KEYS: the
+# What the sample list page and its CSV show of a tube (no SPREC: the draw's times
+# are the costliest columns to read and convert).
+ALIQUOT_LIST_KEYS = tuple(
+    key for key in ALIQUOT_ROW_KEYS if key.split("__")[-1] not in SPREC_DRAW_FIELDS
+)
+
+
+def aliquot_rows(keys: tuple[str, ...] = ALIQUOT_ROW_KEYS):
+    """The aliquot list (API and /samples/) as `.values()` rows of `keys`: the
     draw (its SPREC fields), the patient and the place by joins. A page is one ordered
     index scan of LIMIT n rows, each joined by primary key (nested loops): less work for
     the database than the five correlated subqueries a row of aliquots_with_place(), and
     the rows need no model instance. Related columns are named by their lookup, not as
     F() annotations, which every clone of the queryset (filters, ordering, cursor)
     would copy."""
-    return Aliquot.objects.values(*ALIQUOT_ROW_KEYS)
+    return Aliquot.objects.values(*keys)

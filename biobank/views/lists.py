@@ -24,7 +24,7 @@ from biobank.forms.samples import FindSampleForm
 from biobank.models import Aliquot, position_label
 from biobank.selectors.draws import draws_with_tube_counts
 from biobank.selectors.patients import patients_with_counts
-from biobank.selectors.samples import aliquot_rows
+from biobank.selectors.samples import ALIQUOT_LIST_KEYS, aliquot_rows
 
 from .access import needs
 
@@ -33,14 +33,20 @@ CSV_CHUNK = 2000
 
 
 class RowsPaginator(KeysFirstPaginator):
-    """The API's keys-first paginator (a deep page costs an index scan of keys, then
-    the page's rows by primary key) for model rows and `.values()` rows alike. The
-    queryset is always ordered with the primary key last (ListSpec.rows)."""
+    """The API's keys-first paginator: the count and the page's keys are read from
+    `object_list` (filtered and ordered, joined only where a filter or the sort needs
+    it), then the page's rows by primary key through `fetch(keys)` (model rows or
+    `.values()` rows). A deep page costs an index scan of keys, not a join of every
+    row before the offset. The ordering always ends with the primary key
+    (ListSpec.filtered)."""
+
+    def __init__(self, object_list, per_page, *, fetch: Callable):
+        super().__init__(object_list, per_page)
+        self.fetch = fetch
 
     def rows(self, bottom: int, top: int):
-        records = self.object_list
-        keys = list(records.values_list("pk", flat=True)[bottom:top])
-        page = records.order_by().filter(pk__in=keys)
+        keys = list(self.object_list.values_list("pk", flat=True)[bottom:top])
+        page = self.fetch(keys)
         key_of = (lambda row: row["id"]) if page._fields else (lambda row: row.pk)
         by_key = {key_of(row): row for row in page}
         return [by_key[key] for key in keys if key in by_key]
@@ -57,7 +63,7 @@ class ListSpec:
     """What one list page is: its FilterSet, its selector, its columns and sorts."""
 
     filterset_class: type
-    selector: Callable
+    selector: Callable  # the rows, as the API lists them
     columns: tuple[Column, ...]
     # `ordering` value -> ORM paths. The API's ordering names where the API has them.
     sorts: dict[str, tuple[str, ...]]
@@ -67,10 +73,14 @@ class ListSpec:
     url_name: str
     csv_url_name: str
     hidden_filters: tuple[str, ...] = field(default=())  # shown elsewhere on the page
+    # What the page counts and pages on when the selector's rows carry joins a count
+    # need not run (the `.values()` rows of the aliquot list); default: the selector.
+    keys_from: Callable | None = None
 
-    def filtered(self, params: QueryDict):
-        """(the bound FilterSet, its rows in the chosen order, the `ordering` value)."""
-        filters = self.filterset_class(params or None, queryset=self.selector())
+    def filtered(self, params: QueryDict, queryset):
+        """(the bound FilterSet, `queryset` filtered in the chosen order, the
+        `ordering` value)."""
+        filters = self.filterset_class(params or None, queryset=queryset)
         rows = filters.qs if not filters.is_bound or filters.is_valid() else filters.qs.none()
         ordering = params.get("ordering", "")
         if ordering.lstrip("-") not in self.sorts:
@@ -116,11 +126,14 @@ ANY_YES_NO = [("unknown", "Any"), ("true", "Yes"), ("false", "No")]
 
 def list_context(request, spec: ListSpec) -> dict:
     params = request.GET
-    filters, rows, ordering = spec.filtered(params)
+    filters, rows, ordering = spec.filtered(params, (spec.keys_from or spec.selector)())
     for form_field in filters.form.fields.values():
         if isinstance(form_field.widget, NullBooleanSelect):
             form_field.widget.choices = ANY_YES_NO
-    page = RowsPaginator(rows, PAGE_SIZE).get_page(params.get("page"))
+    paginator = RowsPaginator(
+        rows, PAGE_SIZE, fetch=lambda keys: spec.selector().filter(pk__in=keys)
+    )
+    page = paginator.get_page(params.get("page"))
     return {
         "filters": filters,
         "filter_fields": [f for f in filters.form if f.name not in spec.hidden_filters],
@@ -137,7 +150,7 @@ def list_context(request, spec: ListSpec) -> dict:
 
 def export_csv(request, spec: ListSpec):
     """Every row the filters select, in the list's order, streamed."""
-    filters, rows, _ordering = spec.filtered(request.GET)
+    _filters, rows, _ordering = spec.filtered(request.GET, spec.selector())
     return csv_response(
         filename=spec.filename,
         columns=spec.csv_columns,
@@ -152,7 +165,8 @@ STATUS_LABELS = dict(Aliquot.Status.choices)
 
 SAMPLES = ListSpec(
     filterset_class=filtersets.AliquotFilterSet,
-    selector=aliquot_rows,
+    selector=lambda: aliquot_rows(ALIQUOT_LIST_KEYS),
+    keys_from=Aliquot.objects.all,
     columns=(
         Column("Barcode", "barcode"),
         Column("Patient", "study_id"),
