@@ -78,8 +78,8 @@ class PatientFilterSet(filters.FilterSet):
         field_name="withdrawn_on", lookup_expr="isnull", exclude=True, label="Withdrawn"
     )
     consent_date = _dates("consent_date", "Consent date")
-    age_min = IntegerFilter(field_name="age_at_enrolment", lookup_expr="gte")
-    age_max = IntegerFilter(field_name="age_at_enrolment", lookup_expr="lte")
+    age_min = IntegerFilter(field_name="age_at_enrolment", lookup_expr="gte", label="Age at least")
+    age_max = IntegerFilter(field_name="age_at_enrolment", lookup_expr="lte", label="Age at most")
 
     class Meta:
         model = Patient
@@ -146,7 +146,11 @@ class AliquotFilterSet(filters.FilterSet):
     freezer = _id("box__rack__freezer_id", "Freezer (id)")
     created = _dates("created_at__date", "Created on")
     min_volume_ul = filters.NumberFilter(
-        field_name="volume_ul", lookup_expr="gte", max_digits=8, decimal_places=1
+        field_name="volume_ul",
+        lookup_expr="gte",
+        max_digits=8,
+        decimal_places=1,
+        label="At least (µl)",
     )
 
     class Meta:

@@ -9,6 +9,7 @@ from biobank.views import (
     draws,
     extractions,
     labels,
+    lists,
     patients,
     plate_import,
     plates,
@@ -21,13 +22,18 @@ from biobank.views import (
 
 app_name = "web"
 urlpatterns = [
+    path("draws/", lists.draw_list, name="draw_list"),
+    path("draws/export.csv", lists.draw_list_csv, name="draw_list_csv"),
     path("draws/new/", draws.draw_register, name="draw_register"),
     path("draws/<int:pk>/aliquot/", draws.draw_aliquot, name="draw_aliquot"),
     path("draws/<int:pk>/labels/", labels.draw_labels, name="draw_labels"),
     path("labels/barcode.svg", labels.barcode_image, name="barcode_image"),
     path("search/", search.search_page, name="search"),
+    path("patients/", lists.patient_list, name="patient_list"),
+    path("patients/export.csv", lists.patient_list_csv, name="patient_list_csv"),
     path("patients/<str:study_id>/", patients.patient_detail, name="patient_detail"),
-    path("samples/", samples.sample_find, name="sample_find"),
+    path("samples/", lists.sample_list, name="sample_find"),
+    path("samples/export.csv", lists.sample_list_csv, name="sample_list_csv"),
     path("samples/bulk/", bulk.samples_bulk, name="samples_bulk"),
     path("samples/<int:pk>/", samples.sample_detail, name="sample_detail"),
     path("samples/<int:pk>/label/", labels.tube_label, name="tube_label"),

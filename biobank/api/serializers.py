@@ -42,6 +42,8 @@ from biobank.models import (
     position_label,
 )
 from biobank.models.patients import ASSESSMENT_RANGES
+from biobank.selectors.plates import WELL_DRAW
+from biobank.selectors.samples import SPREC_DRAW_FIELDS
 from biobank.uploads import check_upload_size
 
 # ---------------------------------------------------------------- shared fields
@@ -378,7 +380,7 @@ class LocationSerializer(serializers.Serializer):
 
 
 class AliquotSerializer(serializers.ModelSerializer):
-    """Reads the annotations of biobank.api.views.aliquots() (study_id, box_barcode,
+    """Reads the annotations of biobank.selectors.samples.aliquots_with_place() (study_id, box_barcode,
     box_name, rack_name, freezer_name)."""
 
     study_id = serializers.CharField(read_only=True)
@@ -424,19 +426,6 @@ class AliquotSerializer(serializers.ModelSerializer):
         }
 
 
-SPREC_DRAW_FIELDS = (
-    "container",
-    "drawn_at",
-    "centrifuged_at",
-    "frozen_at",
-    "held_cold",
-    "centrifugation_g",
-    "centrifugation_minutes",
-    "centrifugation_temperature_c",
-    "storage_temperature_c",
-)
-
-
 def _aliquot_location(row: dict) -> dict | None:
     if row["box_id"] is None:
         return None
@@ -453,28 +442,7 @@ def _aliquot_sprec(row: dict) -> str:
     return serum_sprec(**{field: row[f"draw__{field}"] for field in SPREC_DRAW_FIELDS})
 
 
-ALIQUOT_ROW_KEYS = (
-    "id",
-    "barcode",
-    "draw_id",
-    "draw__patient__study_id",
-    "draw__timepoint",
-    "initial_volume_ul",
-    "volume_ul",
-    "freeze_thaw_count",
-    "status",
-    "box_id",
-    "row",
-    "column",
-    "created_at",
-    "box__barcode",
-    "box__name",
-    "box__rack__name",
-    "box__rack__freezer__name",
-    *(f"draw__{field}" for field in SPREC_DRAW_FIELDS),
-)
-
-# The aliquot list: rows of biobank.api.views.aliquot_rows(), as AliquotSerializer.
+# The aliquot list: rows of biobank.selectors.samples.aliquot_rows(), as AliquotSerializer.
 ALIQUOT_ROWS = ValueRows(
     AliquotSerializer,
     keys={"study_id": "draw__patient__study_id", "timepoint": "draw__timepoint"},
@@ -985,7 +953,7 @@ class PlateImportSerializer(serializers.ModelSerializer):
 
 
 class WellSerializer(serializers.ModelSerializer):
-    """Reads the annotations of biobank.api.views.wells()."""
+    """Reads the annotations of biobank.selectors.plates.wells_listed()."""
 
     plate_barcode = serializers.CharField(read_only=True)
     position = serializers.CharField(read_only=True)
@@ -1024,30 +992,7 @@ class WellSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
 
-WELL_DRAW = "sample__rna__isolation__aliquot__draw"
-WELL_ROW_KEYS = (
-    "id",
-    "plate_id",
-    "plate__barcode",
-    "row",
-    "column",
-    "kind",
-    "sample_id",
-    "sample__code",
-    f"{WELL_DRAW}__patient__study_id",
-    f"{WELL_DRAW}__timepoint",
-    "assay_id",
-    "assay__target",
-    "replicate",
-    "cq",
-    "excluded",
-    "exclusion_reason",
-    "excluded_by__username",
-    "excluded_at",
-    "imported_from_id",
-)
-
-# The well list: rows of biobank.api.views.well_rows(), as WellSerializer.
+# The well list: rows of biobank.selectors.plates.well_rows(), as WellSerializer.
 WELL_ROWS = ValueRows(
     WellSerializer,
     keys={

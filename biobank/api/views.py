@@ -6,10 +6,8 @@ with the record as it is now.
 
 from __future__ import annotations
 
-from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError as DjangoValidationError
-from django.db.models import Count, IntegerField, Max, OuterRef, Prefetch, Subquery
-from django.db.models.functions import Coalesce
+from django.db.models import Prefetch
 from django.http import JsonResponse, StreamingHttpResponse
 from django.views.decorators.csrf import csrf_exempt
 from drf_spectacular.types import OpenApiTypes
@@ -34,28 +32,27 @@ from analysis.models import AnalysisPlan, AnalysisRun
 from biobank import filtersets
 from biobank.lockout import lockout_response
 from biobank.models import (
-    Aliquot,
     Assay,
-    Box,
     ClinicalAssessment,
     ExosomeIsolation,
     ExosomeIsolationBatch,
     FollowUp,
     Freezer,
-    Patient,
     PatientIdentity,
     PlateImport,
-    QpcrPlate,
     Rack,
     ReverseTranscription,
     RnaIsolation,
-    SerumDraw,
     StorageEvent,
     Treatment,
-    Well,
 )
+from biobank.selectors.boxes import boxes_listed
+from biobank.selectors.draws import draws_listed
+from biobank.selectors.patients import patients_listed
 from biobank.selectors.plate_imports import plate_import_history
+from biobank.selectors.plates import plates_listed, well_rows, wells_listed
 from biobank.selectors.processing import scanned_chain
+from biobank.selectors.samples import aliquot_rows, aliquots_with_place
 from biobank.services import aliquots as aliquot_services
 from biobank.services import draws as draw_services
 from biobank.services import patients as patient_services
@@ -83,91 +80,6 @@ def reanalysis_run(*, plan: AnalysisPlan, user) -> AnalysisRun:
 
     run = request_run(plan=plan, trigger=AnalysisRun.Trigger.MANUAL, user=user)
     return current_run(run.pk) or run  # or the run that replaced it after a transient fault
-
-
-def count_of(model, field: str, **conditions) -> Coalesce:
-    """A correlated COUNT(*) subquery: evaluated for the rows of the page only, where a
-    JOIN + GROUP BY would aggregate the whole table before paginating."""
-    counted = (
-        model.objects.filter(**{field: OuterRef("pk")}, **conditions)
-        .order_by()
-        .values(field)
-        .annotate(n=Count("*"))
-        .values("n")
-    )
-    return Coalesce(Subquery(counted, output_field=IntegerField()), 0)
-
-
-def column_of(model, key: str, path: str) -> Subquery:
-    """A value of a related row as a correlated subquery (for one record's answer).
-    Unlike select_related or an F() across a join, it adds no JOIN. No ORDER BY: the
-    primary key names one row, the model's default ordering would only add a sort."""
-    return Subquery(model.objects.filter(pk=OuterRef(key)).order_by().values(path)[:1])
-
-
-def aliquots():
-    """Aliquots with their draw (for the SPREC code), their patient and their place."""
-    return Aliquot.objects.select_related("draw").annotate(
-        study_id=column_of(SerumDraw, "draw_id", "patient__study_id"),
-        box_barcode=column_of(Box, "box_id", "barcode"),
-        box_name=column_of(Box, "box_id", "name"),
-        rack_name=column_of(Box, "box_id", "rack__name"),
-        freezer_name=column_of(Box, "box_id", "rack__freezer__name"),
-    )
-
-
-def aliquot_rows():
-    """The aliquot list as `.values()` rows for serializers.ALIQUOT_ROWS: the draw (its
-    SPREC fields), the patient and the place by joins. A cursor page is one ordered
-    index scan of LIMIT 51 rows, each joined by primary key (nested loops): less work
-    for the database than the five correlated subqueries a row of aliquots(), and the
-    rows need no model instance. Related columns are named by their lookup, not as
-    F() annotations, which every clone of the queryset (filters, ordering, cursor)
-    would copy."""
-    return Aliquot.objects.values(*s.ALIQUOT_ROW_KEYS)
-
-
-def well_rows():
-    """The well list as `.values()` rows for serializers.WELL_ROWS, related columns by
-    joins (see aliquot_rows)."""
-    return Well.objects.values(*s.WELL_ROW_KEYS)
-
-
-def wells():
-    """Wells with what the list shows of their plate, assay, sample and patient."""
-    draw = "rna__isolation__aliquot__draw"
-    return Well.objects.annotate(
-        plate_barcode=column_of(QpcrPlate, "plate_id", "barcode"),
-        target=column_of(Assay, "assay_id", "target"),
-        sample_code=column_of(ReverseTranscription, "sample_id", "code"),
-        study_id=column_of(ReverseTranscription, "sample_id", f"{draw}__patient__study_id"),
-        timepoint=column_of(ReverseTranscription, "sample_id", f"{draw}__timepoint"),
-        excluded_by_username=column_of(get_user_model(), "excluded_by_id", "username"),
-    )
-
-
-def boxes():
-    """Every box with its place and `n_stored` tubes."""
-    return Box.objects.select_related("rack__freezer").annotate(
-        n_stored=count_of(Aliquot, "box", status=Aliquot.Status.STORED)
-    )
-
-
-def plates():
-    """Plates with `n_wells`, `n_filled` (wells with a Cq), `n_imports`, `last_import_at`."""
-    last_import = (
-        PlateImport.objects.filter(plate=OuterRef("pk"))
-        .order_by()
-        .values("plate")
-        .annotate(last=Max("imported_at"))
-        .values("last")
-    )
-    return QpcrPlate.objects.select_related("operator").annotate(
-        n_wells=count_of(Well, "plate"),
-        n_filled=count_of(Well, "plate", cq__isnull=False),
-        n_imports=count_of(PlateImport, "plate"),
-        last_import_at=Subquery(last_import),
-    )
 
 
 class ReadViewSet(ListModelMixin, RetrieveModelMixin, GenericViewSet):
@@ -251,7 +163,7 @@ class PatientViewSet(ReadViewSet):
 
     Identities are at /api/v1/patient-identities/ for curators only."""
 
-    queryset = Patient.objects.all()
+    queryset = patients_listed()
     serializer_class = s.PatientSerializer
     filterset_class = filtersets.PatientFilterSet
     ordering_fields = ["study_id", "age_at_enrolment", "consent_date", "withdrawn_on"]
@@ -403,7 +315,7 @@ class SerumDrawViewSet(ServiceUpdateMixin, ReadViewSet):
     """Serum draws, PRE or POST a TACE. A POST draw before its TACE is refused; one
     outside the 5-10 day window is accepted and flagged (`outside_window`)."""
 
-    queryset = SerumDraw.objects.select_related("patient")
+    queryset = draws_listed()
     serializer_class = s.SerumDrawSerializer
     filterset_class = filtersets.SerumDrawFilterSet
     update_input = s.SerumDrawUpdateInput
@@ -438,7 +350,7 @@ class AliquotViewSet(ReadViewSet):
     action (check-out, check-in, move, thaw, consume, discard) written through the
     custody services, each logged as a storage event."""
 
-    queryset = aliquots()
+    queryset = aliquots_with_place()
     serializer_class = s.AliquotSerializer
     list_rows, list_renderer = staticmethod(aliquot_rows), s.ALIQUOT_ROWS
     filterset_class = filtersets.AliquotFilterSet
@@ -577,7 +489,7 @@ class BoxViewSet(ReadViewSet):
     """Boxes with their occupancy: `n_stored` and `free` in the list, and every taken
     position in the detail."""
 
-    queryset = boxes()
+    queryset = boxes_listed()
     serializer_class = s.BoxSerializer
     detail_serializer_class = s.BoxDetailSerializer
     filterset_class = filtersets.BoxFilterSet
@@ -726,7 +638,7 @@ class PlateViewSet(ReadViewSet):
     """qPCR plates: create, lay out, then import the instrument export in two steps
     (preview, then confirm: nothing is written by the preview)."""
 
-    queryset = plates()
+    queryset = plates_listed()
     serializer_class = s.QpcrPlateSerializer
     filterset_class = filtersets.QpcrPlateFilterSet
     ordering_fields = ["barcode", "created_at", "run_at"]
@@ -861,7 +773,7 @@ class WellViewSet(ReadViewSet):
     or keep what the automatic QC would exclude, with the reason) needs change_well, as on
     the QC page: the bench's technicians and the curators; the import fills Cq."""
 
-    queryset = wells()
+    queryset = wells_listed()
     serializer_class = s.WellSerializer
     list_rows, list_renderer = staticmethod(well_rows), s.WELL_ROWS
     filterset_class = filtersets.WellFilterSet

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from django.db.models import Count, F, Q
 
 from biobank.models import Aliquot, Box, PositionReservation, position_label
+from biobank.selectors.subqueries import count_of
 
 
 @dataclass(frozen=True)
@@ -79,6 +80,15 @@ def boxes_with_occupancy():
         Box.objects.select_related("rack__freezer")
         .annotate(n_stored=Count("aliquots", filter=Q(aliquots__status=Aliquot.Status.STORED)))
         .annotate(n_free=F("rows") * F("columns") - F("n_stored"))
+    )
+
+
+def boxes_listed():
+    """Every box with its place and `n_stored` tubes, counted by a correlated subquery:
+    for the rows of a page only (the API's list), where boxes_with_occupancy's join
+    counts every box's tubes before paginating."""
+    return Box.objects.select_related("rack__freezer").annotate(
+        n_stored=count_of(Aliquot, "box", status=Aliquot.Status.STORED)
     )
 
 

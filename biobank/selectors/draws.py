@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from django.db.models import Count
 
-from biobank.models import SerumDraw, Treatment
+from biobank.models import Aliquot, SerumDraw, Treatment
+from biobank.selectors.subqueries import count_of
 
 
 def treatments_open_for_draws():
@@ -13,6 +14,20 @@ def treatments_open_for_draws():
         Treatment.objects.filter(patient__withdrawn_on__isnull=True)
         .select_related("patient")
         .order_by("patient__study_id", "performed_on")
+    )
+
+
+def draws_listed():
+    """Serum draws with their patient (the API's list, /draws/)."""
+    return SerumDraw.objects.select_related("patient")
+
+
+def draws_with_tube_counts():
+    """The draw list of /draws/: each draw with `n_aliquots` cut from it and `n_stored`
+    of them in a freezer, counted for the page's rows only."""
+    return draws_listed().annotate(
+        n_aliquots=count_of(Aliquot, "draw"),
+        n_stored=count_of(Aliquot, "draw", status=Aliquot.Status.STORED),
     )
 
 

@@ -18,6 +18,7 @@ from biobank.models import (
     SerumDraw,
     Well,
 )
+from biobank.selectors.subqueries import count_of
 
 
 @dataclass(frozen=True)
@@ -41,6 +42,21 @@ class PatientRecord:
     @property
     def last_follow_up(self) -> FollowUp | None:
         return self.follow_ups[-1] if self.follow_ups else None
+
+
+def patients_listed():
+    """Patients, pseudonymous: never joined to their identity (the API's list,
+    /patients/)."""
+    return Patient.objects.all()
+
+
+def patients_with_counts():
+    """The patient list of /patients/: each patient with `n_draws` and `n_stored` tubes,
+    counted for the page's rows only; never the identity."""
+    return patients_listed().annotate(
+        n_draws=count_of(SerumDraw, "patient"),
+        n_stored=count_of(Aliquot, "draw__patient", status=Aliquot.Status.STORED),
+    )
 
 
 def patient_by_study_id(study_id: str) -> Patient | None:

@@ -1,14 +1,25 @@
-"""qPCR plates for the bench: the list, the plate map, the samples a layout can use."""
+"""qPCR plates for the bench: the list, the plate map, the samples a layout can use; the
+plate and well lists of the API (the well list lives here, not in selectors/wells.py,
+which loads pandas for the analysis chain)."""
 
 from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from django.db.models import Count, Max, Q
+from django.contrib.auth import get_user_model
+from django.db.models import Count, Max, OuterRef, Q, Subquery
 
-from biobank.models import Assay, QpcrPlate, ReverseTranscription, Well, position_label
+from biobank.models import (
+    Assay,
+    PlateImport,
+    QpcrPlate,
+    ReverseTranscription,
+    Well,
+    position_label,
+)
 from biobank.selectors.scans import in_scan_order
+from biobank.selectors.subqueries import column_of, count_of
 
 
 def plates_with_counts():
@@ -26,6 +37,73 @@ def plates_with_counts():
         )
         .order_by("-created_at", "barcode")
     )
+
+
+def plates_listed():
+    """Plates with `n_wells`, `n_filled` (wells with a Cq), `n_imports`, `last_import_at`
+    as correlated subqueries: counted for the rows of a page only, where
+    plates_with_counts' joins aggregate every plate's wells before paginating."""
+    last_import = (
+        PlateImport.objects.filter(plate=OuterRef("pk"))
+        .order_by()
+        .values("plate")
+        .annotate(last=Max("imported_at"))
+        .values("last")
+    )
+    return QpcrPlate.objects.select_related("operator").annotate(
+        n_wells=count_of(Well, "plate"),
+        n_filled=count_of(Well, "plate", cq__isnull=False),
+        n_imports=count_of(PlateImport, "plate"),
+        last_import_at=Subquery(last_import),
+    )
+
+
+# The path from a well (through its RT product) to the serum draw it came from.
+WELL_DRAW = "sample__rna__isolation__aliquot__draw"
+
+# What a row of the well list holds (the API's WellSerializer).
+WELL_ROW_KEYS = (
+    "id",
+    "plate_id",
+    "plate__barcode",
+    "row",
+    "column",
+    "kind",
+    "sample_id",
+    "sample__code",
+    f"{WELL_DRAW}__patient__study_id",
+    f"{WELL_DRAW}__timepoint",
+    "assay_id",
+    "assay__target",
+    "replicate",
+    "cq",
+    "excluded",
+    "exclusion_reason",
+    "excluded_by__username",
+    "excluded_at",
+    "imported_from_id",
+)
+
+
+def wells_listed():
+    """Wells with what the list shows of their plate, assay, sample and patient, as
+    correlated subqueries (one record's answer)."""
+    draw = "rna__isolation__aliquot__draw"
+    RT = ReverseTranscription
+    return Well.objects.annotate(
+        plate_barcode=column_of(QpcrPlate, "plate_id", "barcode"),
+        target=column_of(Assay, "assay_id", "target"),
+        sample_code=column_of(RT, "sample_id", "code"),
+        study_id=column_of(RT, "sample_id", f"{draw}__patient__study_id"),
+        timepoint=column_of(RT, "sample_id", f"{draw}__timepoint"),
+        excluded_by_username=column_of(get_user_model(), "excluded_by_id", "username"),
+    )
+
+
+def well_rows():
+    """The well list as `.values()` rows of WELL_ROW_KEYS, related columns by joins
+    (see biobank.selectors.samples.aliquot_rows)."""
+    return Well.objects.values(*WELL_ROW_KEYS)
 
 
 def plate_with_counts(plate_id: int) -> QpcrPlate | None:

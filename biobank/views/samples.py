@@ -1,4 +1,4 @@
-"""Finding a tube by its barcode, its record, and the custody actions on it."""
+"""A tube's record and the custody actions on it (finding one: views/lists.py)."""
 
 from __future__ import annotations
 
@@ -9,7 +9,6 @@ from django.shortcuts import redirect, render
 
 from biobank.forms.aliquots import PlaceForm, ReasonForm
 from biobank.forms.errors import add_service_errors
-from biobank.forms.samples import FindSampleForm
 from biobank.models import position_label
 from biobank.selectors.boxes import box_by_barcode, box_grid
 from biobank.selectors.samples import aliquot_by_id, sample_record
@@ -34,14 +33,6 @@ PLACE_ACTIONS = {
     "check-in": (aliquot_check_in, "Check in"),
     "move": (aliquot_move, "Move"),
 }
-
-
-@needs("biobank.view_aliquot")
-def sample_find(request):
-    form = FindSampleForm(request.GET or None)
-    if form.is_bound and form.is_valid():
-        return redirect("web:sample_detail", pk=form.cleaned_data["barcode"].pk)
-    return render(request, "web/sample_find.html", {"form": form})
 
 
 @needs("biobank.view_aliquot")

@@ -12,8 +12,9 @@ from django.urls import reverse
 from django.utils import timezone
 
 from biobank.api import serializers as s
-from biobank.api.views import aliquots, wells
 from biobank.models import Well
+from biobank.selectors.plates import wells_listed as wells
+from biobank.selectors.samples import aliquots_with_place as aliquots
 from biobank.services.aliquots import aliquot_check_out, aliquot_thaw
 from biobank.services.plates import well_exclude
 
