@@ -4,6 +4,7 @@ from .cohort_cache import CohortSnapshot, CohortSnapshotChunk, CohortVersion
 from .patients import ClinicalAssessment, FollowUp, Patient, PatientIdentity, Treatment
 from .processing import ExosomeIsolation, ExosomeIsolationBatch, ReverseTranscription, RnaIsolation
 from .qpcr import Assay, PlateImport, QpcrPlate, Well, WellImportChange
+from .retrieval import LegalHold, RetrievalItem, RetrievalRequest
 from .samples import Aliquot, SerumDraw
 from .storage import (
     Box,
@@ -26,6 +27,7 @@ __all__ = [
     "ExosomeIsolation",
     "ExosomeIsolationBatch",
     "FollowUp",
+    "LegalHold",
     "Freezer",
     "Patient",
     "PlateImport",
@@ -33,6 +35,8 @@ __all__ = [
     "PatientIdentity",
     "QpcrPlate",
     "Rack",
+    "RetrievalItem",
+    "RetrievalRequest",
     "ReverseTranscription",
     "RnaIsolation",
     "SerumDraw",
