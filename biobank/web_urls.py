@@ -12,6 +12,7 @@ from biobank.views import (
     plate_import,
     plates,
     qc,
+    retrieval,
     rt_products,
     samples,
     search,
@@ -28,12 +29,8 @@ urlpatterns = [
     path("samples/", samples.sample_find, name="sample_find"),
     path("samples/<int:pk>/", samples.sample_detail, name="sample_detail"),
     path("samples/<int:pk>/label/", labels.tube_label, name="tube_label"),
-    path(
-        "samples/<int:pk>/custody.csv", custody.custody_timeline_csv, name="sample_custody_csv"
-    ),
-    path(
-        "samples/<int:pk>/custody.pdf", custody.custody_timeline_pdf, name="sample_custody_pdf"
-    ),
+    path("samples/<int:pk>/custody.csv", custody.custody_timeline_csv, name="sample_custody_csv"),
+    path("samples/<int:pk>/custody.pdf", custody.custody_timeline_pdf, name="sample_custody_pdf"),
     path("custody-events/<int:pk>/void/", custody.custody_event_void, name="custody_event_void"),
     path(
         "samples/<int:pk>/check-out/",
@@ -65,6 +62,17 @@ urlpatterns = [
         {"action": "move"},
         name="sample_move",
     ),
+    path("requests/", retrieval.request_list, name="request_list"),
+    path("requests/new/", retrieval.request_new, name="request_new"),
+    path("requests/<int:pk>/", retrieval.request_detail, name="request_detail"),
+    path("requests/<int:pk>/pick-list/", retrieval.request_pick_list, name="request_pick_list"),
+    path(
+        "requests/<int:pk>/pick-list.pdf",
+        retrieval.request_pick_list_pdf,
+        name="request_pick_list_pdf",
+    ),
+    path("samples/<int:pk>/hold/", retrieval.legal_hold_new, name="legal_hold_new"),
+    path("holds/<int:pk>/release/", retrieval.legal_hold_release, name="legal_hold_release"),
     path("boxes/", boxes.box_list, name="box_list"),
     path("boxes/<int:pk>/", boxes.box_detail, name="box_detail"),
     path("extractions/new/", extractions.isolation_batch_record, name="isolation_batch_record"),
@@ -103,4 +111,15 @@ urlpatterns = [
         name="plate_import_revert",
     ),
     path("plates/<int:pk>/qc/", qc.plate_qc_page, name="plate_qc"),
+]
+
+# A request's decision buttons: /requests/<pk>/submit/, approve/, reject/, cancel/.
+urlpatterns += [
+    path(
+        f"requests/<int:pk>/{action}/",
+        retrieval.request_action,
+        {"action": action},
+        name=f"request_{action}",
+    )
+    for action in ("submit", "approve", "reject", "cancel")
 ]

@@ -229,3 +229,7 @@ def legal_holds_of(aliquot: Aliquot):
         .filter(Q(aliquot_id=aliquot.pk) | Q(patient_id=aliquot.draw.patient_id))
         .select_related("placed_by", "patient", "aliquot")
     )
+
+
+def legal_hold_by_id(pk: int) -> LegalHold | None:
+    return LegalHold.objects.filter(pk=pk).first()
