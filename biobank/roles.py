@@ -32,6 +32,7 @@ TECHNICIAN_WRITES = {
     "well": {"add", "change"},  # plate map; QC decisions (exclude, restore)
     "plateimport": {"add", "change"},  # import; revert
     "retrievalrequest": {"add"},  # ask for tubes; a curator decides (decide_...)
+    "rackscanimport": {"add"},  # confirm a rack-scanner file (moves and check-ins)
 }
 
 CURATOR_APPS = {"biobank", "analysis", "django_celery_beat"}

@@ -9,7 +9,7 @@ from biobank.roles import sync_role_groups
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("biobank", "0011_position_reservation"),
+        ("biobank", "0014_rack_scan_import"),  # 0011 before main took 0014; the lead relinks
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 

@@ -41,6 +41,8 @@ def bench_urls() -> list[str]:
         f"/samples/{tube.pk}/thaw/",
         "/boxes/?space=4",
         f"/boxes/{tube.box_id}/",
+        f"/boxes/{tube.box_id}/scan/",
+        "/rack-scans/",
         "/draws/new/",
         f"/draws/{draw.pk}/aliquot/",
         f"/draws/{draw.pk}/labels/",
