@@ -6,9 +6,12 @@ from __future__ import annotations
 from decimal import Decimal
 
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from biobank.models import Aliquot, LegalHold, PositionReservation, RetrievalRequest
+from biobank.services.retrieval import pick_list_check_out, request_approve, request_create
 
 from ..factories import AliquotFactory, BoxFactory
 
@@ -100,3 +103,25 @@ def test_curator_places_and_releases_a_hold(curator_client, tech_client):
     hold.refresh_from_db()
     assert hold.released_at is not None
     assert "No hold on this tube" in curator_client.get(detail).content.decode()
+
+
+def test_request_pages_read_a_constant_number_of_queries(tech_client, curator, technician):
+    def counts(n):
+        box = BoxFactory(rows=8, columns=12)
+        tubes = [AliquotFactory(box=box, row=1 + i // 12, column=1 + i % 12) for i in range(n)]
+        request = request_create(
+            user=technician, purpose="p", barcodes=[t.barcode for t in tubes], submit=True
+        )
+        found = []
+        with CaptureQueriesContext(connection) as submitted:
+            tech_client.get(reverse("web:request_detail", args=[request.pk]))
+        found.append(len(submitted))
+        request_approve(request=request, user=curator)
+        pick_list_check_out(request=request, codes=[tubes[0].barcode], user=technician)
+        for name in ("web:request_detail", "web:request_pick_list"):
+            with CaptureQueriesContext(connection) as queries:
+                assert tech_client.get(reverse(name, args=[request.pk])).status_code == 200
+            found.append(len(queries))
+        return found
+
+    assert counts(3) == counts(40)
