@@ -175,6 +175,11 @@ def request_pick_list(request, pk: int):
             "retrieval": retrieval,
             "lines": pick_list(retrieval),
             "out_items": [item for item in items if item.status == "out"],
+            # Approved but gone from their box by another way: not on the list, and the
+            # request cannot be fulfilled until they are picked or it is cancelled.
+            "astray": [
+                item for item in items if item.status == "approved" and not item.aliquot.box_id
+            ],
             "out_form": out_form,
             "back_form": back_form,
             "outcome": outcome,

@@ -125,3 +125,18 @@ def test_request_pages_read_a_constant_number_of_queries(tech_client, curator, t
         return found
 
     assert counts(3) == counts(40)
+
+
+def test_an_approved_tube_taken_out_another_way_is_named_on_the_pick_list(
+    tech_client, curator, technician
+):
+    from biobank.services.aliquots import aliquot_check_out
+
+    tubes = [AliquotFactory(row=1, column=1), AliquotFactory(row=1, column=1)]
+    request = request_create(
+        user=technician, purpose="p", barcodes=[t.barcode for t in tubes], submit=True
+    )
+    request_approve(request=request, user=curator)
+    aliquot_check_out(aliquot=tubes[1], user=technician, reason="bench")
+    page = tech_client.get(reverse("web:request_pick_list", args=[request.pk])).content.decode()
+    assert "Approved but not in a box" in page and tubes[1].barcode in page
