@@ -254,3 +254,16 @@ def test_a_request_with_tubes_out_cannot_be_cancelled(technician, curator):
         request_cancel(request=request, user=technician)
     pick_list_check_in(request=request, codes=[tube.barcode], user=technician)
     assert RetrievalItem.objects.get().status == "returned"
+
+
+def test_only_the_requester_or_a_curator_submits_or_cancels(technician, curator):
+    from .factories import UserFactory
+
+    other = UserFactory(groups=["technician"])
+    request = request_create(user=technician, purpose="p", barcodes=[AliquotFactory().barcode])
+    with pytest.raises(ValidationError):
+        request_submit(request=request, user=other)
+    with pytest.raises(ValidationError):
+        request_cancel(request=request, user=other)
+    assert request_submit(request=request, user=technician).status == "submitted"
+    assert request_cancel(request=request, user=curator).status == "cancelled"

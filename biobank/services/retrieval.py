@@ -176,6 +176,8 @@ def request_create(
 @transaction.atomic
 def request_submit(*, request: RetrievalRequest, user) -> RetrievalRequest:
     request = _lock(request)
+    if request.requested_by_id != user.pk:
+        _require_perm(user, DECIDE, "submit another person's request")
     _require(request, ReqStatus.DRAFT, action="submitted")
     request.status = ReqStatus.SUBMITTED
     request.save(update_fields=["status"])
