@@ -835,3 +835,57 @@ class WellImportChangeAdmin(CuratorWritesMixin, admin.ModelAdmin):
 
     def has_delete_permission(self, request, obj=None):
         return False
+
+
+class ServiceWrittenAdmin(CuratorWritesMixin, admin.ModelAdmin):
+    """Written only by biobank.services.retrieval (requests, decisions, holds): read here."""
+
+    def has_add_permission(self, request, *args):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(m.RetrievalRequest)
+class RetrievalRequestAdmin(ServiceWrittenAdmin):
+    list_display = ["code", "status", "purpose", "requested_by", "requested_at", "decided_by"]
+    list_filter = ["status"]
+    list_select_related = ["requested_by", "decided_by"]
+    search_fields = ["code", "purpose"]
+
+
+@admin.register(m.RetrievalItem)
+class RetrievalItemAdmin(ServiceWrittenAdmin):
+    list_display = ["request", "aliquot", "status", "eligible"]
+    list_filter = ["status"]
+    list_select_related = ["request", "aliquot"]
+    search_fields = ["request__code", "aliquot__barcode"]
+
+
+@admin.register(m.LegalHold)
+class LegalHoldAdmin(ServiceWrittenAdmin):
+    list_display = ["__str__", "reason", "placed_by", "placed_at", "released_at"]
+    list_select_related = ["patient", "aliquot", "placed_by"]
+    search_fields = ["reason", "patient__study_id", "aliquot__barcode"]
+
+
+@admin.register(m.PositionReservation)
+class PositionReservationAdmin(ServiceWrittenAdmin):
+    list_display = ["__str__", "reason", "created_by", "created_at"]
+    list_select_related = ["box", "aliquot", "created_by"]
+    search_fields = ["reason", "aliquot__barcode", "box__barcode"]
+
+
+@admin.register(m.RackScanImport)
+class RackScanImportAdmin(ServiceWrittenAdmin):
+    """Each confirmed rack-scanner file (biobank.services.rack_scan): read-only, the
+    custody log holds what it did to each tube."""
+
+    list_display = ["imported_at", "box", "filename", "vendor", "tubes_moved", "imported_by"]
+    list_select_related = ["box", "imported_by"]
+    search_fields = ["filename", "rack_barcode", "box__barcode", "sha256"]
+    date_hierarchy = "imported_at"

@@ -31,6 +31,7 @@ TECHNICIAN_WRITES = {
     "qpcrplate": {"add", "change"},  # set up; lay out and import (plate actions)
     "well": {"add", "change"},  # plate map; QC decisions (exclude, restore)
     "plateimport": {"add", "change"},  # import; revert
+    "retrievalrequest": {"add"},  # ask for tubes; a curator decides (decide_...)
     "rackscanimport": {"add"},  # confirm a rack-scanner file (moves and check-ins)
 }
 

@@ -15,6 +15,7 @@ from biobank.views import (
     plates,
     qc,
     rack_scan,
+    retrieval,
     rt_products,
     samples,
     search,
@@ -70,6 +71,17 @@ urlpatterns = [
         {"action": "move"},
         name="sample_move",
     ),
+    path("requests/", retrieval.request_list, name="request_list"),
+    path("requests/new/", retrieval.request_new, name="request_new"),
+    path("requests/<int:pk>/", retrieval.request_detail, name="request_detail"),
+    path("requests/<int:pk>/pick-list/", retrieval.request_pick_list, name="request_pick_list"),
+    path(
+        "requests/<int:pk>/pick-list.pdf",
+        retrieval.request_pick_list_pdf,
+        name="request_pick_list_pdf",
+    ),
+    path("samples/<int:pk>/hold/", retrieval.legal_hold_new, name="legal_hold_new"),
+    path("holds/<int:pk>/release/", retrieval.legal_hold_release, name="legal_hold_release"),
     path("boxes/", boxes.box_list, name="box_list"),
     path("boxes/<int:pk>/", boxes.box_detail, name="box_detail"),
     path("boxes/<int:pk>/scan/", rack_scan.rack_scan_upload, name="rack_scan_upload"),
@@ -112,4 +124,15 @@ urlpatterns = [
         name="plate_import_revert",
     ),
     path("plates/<int:pk>/qc/", qc.plate_qc_page, name="plate_qc"),
+]
+
+# A request's decision buttons: /requests/<pk>/submit/, approve/, reject/, cancel/.
+urlpatterns += [
+    path(
+        f"requests/<int:pk>/{action}/",
+        retrieval.request_action,
+        {"action": action},
+        name=f"request_{action}",
+    )
+    for action in ("submit", "approve", "reject", "cancel")
 ]

@@ -8,7 +8,7 @@ from django import forms
 from django.conf import settings
 from django.core.exceptions import ValidationError
 
-from biobank.selectors.boxes import free_unkept_positions
+from biobank.selectors.boxes import box_grid
 from biobank.services.aliquots import Position
 
 from .base import BenchForm
@@ -127,7 +127,7 @@ class BulkTubesForm(BenchForm):
         """Each line's (barcode, (box, row, column)): its own position, else the box's next
         free one not named by another line and not kept for a tube out."""
         named = {position for _, position, _ in lines if position}
-        free = [place for place in free_unkept_positions(box) if place not in named]
+        free = [place for place in box_grid(box).free_positions() if place not in named]
         wanting = sum(1 for _, position, _ in lines if position is None)
         if wanting > len(free):
             self.add_error(

@@ -5,6 +5,7 @@ from .patients import ClinicalAssessment, FollowUp, Patient, PatientIdentity, Tr
 from .processing import ExosomeIsolation, ExosomeIsolationBatch, ReverseTranscription, RnaIsolation
 from .qpcr import Assay, PlateImport, QpcrPlate, Well, WellImportChange
 from .rack_scans import RackScanImport
+from .retrieval import LegalHold, RetrievalItem, RetrievalRequest
 from .samples import Aliquot, SerumDraw
 from .storage import (
     Box,
@@ -27,6 +28,7 @@ __all__ = [
     "ExosomeIsolation",
     "ExosomeIsolationBatch",
     "FollowUp",
+    "LegalHold",
     "Freezer",
     "Patient",
     "PlateImport",
@@ -35,6 +37,8 @@ __all__ = [
     "QpcrPlate",
     "Rack",
     "RackScanImport",
+    "RetrievalItem",
+    "RetrievalRequest",
     "ReverseTranscription",
     "RnaIsolation",
     "SerumDraw",

@@ -208,6 +208,14 @@ class PositionReservation(models.Model):
         "biobank.Aliquot", on_delete=models.PROTECT, related_name="reservation"
     )
     reason = models.CharField(max_length=200)
+    retrieval_item = models.ForeignKey(
+        "biobank.RetrievalItem",
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        help_text="The pick-list line that took the tube out",
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"

@@ -1,7 +1,9 @@
 """Boxes as the bench sees them: a grid of positions, each free or holding a tube.
 
 The grid is read in one query whatever the box size, and it is the database's
-occupancy, not a cached count, so a position taken a moment ago shows as taken.
+occupancy, not a cached count, so a position taken a moment ago shows as taken. A
+position kept for a tube out on a retrieval (PositionReservation) is not free either:
+no other tube may go there, so the free-space finder and the utilisation count it.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ class GridCell:
     label: str  # 'A1'
     aliquot_id: int | None = None
     barcode: str = ""
+    kept_for: str = ""  # the barcode of the tube out on a retrieval this place is kept for
 
     @property
     def taken(self) -> bool:
@@ -41,12 +44,22 @@ class BoxGrid:
         return sum(cell.taken for row in self.rows for cell in row)
 
     @property
+    def kept(self) -> int:
+        return sum(bool(cell.kept_for) for row in self.rows for cell in row)
+
+    @property
     def free(self) -> int:
-        return self.box.capacity - self.taken
+        return self.box.capacity - self.taken - self.kept
 
     def free_positions(self) -> list[tuple[int, int]]:
-        """Free (row, column) pairs in row-major order, the order a box is filled."""
-        return [(cell.row, cell.column) for row in self.rows for cell in row if not cell.taken]
+        """Free (row, column) pairs in row-major order, the order a box is filled; a
+        position kept for a tube out on a retrieval is not free."""
+        return [
+            (cell.row, cell.column)
+            for row in self.rows
+            for cell in row
+            if not cell.taken and not cell.kept_for
+        ]
 
 
 def box_grid(box: Box) -> BoxGrid:
@@ -56,9 +69,21 @@ def box_grid(box: Box) -> BoxGrid:
             "row", "column", "pk", "barcode"
         )
     }
+    kept = {
+        (row, column): barcode
+        for row, column, barcode in PositionReservation.objects.filter(box=box).values_list(
+            "row", "column", "aliquot__barcode"
+        )
+    }
     rows = [
         [
-            GridCell(row, column, position_label(row, column), *occupants.get((row, column), ()))
+            GridCell(
+                row,
+                column,
+                position_label(row, column),
+                *occupants.get((row, column), (None, "")),
+                kept_for=kept.get((row, column), ""),
+            )
             for column in range(1, box.columns + 1)
         ]
         for row in range(1, box.rows + 1)
@@ -66,20 +91,18 @@ def box_grid(box: Box) -> BoxGrid:
     return BoxGrid(box=box, rows=rows)
 
 
-def free_unkept_positions(box: Box) -> list[tuple[int, int]]:
-    """The box's free positions in row-major order, less those kept for a tube out on a
-    retrieval (PositionReservation): where a list of tubes may go (two queries)."""
-    kept = set(PositionReservation.objects.filter(box=box).values_list("row", "column"))
-    return [place for place in box_grid(box).free_positions() if place not in kept]
-
-
 def boxes_with_occupancy():
-    """Every box with its place in the freezer, `n_stored` tubes and `n_free` positions
-    (one query)."""
+    """Every box with its place in the freezer, `n_stored` tubes, `n_reserved` positions
+    kept for tubes out on a retrieval and `n_free` positions (one query)."""
     return (
         Box.objects.select_related("rack__freezer")
-        .annotate(n_stored=Count("aliquots", filter=Q(aliquots__status=Aliquot.Status.STORED)))
-        .annotate(n_free=F("rows") * F("columns") - F("n_stored"))
+        .annotate(
+            n_stored=Count(
+                "aliquots", filter=Q(aliquots__status=Aliquot.Status.STORED), distinct=True
+            ),
+            n_reserved=Count("reservations", distinct=True),
+        )
+        .annotate(n_free=F("rows") * F("columns") - F("n_stored") - F("n_reserved"))
     )
 
 
@@ -115,16 +138,18 @@ class Utilisation:
     label: str
     capacity: int = 0
     stored: int = 0
+    reserved: int = 0  # kept for tubes out on a retrieval: not free
     boxes: int = 0
     parts: list[Utilisation] = field(default_factory=list)  # a freezer's racks
 
     @property
     def free(self) -> int:
-        return self.capacity - self.stored
+        return self.capacity - self.stored - self.reserved
 
     @property
     def percent_used(self) -> int:
-        return round(100 * self.stored / self.capacity) if self.capacity else 0
+        used = self.stored + self.reserved
+        return round(100 * used / self.capacity) if self.capacity else 0
 
 
 @dataclass
@@ -138,6 +163,7 @@ class StorageUtilisation:
         for freezer in self.freezers:
             whole.capacity += freezer.capacity
             whole.stored += freezer.stored
+            whole.reserved += freezer.reserved
             whole.boxes += freezer.boxes
         return whole
 
@@ -158,5 +184,6 @@ def storage_utilisation() -> StorageUtilisation:
         for line in (freezer_line, rack_line):
             line.capacity += box.capacity
             line.stored += box.n_stored
+            line.reserved += box.n_reserved
             line.boxes += 1
     return StorageUtilisation(list(freezers.values()), boxes)

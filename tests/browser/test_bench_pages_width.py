@@ -7,6 +7,7 @@ import pytest
 
 from biobank.models import QpcrPlate
 from biobank.services.plates import plate_create, plate_layout
+from biobank.services.retrieval import request_approve, request_create, request_submit
 
 from ..factories import ReverseTranscriptionFactory, UserFactory, study_assays
 from .conftest import log_in
@@ -21,6 +22,14 @@ def bench_urls() -> list[str]:
     assays = study_assays()
     plate = plate_create(barcode="PL-WIDTH-1", plate_format=QpcrPlate.Format.WELLS_96)
     plate_layout(plate=plate, samples=[product], assays=assays[:2])
+    asker = UserFactory(username="tech-width-requests", groups=["technician"])
+    retrieval = request_create(
+        user=asker, purpose="width check of the request pages", barcodes=[tube.barcode]
+    )
+    request_submit(request=retrieval, user=asker)
+    request_approve(
+        request=retrieval, user=UserFactory(username="cur-width-requests", groups=["curator"])
+    )
     return [
         "/",
         "/search/?q=demo",
@@ -51,6 +60,10 @@ def bench_urls() -> list[str]:
         "/plates/new/",
         f"/plates/{plate.pk}/",
         f"/plates/{plate.pk}/import/",
+        "/requests/",
+        "/requests/new/",
+        f"/requests/{retrieval.pk}/",
+        f"/requests/{retrieval.pk}/pick-list/",
         "/no/such/page/",
     ]
 
