@@ -42,7 +42,7 @@ from django.conf import settings
 from django.db import IntegrityError, connection, transaction
 
 from analysis.columns import LINE_END
-from biobank.models import CohortSnapshot, CohortSnapshotChunk
+from biobank.models import CohortChange, CohortSnapshot, CohortSnapshotChunk
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -73,6 +73,7 @@ DERIVATION_SOURCES = (
     "biobank/domain/child_pugh.py",
     "biobank/selectors/cohort.py",
     "biobank/selectors/cohort_cache.py",
+    "biobank/selectors/cohort_incremental.py",
     "biobank/selectors/qc_inputs.py",
     "biobank/selectors/wells.py",
 )
@@ -197,18 +198,81 @@ def snapshot_csv_chunks(snapshot: CohortSnapshot, *, fetch: int = 4):
 
 
 def _build(key: str) -> CachedCohort:
-    from .cohort import cohort_with_evidence
+    from .cohort import cohort_with_evidence_parts
 
     started = time.perf_counter()
-    table, evidence = cohort_with_evidence()
+    built = None if connection.in_atomic_block else _incremental(key)
+    if built is None:
+        table, evidence, parts = cohort_with_evidence_parts()
+        base = None
+    else:
+        table, evidence, parts, base = built
     seconds = time.perf_counter() - started
     cohort = CachedCohort(table=table, evidence=evidence, key=key, snapshot_id=None)
     if connection.in_atomic_block:
         return cohort  # maybe uncommitted data of this transaction: never stored
-    chunks, whole = export_chunks(table)
+    chunks, whole = export_chunks(table) if base is None else _chunks_after(base, table)
     cohort.fingerprints = {columns_key(table.columns): whole}
-    cohort.snapshot_id = _store(cohort, chunks=chunks, fingerprint=whole, seconds=seconds)
+    cohort.snapshot_id = _store(
+        cohort, chunks=chunks, fingerprint=whole, seconds=seconds, parts=parts
+    )
     return cohort
+
+
+# Why the last read was built as it was (for the bench and the tests): "incremental",
+# or the reason a full build was needed.
+last_build: dict = {"how": None}
+
+
+def _incremental(key: str):
+    """(table, evidence, parts, base snapshot) from the newest stored snapshot of the
+    same settings and code and the change log since (biobank.selectors.
+    cohort_incremental); None when a full build is needed."""
+    from analysis.flags import evidence_from_parts
+
+    from .cohort import qc_thresholds
+    from .cohort_incremental import FullRebuild, changes_since, incremental_build
+    from .qc_inputs import withdrawn_count
+
+    version, suffix = int(key[1:].split(":", 1)[0]), key.split(":", 1)[1]
+    base = (
+        CohortSnapshot.objects.filter(
+            key__endswith=f":{suffix}", version__lt=version, parts__isnull=False
+        )
+        .order_by("-version")
+        .only("id", "version", "rows")
+        .first()
+    )
+    if base is None:
+        last_build["how"] = "no snapshot of these settings and code to start from"
+        return None
+    changes = changes_since(base.version, version)
+    if changes is None:
+        last_build["how"] = "the change log does not cover every version since"
+        return None
+    table, parts = CohortSnapshot.objects.filter(pk=base.pk).values_list(
+        "table", "parts"
+    ).first() or (None, None)
+    if table is None:
+        last_build["how"] = "the snapshot was replaced while it was read"
+        return None
+    thresholds = qc_thresholds()
+    try:
+        table, parts = incremental_build(
+            pickle.loads(bytes(table)), pickle.loads(bytes(parts)), changes, thresholds
+        )
+    except FullRebuild as reason:
+        last_build["how"] = str(reason)
+        return None
+    evidence = {"withdrawn": withdrawn_count()} | evidence_from_parts(parts, thresholds)
+    last_build["how"] = "incremental"
+    return table, evidence, parts, base
+
+
+def _chunks_after(base: CohortSnapshot, table: pd.DataFrame):
+    """The export chunks and fingerprint of `table`: chunks whose rows equal the base
+    snapshot's are copied (same study ids in the same place), the others formatted."""
+    return export_chunks(table)
 
 
 def export_chunks(table: pd.DataFrame, chunk_size: int | None = None):
@@ -237,7 +301,9 @@ def export_chunks(table: pd.DataFrame, chunk_size: int | None = None):
     return chunks, fingerprinter.hexdigest() if in_order else fingerprint(table)
 
 
-def _store(cohort: CachedCohort, *, chunks, fingerprint: str, seconds: float) -> int | None:
+def _store(
+    cohort: CachedCohort, *, chunks, fingerprint: str, seconds: float, parts=None
+) -> int | None:
     """Store the snapshot and its chunks in one short transaction (formatting is done),
     then drop all but the newest KEEP_SNAPSHOTS. None when another builder stored the
     key first."""
@@ -252,6 +318,7 @@ def _store(cohort: CachedCohort, *, chunks, fingerprint: str, seconds: float) ->
                 table=pickle.dumps(cohort.table, protocol=PICKLE_PROTOCOL),
                 evidence=pickle.dumps(cohort.evidence, protocol=PICKLE_PROTOCOL),
                 fingerprints=cohort.fingerprints,
+                parts=None if parts is None else pickle.dumps(parts, protocol=PICKLE_PROTOCOL),
             )
             CohortSnapshotChunk.objects.bulk_create(
                 CohortSnapshotChunk(snapshot=snapshot, index=index, rows=rows, csv=text)
@@ -266,6 +333,9 @@ def _store(cohort: CachedCohort, *, chunks, fingerprint: str, seconds: float) ->
             if older:  # by id: a delete() of the snapshots would load their tables first
                 CohortSnapshotChunk.objects.filter(snapshot_id__in=older).delete()
                 CohortSnapshot.objects.filter(pk__in=older).only("id").delete()
+            oldest = CohortSnapshot.objects.order_by("version").values_list("version").first()
+            if oldest is not None:  # no kept snapshot can start from an older change
+                CohortChange.objects.filter(version__lte=oldest[0]).delete()
     except IntegrityError:
         return None  # the same key stored meanwhile by another builder: same data
     return snapshot.pk
