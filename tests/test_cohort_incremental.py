@@ -49,9 +49,12 @@ pytestmark = pytest.mark.django_db(transaction=True)
 
 
 @pytest.fixture
-def small_cohort():
-    """A 30-patient synthetic cohort through the raw loader, read once (stored)."""
+def small_cohort(monkeypatch):
+    """A 30-patient synthetic cohort through the raw loader, read once (stored), its
+    export in chunks of 7 patients (so that untouched chunks can be copied)."""
     from biobank.demo.cohort import generate_cohort
+
+    monkeypatch.setattr(cohort_cache, "CHUNK_PATIENTS", 7)
     from biobank.demo.loader import load_cohort as load_demo
 
     load_demo(generate_cohort(n=30, seed=7))
@@ -98,10 +101,20 @@ def sample_well(study_id: str, role=Assay.Role.TARGET) -> Well:
 # ---------------------------------------------------------------- one write each
 
 
-def test_a_well_cq_edit(small_cohort):
+def test_a_well_cq_edit(small_cohort, monkeypatch):
+    copied = []
+    stored_chunk = cohort_cache.Reuse.stored_chunk
+
+    def counted(self, start, ids):
+        found = stored_chunk(self, start, ids)
+        copied.append(found is not None)
+        return found
+
+    monkeypatch.setattr(cohort_cache.Reuse, "stored_chunk", counted)
     well = sample_well(study_ids()[3])
     Well.objects.filter(pk=well.pk).update(cq=well.cq + 1.7)
     assert_as_full_build()
+    assert copied.count(False) == 1 and copied.count(True) >= 3  # one chunk formatted
 
 
 def test_an_exclusion_and_its_restore(small_cohort, curator):

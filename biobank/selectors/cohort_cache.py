@@ -204,14 +204,14 @@ def _build(key: str) -> CachedCohort:
     built = None if connection.in_atomic_block else _incremental(key)
     if built is None:
         table, evidence, parts = cohort_with_evidence_parts()
-        base = None
+        reuse = None
     else:
-        table, evidence, parts, base = built
+        table, evidence, parts, reuse = built
     seconds = time.perf_counter() - started
     cohort = CachedCohort(table=table, evidence=evidence, key=key, snapshot_id=None)
     if connection.in_atomic_block:
         return cohort  # maybe uncommitted data of this transaction: never stored
-    chunks, whole = export_chunks(table) if base is None else _chunks_after(base, table)
+    chunks, whole = export_chunks(table, reuse=reuse)
     cohort.fingerprints = {columns_key(table.columns): whole}
     cohort.snapshot_id = _store(
         cohort, chunks=chunks, fingerprint=whole, seconds=seconds, parts=parts
@@ -225,8 +225,8 @@ last_build: dict = {"how": None}
 
 
 def _incremental(key: str):
-    """(table, evidence, parts, base snapshot) from the newest stored snapshot of the
-    same settings and code and the change log since (biobank.selectors.
+    """(table, evidence, parts, what export_chunks may reuse) from the newest stored
+    snapshot of the same settings and code and the change log since (biobank.selectors.
     cohort_incremental); None when a full build is needed."""
     from analysis.flags import evidence_from_parts
 
@@ -257,28 +257,45 @@ def _incremental(key: str):
         last_build["how"] = "the snapshot was replaced while it was read"
         return None
     thresholds = qc_thresholds()
+    base_table = pickle.loads(bytes(table))
     try:
-        table, parts = incremental_build(
-            pickle.loads(bytes(table)), pickle.loads(bytes(parts)), changes, thresholds
+        table, parts, touched = incremental_build(
+            base_table, pickle.loads(bytes(parts)), changes, thresholds
         )
     except FullRebuild as reason:
         last_build["how"] = str(reason)
         return None
     evidence = {"withdrawn": withdrawn_count()} | evidence_from_parts(parts, thresholds)
     last_build["how"] = "incremental"
-    return table, evidence, parts, base
+    reuse = Reuse(base.pk, base_table["study_id"].tolist(), touched)
+    return table, evidence, parts, reuse
 
 
-def _chunks_after(base: CohortSnapshot, table: pd.DataFrame):
-    """The export chunks and fingerprint of `table`: chunks whose rows equal the base
-    snapshot's are copied (same study ids in the same place), the others formatted."""
-    return export_chunks(table)
+@dataclass
+class Reuse:
+    """What export_chunks may copy from the snapshot an incremental build started from:
+    a chunk whose rows are the same study ids in the same places, none rebuilt."""
+
+    snapshot_id: int
+    study_ids: list
+    rebuilt: set
+
+    def stored_chunk(self, start: int, ids: list) -> str | None:
+        if self.study_ids[start : start + len(ids)] != ids or self.rebuilt.intersection(ids):
+            return None
+        index = start // CHUNK_PATIENTS
+        found = CohortSnapshotChunk.objects.filter(
+            snapshot_id=self.snapshot_id, index=index, rows=len(ids)
+        ).values_list("csv", flat=True)
+        return found.first()
 
 
-def export_chunks(table: pd.DataFrame, chunk_size: int | None = None):
+def export_chunks(table: pd.DataFrame, chunk_size: int | None = None, reuse: Reuse | None = None):
     """One pass over the table: each run of `chunk_size` patients formatted once as the
-    export's CSV body (the header row in the first) and fed to the Fingerprinter.
-    Returns ([(rows, csv), ...], fingerprint of the whole table)."""
+    export's CSV body (the header row in the first) and fed to the Fingerprinter; with
+    `reuse`, a chunk an incremental build left as it was is copied from the snapshot
+    it started from instead of formatted again. Returns ([(rows, csv), ...], fingerprint
+    of the whole table)."""
     # The Fingerprinter hashes chunks in study_id order; the export keeps the table's
     # order. When the two differ (a collation other than code points), the chunks are
     # written in the table's order and the fingerprint is taken of the whole table.
@@ -293,6 +310,12 @@ def export_chunks(table: pd.DataFrame, chunk_size: int | None = None):
         chunk = table.iloc[start : start + chunk_size]
         if in_order:
             fingerprinter.update(chunk)
+        stored = None
+        if reuse is not None and chunk_size == CHUNK_PATIENTS:
+            stored = reuse.stored_chunk(start, chunk["study_id"].tolist())
+        if stored is not None:
+            chunks.append((len(chunk), stored))
+            continue
         buffer = io.StringIO()
         neutralise_frame(chunk).to_csv(
             buffer, index=False, header=start == 0, lineterminator=LINE_END

@@ -270,7 +270,7 @@ def _splice(old: pd.DataFrame, new: pd.DataFrame, drop, order) -> pd.DataFrame:
 
 
 def incremental_build(base_table, base_parts, changes, thresholds):
-    """(table, evidence parts, withdrawn evidence) after `changes` from the snapshot
+    """(table, evidence parts, study ids rebuilt) after `changes` from the snapshot
     (base_table, base_parts); raises FullRebuild."""
     from analysis.flags import evidence_parts
 
@@ -355,7 +355,7 @@ def incremental_build(base_table, base_parts, changes, thresholds):
     after = set(map(tuple, parts["measured"][["target", "tp"]].drop_duplicates().values))
     if before != after:
         raise FullRebuild("the measured miRNAs or time points changed")
-    return spliced, parts
+    return spliced, parts, touched
 
 
 def _plates_of(changes) -> set:
