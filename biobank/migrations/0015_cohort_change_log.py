@@ -56,6 +56,26 @@ $$
 """
 
 
+# The counter row deleted (a test database's flush deletes table by table on SQLite):
+# the versions start again, so the log's rows would name versions yet to come.
+RESET = "DELETE FROM biobank_cohortchange"
+PG_RESET = [
+    f"""
+    CREATE FUNCTION exotrack_cohort_log_reset() RETURNS trigger
+    LANGUAGE plpgsql AS $$ BEGIN {RESET}; RETURN NULL; END $$
+    """,
+    "CREATE TRIGGER cohort_log_reset AFTER DELETE ON biobank_cohortversion "
+    "FOR EACH STATEMENT EXECUTE FUNCTION exotrack_cohort_log_reset()",
+]
+PG_RESET_REVERSE = [
+    "DROP TRIGGER IF EXISTS cohort_log_reset ON biobank_cohortversion",
+    "DROP FUNCTION IF EXISTS exotrack_cohort_log_reset()",
+]
+SQLITE_RESET = (
+    f'CREATE TRIGGER "cohort_log_reset" AFTER DELETE ON "biobank_cohortversion" BEGIN {RESET}; END'
+)
+
+
 def _json(row: str, columns) -> str:
     return "json_object(" + ", ".join(f"'{c}', {row}.\"{c}\"" for c in columns) + ")"
 
@@ -74,15 +94,22 @@ def _sqlite_forward():
                 f'ON "{table}" FOR EACH ROW{when} BEGIN {UPSERT}; '
                 f"{LOG} ({CURRENT}, '{table}', {old}, {new}); END"
             )
-    return statements
+    return [*statements, SQLITE_RESET]
 
 
 def _sqlite_reverse():
-    return triggers_0009._sqlite_reverse() + triggers_0009._sqlite_forward()
+    return [
+        'DROP TRIGGER IF EXISTS "cohort_log_reset"',
+        *triggers_0009._sqlite_reverse(),
+        *triggers_0009._sqlite_forward(),
+    ]
 
 
 VENDORS = {
-    "postgresql": (lambda: [PG_BUMP_AND_LOG], lambda: [PG_BUMP_ONLY]),
+    "postgresql": (
+        lambda: [PG_BUMP_AND_LOG, *PG_RESET],
+        lambda: [*PG_RESET_REVERSE, PG_BUMP_ONLY],
+    ),
     "sqlite": (_sqlite_forward, _sqlite_reverse),
 }
 

@@ -181,17 +181,31 @@ def cohort_subset(study_ids, *, plate_ids=(), thresholds: QcThresholds):
         .distinct()
     )
     products = rt_products_frame(batches=list(batches))
-    own = Q(**{f"{DRAW}__patient__study_id__in": study_ids})
-    spike_ins = Q(sample_id__in=products["sample_id"].tolist(), assay__role=Assay.Role.SPIKE_IN)
-    plates = Q(plate_id__in=list(plate_ids))
-    consenting = Well.objects.exclude(**{f"{DRAW}__patient__withdrawn_on__isnull": False})
-    wells = wells_frame(queryset=consenting.filter(own | spike_ins | plates))
+    # By RT product, one indexed query each (an OR over the joins scans every well).
+    # The products are those of consenting patients, so withdrawn patients' wells stay out.
+    own = products.loc[products["patient_id"].isin(study_ids), "sample_id"].tolist()
+    parts = [
+        wells_frame(queryset=Well.objects.filter(sample_id__in=own)),
+        wells_frame(
+            queryset=Well.objects.filter(
+                sample_id__in=products["sample_id"].tolist(), assay__role=Assay.Role.SPIKE_IN
+            )
+        ),
+    ]
+    if plate_ids:
+        consenting = Well.objects.exclude(**{f"{DRAW}__patient__withdrawn_on__isnull": False})
+        parts.append(wells_frame(queryset=consenting.filter(plate_id__in=list(plate_ids))))
+    wells = pd.concat(parts, ignore_index=True).drop_duplicates("well_id")
     controls = wells_frame(
         queryset=Well.objects.filter(
             kind=Well.Kind.NTC, plate_id__in=set(wells["plate_id"]) | set(plate_ids)
         )
     )
-    wells = pd.concat([wells, controls], ignore_index=True).drop_duplicates("well_id")
+    wells = (
+        pd.concat([wells, controls], ignore_index=True)
+        .drop_duplicates("well_id")
+        .sort_values(["plate_id", "row", "column"], kind="stable", ignore_index=True)
+    )
     table, result = _table(study_ids, wells, products, thresholds)
     return table, result, products, wells
 

@@ -56,6 +56,7 @@ CHUNK_PATIENTS = 1000  # patients per stored CSV chunk (and Fingerprinter update
 KEEP_SNAPSHOTS = 2  # the newest and the one before: an export streaming it can finish
 PICKLE_PROTOCOL = 5
 MAX_MEMOISED = 256  # column subsets remembered per snapshot
+CANONICAL = "canonical"  # the parts' entry keeping each chunk's fingerprinted text
 
 # The options of settings.EXOTRACK the build reads (biobank.selectors.cohort).
 SETTINGS_READ = ("CQ_CUTOFF", "REPLICATE_MAX_DISTANCE", "QC", "POST_DRAW_WINDOW_DAYS")
@@ -211,7 +212,9 @@ def _build(key: str) -> CachedCohort:
     cohort = CachedCohort(table=table, evidence=evidence, key=key, snapshot_id=None)
     if connection.in_atomic_block:
         return cohort  # maybe uncommitted data of this transaction: never stored
-    chunks, whole = export_chunks(table, reuse=reuse)
+    chunks, whole, canonical = _export(table, reuse=reuse)
+    if parts is not None:
+        parts = {**parts, CANONICAL: canonical}
     cohort.fingerprints = {columns_key(table.columns): whole}
     cohort.snapshot_id = _store(
         cohort, chunks=chunks, fingerprint=whole, seconds=seconds, parts=parts
@@ -257,45 +260,63 @@ def _incremental(key: str):
         last_build["how"] = "the snapshot was replaced while it was read"
         return None
     thresholds = qc_thresholds()
-    base_table = pickle.loads(bytes(table))
+    base_table, base_parts = pickle.loads(bytes(table)), pickle.loads(bytes(parts))
+    canonical = base_parts.pop(CANONICAL, None)
     try:
-        table, parts, touched = incremental_build(
-            base_table, pickle.loads(bytes(parts)), changes, thresholds
-        )
+        table, parts, touched = incremental_build(base_table, base_parts, changes, thresholds)
     except FullRebuild as reason:
         last_build["how"] = str(reason)
         return None
     evidence = {"withdrawn": withdrawn_count()} | evidence_from_parts(parts, thresholds)
     last_build["how"] = "incremental"
-    reuse = Reuse(base.pk, base_table["study_id"].tolist(), touched)
+    reuse = Reuse(base.pk, base_table["study_id"].tolist(), touched, canonical)
     return table, evidence, parts, reuse
 
 
 @dataclass
 class Reuse:
     """What export_chunks may copy from the snapshot an incremental build started from:
-    a chunk whose rows are the same study ids in the same places, none rebuilt."""
+    a chunk whose rows are the same study ids in the same places, none rebuilt (its
+    stored CSV, and its canonical text for the fingerprint, kept with the parts)."""
 
     snapshot_id: int
     study_ids: list
     rebuilt: set
+    canonical: list | None
 
-    def stored_chunk(self, start: int, ids: list) -> str | None:
-        if self.study_ids[start : start + len(ids)] != ids or self.rebuilt.intersection(ids):
-            return None
+    def stored_chunk(self, start: int, ids: list) -> tuple[str, str] | None:
         index = start // CHUNK_PATIENTS
-        found = CohortSnapshotChunk.objects.filter(
-            snapshot_id=self.snapshot_id, index=index, rows=len(ids)
-        ).values_list("csv", flat=True)
-        return found.first()
+        if (
+            self.canonical is None
+            or index >= len(self.canonical)
+            or self.canonical[index] is None
+            or self.study_ids[start : start + len(ids)] != ids
+            or self.rebuilt.intersection(ids)
+        ):
+            return None
+        found = (
+            CohortSnapshotChunk.objects.filter(
+                snapshot_id=self.snapshot_id, index=index, rows=len(ids)
+            )
+            .values_list("csv", flat=True)
+            .first()
+        )
+        return None if found is None else (found, self.canonical[index])
 
 
 def export_chunks(table: pd.DataFrame, chunk_size: int | None = None, reuse: Reuse | None = None):
     """One pass over the table: each run of `chunk_size` patients formatted once as the
-    export's CSV body (the header row in the first) and fed to the Fingerprinter; with
-    `reuse`, a chunk an incremental build left as it was is copied from the snapshot
-    it started from instead of formatted again. Returns ([(rows, csv), ...], fingerprint
-    of the whole table)."""
+    export's CSV body (the header row in the first) and fed to the Fingerprinter.
+    Returns ([(rows, csv), ...], fingerprint of the whole table)."""
+    chunks, whole, _canonical = _export(table, chunk_size, reuse)
+    return chunks, whole
+
+
+def _export(table: pd.DataFrame, chunk_size: int | None = None, reuse: Reuse | None = None):
+    """export_chunks, and each chunk's canonical text as the Fingerprinter hashed it (None
+    when the fingerprint is taken of the whole table). With `reuse`, a chunk an
+    incremental build left as it was is copied from the snapshot it started from, its CSV
+    and its canonical text, instead of formatted again."""
     # The Fingerprinter hashes chunks in study_id order; the export keeps the table's
     # order. When the two differ (a collation other than code points), the chunks are
     # written in the table's order and the fingerprint is taken of the whole table.
@@ -305,23 +326,29 @@ def export_chunks(table: pd.DataFrame, chunk_size: int | None = None, reuse: Reu
     from analysis.csv_safety import neutralise_frame
 
     fingerprinter = Fingerprinter()
-    chunks = []
+    columns = sorted(table.columns)
+    chunks, canonical = [], []
     for start in range(0, max(len(table), 1), chunk_size):
         chunk = table.iloc[start : start + chunk_size]
-        if in_order:
-            fingerprinter.update(chunk)
         stored = None
-        if reuse is not None and chunk_size == CHUNK_PATIENTS:
+        if reuse is not None and in_order and chunk_size == CHUNK_PATIENTS:
             stored = reuse.stored_chunk(start, chunk["study_id"].tolist())
         if stored is not None:
-            chunks.append((len(chunk), stored))
-            continue
-        buffer = io.StringIO()
-        neutralise_frame(chunk).to_csv(
-            buffer, index=False, header=start == 0, lineterminator=LINE_END
-        )
-        chunks.append((len(chunk), buffer.getvalue()))
-    return chunks, fingerprinter.hexdigest() if in_order else fingerprint(table)
+            text, hashed = stored
+        else:
+            buffer = io.StringIO()
+            neutralise_frame(chunk).to_csv(
+                buffer, index=False, header=start == 0, lineterminator=LINE_END
+            )
+            text = buffer.getvalue()
+            hashed = Fingerprinter.canonical_text(chunk) if in_order else None
+        if in_order:
+            fingerprinter.feed(columns, hashed)
+        chunks.append((len(chunk), text))
+        canonical.append(hashed)
+    if not in_order:
+        return chunks, fingerprint(table), None
+    return chunks, fingerprinter.hexdigest(), canonical
 
 
 def _store(

@@ -102,7 +102,10 @@ def changes_since(version: int, current: int) -> list[CohortChange] | None:
     )
     if logged != current - version:
         return None
-    return list(CohortChange.objects.filter(version__gt=version).values_list("table", "old", "new"))
+    # Rows after `current` are of writes committed after the version was read: the
+    # next read (keyed by their version) rebuilds from this one and sees them.
+    logged = CohortChange.objects.filter(version__gt=version, version__lte=current)
+    return list(logged.values_list("table", "old", "new"))
 
 
 def _assay_roles(changes) -> dict:
