@@ -182,9 +182,25 @@ def test_a_plate_import_and_its_revert(small_cohort, curator, technician):
         reason="instrument re-analysed",
         override_reason="the names are the layout's",
     )
-    assert_as_full_build(incremental=False)  # a whole plate: maybe beyond the share
+    assert_as_full_build()  # every patient on the plate, its NTCs and their batches
     plate_import_revert(plate_import=record, user=technician, reason="wrong file")
-    assert_as_full_build(incremental=False)
+    assert_as_full_build()
+
+
+def test_an_excursion_link(small_cohort):
+    from biobank.models import Aliquot, Freezer, TemperatureExcursion
+
+    aliquot = Aliquot.objects.filter(isolations__isnull=False).order_by("pk").first()
+    excursion = TemperatureExcursion.objects.create(
+        freezer=Freezer.objects.first(),
+        started_at=dt.datetime(2020, 1, 1, tzinfo=dt.UTC),
+        ended_at=dt.datetime(2020, 1, 2, tzinfo=dt.UTC),
+        peak_temperature_c=-20,
+    )
+    excursion.affected_aliquots.add(aliquot)
+    assert_as_full_build()
+    excursion.affected_aliquots.clear()
+    assert_as_full_build()
 
 
 def test_a_raw_sql_update(small_cohort):
@@ -216,6 +232,15 @@ def test_an_assay_change_builds_in_full(small_cohort):
     Assay.objects.filter(pk=assay.pk).update(target=assay.target + "x")
     assert_as_full_build(incremental=False)
     assert cohort_cache.last_build["how"] == "biobank_assay changed"
+
+
+def test_the_log_starts_again_with_the_counter(small_cohort):
+    well = sample_well(study_ids()[0])
+    Well.objects.filter(pk=well.pk).update(cq=well.cq + 0.3)
+    assert CohortChange.objects.exists()
+    with connection.cursor() as cursor:
+        cursor.execute("DELETE FROM biobank_cohortversion")
+    assert not CohortChange.objects.exists()
 
 
 def test_the_log_is_pruned_to_the_kept_snapshots(small_cohort):
