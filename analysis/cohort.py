@@ -175,18 +175,27 @@ class Fingerprinter:
         self._columns: list[str] | None = None
 
     def update(self, chunk: pd.DataFrame) -> Fingerprinter:
-        columns = sorted(chunk.columns)
+        return self.feed(sorted(chunk.columns), self.canonical_text(chunk))
+
+    @staticmethod
+    def canonical_text(chunk: pd.DataFrame) -> str:
+        """The text `update` hashes for `chunk` (kept by the cohort cache, so that a
+        chunk an incremental rebuild left alone is hashed without formatting it again)."""
+        canonical = chunk.sort_values("study_id").reindex(columns=sorted(chunk.columns))
+        buffer = io.StringIO()
+        canonical.to_csv(
+            buffer, index=False, header=False, float_format="%.10g", lineterminator="\n"
+        )
+        return buffer.getvalue()
+
+    def feed(self, columns: list[str], text: str) -> Fingerprinter:
+        """Hash a chunk's canonical_text; `columns` are its sorted column names."""
         if self._columns is None:
             self._columns = columns
             self._hash.update((",".join(columns) + "\n").encode())
         elif columns != self._columns:
             raise ValueError("every chunk must have the same columns")
-        canonical = chunk.sort_values("study_id").reindex(columns=columns)
-        buffer = io.StringIO()
-        canonical.to_csv(
-            buffer, index=False, header=False, float_format="%.10g", lineterminator="\n"
-        )
-        self._hash.update(buffer.getvalue().encode())
+        self._hash.update(text.encode())
         return self
 
     def hexdigest(self) -> str:
@@ -311,11 +320,7 @@ def _paper_typed(raw: pd.DataFrame, skipped: int) -> pd.DataFrame:
             continue
         values = raw[column].dropna()
         if column in BOOLEAN_COLUMNS:
-            bad = values[
-                ~values.str.strip()
-                .str.lower()
-                .isin(TRUE_CODES | FALSE_CODES)
-            ]
+            bad = values[~values.str.strip().str.lower().isin(TRUE_CODES | FALSE_CODES)]
         elif column in INTEGER_COLUMNS or column in _known_numeric_columns():
             bad = values[exact_numbers(values).isna()]
         else:
@@ -358,8 +363,6 @@ def export_header_lines(table: pd.DataFrame, *, exported_at: str) -> list[str]:
         f"patients: {len(table)}",
         EXPORT_DICTIONARY_LINE,
     ]
-
-
 
 
 # ---------------------------------------------------------------- the paper's dictionary

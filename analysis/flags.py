@@ -557,7 +557,18 @@ def qc_evidence(
 ) -> dict:
     """What the report's QC section shows beside the cohort's QC columns: every plate's
     NTCs, the spike-in per extraction batch, the haemolysis index per draw and the
-    excluded wells, named by plate barcode and RT code (JSON-ready)."""  # fmt: skip
+    excluded wells, named by plate barcode and RT code (JSON-ready)."""
+    parts = evidence_parts(qc_wells=qc_wells, ntc=ntc, qc=qc, products=products)
+    return evidence_from_parts(parts, thresholds)
+
+
+def evidence_parts(
+    *, qc_wells: pd.DataFrame, ntc: pd.DataFrame, qc: QcResult, products: pd.DataFrame | None
+) -> dict[str, pd.DataFrame]:
+    """The row-level tables qc_evidence is cut from, whole (no row limit): one row per
+    (plate, NTC target), RT product's spike-in, draw and excluded well. Kept apart so the
+    cohort cache can replace the rows a change touched and cut the evidence again
+    (biobank.selectors.cohort_incremental) with exactly a full build's result."""
     plate_names = {}
     if "plate" in qc_wells.columns:
         plate_names = dict(zip(qc_wells["plate_id"], qc_wells["plate"], strict=False))
@@ -575,8 +586,15 @@ def qc_evidence(
         spike = spike.merge(
             products[["sample_id", "rt_code", "patient_id", "timepoint"]], on="sample_id"
         )
+    return {"ntc": ntc, "spike_in": spike, "haemolysis": qc.haemolysis, "excluded": excluded}
+
+
+def evidence_from_parts(parts: dict[str, pd.DataFrame], thresholds: QcThresholds) -> dict:
+    """qc_evidence from its row-level tables (see evidence_parts)."""
+    ntc, spike, excluded = parts["ntc"], parts["spike_in"], parts["excluded"]
     spike_rows = spike if len(spike) <= EVIDENCE_ROWS else spike.loc[spike["outlier"]]
-    haemolysis = qc.haemolysis
+    haemolysis = parts["haemolysis"]
+    total_haemolysis = len(haemolysis)
     if len(haemolysis) > EVIDENCE_ROWS:
         haemolysis = haemolysis.loc[haemolysis["status"].isin([WARN, FAIL])]
     return {
@@ -591,7 +609,7 @@ def qc_evidence(
                                             "timepoint": "timepoint", "index": "index",
                                             "a414": "a414", "grade": "grade",
                                             "status": "status"}),
-        "haemolysis_total": int(len(qc.haemolysis)),
+        "haemolysis_total": int(total_haemolysis),
         "haemolysis_limits": {"borderline": thresholds.haemolysis_borderline,
                               "high": thresholds.haemolysis_high},
         "well_exclusions": _records(excluded.head(EVIDENCE_ROWS),

@@ -148,8 +148,29 @@ def measure(patients: int, repeats: int) -> None:
         assert run.status == "succeeded", run.error
         return run
 
+    from biobank.models import Well
+    from biobank.selectors import cohort_cache
+
+    # A realistic data change: one well's Cq corrected (an UPDATE the triggers log), so
+    # the next read rebuilds only that patient (biobank.selectors.cohort_incremental);
+    # its peer, move_cohort_version (a bump the log does not cover), rebuilds everything.
+    edited = (
+        Well.objects.filter(kind=Well.Kind.SAMPLE, assay__role="target", cq__isnull=False)
+        .order_by("pk")
+        .values_list("pk", "cq")[patients // 2]
+    )
+
+    def change_one_well(step: int) -> None:
+        pk, cq = edited
+        Well.objects.filter(pk=pk).update(cq=cq + 0.01 * (step + 1))
+
+    def incremental_run():
+        computed_run()
+        assert cohort_cache.last_build["how"] == "incremental", cohort_cache.last_build
+
     cold_build, cached_read, without_figures, cached, rebuilt = [], [], [], [], []
-    for _ in range(repeats):
+    incremental, update_alone = [], []
+    for repeat in range(repeats):
         cold_build.append(timed(cohort_with_evidence))
         cached_read.append(timed(load_cohort_with_evidence))
         cohort = load_cohort_with_evidence()
@@ -163,6 +184,12 @@ def measure(patients: int, repeats: int) -> None:
         cached.append(timed(computed_run))
         move_cohort_version()
         rebuilt.append(timed(computed_run))
+        change_one_well(2 * repeat)
+        incremental.append(timed(incremental_run))
+        change_one_well(2 * repeat + 1)
+        update_alone.append(timed(cohort_cache.cached_cohort))
+        assert cohort_cache.last_build["how"] == "incremental", cohort_cache.last_build
+    Well.objects.filter(pk=edited[0]).update(cq=edited[1])  # as it was
     run = computed_run()
     stored = sum(
         len(str(getattr(run, field)))
@@ -177,7 +204,11 @@ def measure(patients: int, repeats: int) -> None:
     show("peer: the cached cohort read alone", min(cached_read), "s")
     show("peer: the plan without figures on the cached table", min(without_figures), "s")
     show("WHOLE RUN, cohort cached (analysis_run: compute, figures, store)", min(cached), "s")
-    show("WHOLE RUN after a data change (cohort rebuilt and stored)", min(rebuilt), "s")
+    show(
+        "peer: the cohort after one well's Cq changed, alone (incremental)", min(update_alone), "s"
+    )
+    show("WHOLE RUN after a data change, whole cohort rebuilt (peer)", min(rebuilt), "s")
+    show("WHOLE RUN after one well's Cq changed (touched patients rebuilt)", min(incremental), "s")
     show("re-run with unchanged data (fingerprint hit)", hit, "s")
     show("this process peak RSS", peak_rss_mib(), "MiB", digits=0)
 
@@ -282,15 +313,26 @@ def plan_only(patients: int, copies_list: list[int], before: Path | None, repeat
                   f"{usage.ru_maxrss / 1024:5.0f} MiB; BLAS threads {found['blas']}", flush=True)  # fmt: skip
 
 
-def prepare_without_runs(patients: int) -> None:
+def prepare_without_runs(patients: int, *, after_change: bool = False) -> None:
     """Seed if needed, and delete the plan's earlier runs: a run must compute, not be a
-    fingerprint hit."""
+    fingerprint hit. `after_change`: store the cohort, then change one well's Cq (the
+    next read rebuilds the touched patients only)."""
     from _django import prepare
 
     prepare(patients=patients)
     from analysis.models import AnalysisRun
+    from biobank.models import Well
+    from biobank.selectors.cohort_cache import cached_cohort
 
     AnalysisRun.objects.filter(plan__name="paper-default").delete()
+    if after_change:
+        cached_cohort()
+        well = (
+            Well.objects.filter(kind=Well.Kind.SAMPLE, assay__role="target", cq__isnull=False)
+            .order_by("pk")
+            .values_list("pk", "cq")[patients // 2]
+        )
+        Well.objects.filter(pk=well[0]).update(cq=well[1] + 0.05)
 
 
 def main():
@@ -321,6 +363,12 @@ def main():
         type=Path,
         help="with --plan-only: a checkout of the code to compare with (its analysis package)",
     )
+    parser.add_argument(
+        "--after-change",
+        action="store_true",
+        help="with --command-only: the cohort is stored first, then one well's Cq changes, "
+        "so the run measured is the one after a data change (incremental cohort)",
+    )
     parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--dump", type=Path, help=argparse.SUPPRESS)
     parser.add_argument("--plan-run", type=Path, help=argparse.SUPPRESS)
@@ -339,7 +387,7 @@ def main():
             plan_only(size, args.scale, args.before, args.repeats)
         return
     if args.child and args.prepare_only:
-        prepare_without_runs(args.patients[0])
+        prepare_without_runs(args.patients[0], after_change=args.after_change)
         return
     if args.child:
         measure(args.patients[0], args.repeats)
@@ -354,7 +402,8 @@ def main():
         command = [sys.executable, __file__, "--child", "--patients", str(size)]
         if args.command_only:
             # Seeded, and no earlier run to make this one a fingerprint hit.
-            subprocess.run(command + ["--prepare-only"], check=True, env=environment)
+            extra = ["--after-change"] if args.after_change else []
+            subprocess.run(command + ["--prepare-only", *extra], check=True, env=environment)
         else:
             subprocess.run(command + ["--repeats", str(args.repeats)], check=True, env=environment)
         # Started from this small process: a child's peak RSS starts from its parent's.
@@ -370,7 +419,10 @@ def main():
         child.returncode = os.waitstatus_to_exitcode(status)
         if child.returncode:
             raise SystemExit(f"manage.py analyse failed ({child.returncode})")
-        show("WHOLE RUN as manage.py analyse (process start included)", seconds, "s")
+        label = "WHOLE RUN as manage.py analyse (process start included)"
+        if args.command_only and args.after_change:
+            label = "WHOLE RUN as manage.py analyse after one well's Cq changed"
+        show(label, seconds, "s")
         show("manage.py analyse peak RSS", usage.ru_maxrss / 1024, "MiB", digits=0)
 
 

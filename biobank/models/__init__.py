@@ -1,6 +1,6 @@
 """The sample chain's models, one module per part of the chain."""
 
-from .cohort_cache import CohortSnapshot, CohortSnapshotChunk, CohortVersion
+from .cohort_cache import CohortChange, CohortSnapshot, CohortSnapshotChunk, CohortVersion
 from .patients import ClinicalAssessment, FollowUp, Patient, PatientIdentity, Treatment
 from .processing import ExosomeIsolation, ExosomeIsolationBatch, ReverseTranscription, RnaIsolation
 from .qpcr import Assay, PlateImport, QpcrPlate, Well, WellImportChange
@@ -22,6 +22,7 @@ __all__ = [
     "Assay",
     "Box",
     "ClinicalAssessment",
+    "CohortChange",
     "CohortSnapshot",
     "CohortSnapshotChunk",
     "CohortVersion",

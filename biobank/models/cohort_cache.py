@@ -45,12 +45,35 @@ class CohortSnapshot(models.Model):
     fingerprints = models.JSONField(
         default=dict, blank=True, help_text="Fingerprints of column subsets already computed"
     )
+    parts = models.BinaryField(
+        null=True,
+        blank=True,
+        help_text="The QC evidence's row-level tables, serialised: what an incremental "
+        "rebuild splices (biobank.selectors.cohort_incremental)",
+    )
 
     class Meta:
         ordering = ["-version", "-id"]
 
     def __str__(self):
         return f"cohort at version {self.version} ({self.rows} patients)"
+
+
+class CohortChange(models.Model):
+    """One row written to a table the cohort is built from, logged by the same database
+    triggers that move CohortVersion (biobank/migrations/0015), in the same transaction,
+    tagged with the version that transaction moved the counter to. The next cohort read
+    rebuilds only the patients these rows can change (biobank.selectors.
+    cohort_incremental). `old` / `new` are the row before / after (None for an INSERT /
+    DELETE; both None for a TRUNCATE). Rows older than every kept snapshot are pruned."""
+
+    version = models.BigIntegerField(db_index=True)
+    table = models.CharField(max_length=64)
+    old = models.JSONField(null=True, blank=True)
+    new = models.JSONField(null=True, blank=True)
+
+    def __str__(self):
+        return f"{self.table} change at version {self.version}"
 
 
 class CohortSnapshotChunk(models.Model):

@@ -13,7 +13,8 @@ from django.db.models import F, Q
 from django.db.models.functions import Coalesce
 
 from analysis.cohort import build_cohort_table
-from analysis.flags import QcThresholds, qc_evidence
+from analysis.flags import QcThresholds, evidence_from_parts, evidence_parts
+from analysis.normalise import _timepoint_labels
 from analysis.pipeline import Normalisation, normalise_wells
 from biobank.domain.child_pugh import grade_for_score
 from biobank.models import Assay, FollowUp, Patient, ReverseTranscription, Well
@@ -128,17 +129,85 @@ def cohort_with_evidence() -> tuple[pd.DataFrame, dict]:
     """The cohort table and the QC behind its QC columns, for a run's report
     (analysis.flags.qc_evidence), with how many patients withdrew consent."""
     products, thresholds = rt_products_frame(), qc_thresholds()
+    table, evidence, _parts = cohort_with_evidence_parts(products, thresholds)
+    return table, evidence
+
+
+def cohort_with_evidence_parts(products=None, thresholds=None):
+    """cohort_with_evidence, with the row-level tables its QC evidence is cut from
+    (analysis.flags.evidence_parts) and the measured (patient, miRNA, time point)
+    triples that decide the expression columns: what an incremental rebuild splices
+    (biobank.selectors.cohort_incremental). Parts are None without wells."""
+    if products is None:
+        products = rt_products_frame()
+    thresholds = thresholds or qc_thresholds()
     table, result = _table(None, active_wells_frame(), products, thresholds)
     evidence = {"withdrawn": withdrawn_count()}
+    parts = None
     if result is not None:
-        evidence |= qc_evidence(
-            qc_wells=result.qc_wells,
-            ntc=result.ntc,
-            qc=result.qc,
-            products=products,
-            thresholds=thresholds,
+        parts = evidence_parts(
+            qc_wells=result.qc_wells, ntc=result.ntc, qc=result.qc, products=products
         )
-    return table, evidence
+        evidence |= evidence_from_parts(parts, thresholds)
+        parts["measured"] = measured(result.normalised)
+    return table, evidence, parts
+
+
+def measured(normalised: pd.DataFrame) -> pd.DataFrame:
+    """(patient_id, target, tp) of every measurement the per-patient table is made of
+    (the rows analysis.normalise.patient_expression pivots): the set of (target, tp)
+    decides which expression and QC columns the cohort table has."""
+    tp = normalised["timepoint"].map(_timepoint_labels(normalised["timepoint"]))
+    use = normalised["patient_id"].notna() & tp.notna()
+    if "kind" in normalised.columns:
+        use &= normalised["kind"].eq("sample")
+    frame = normalised.loc[use, ["patient_id", "target"]].copy()
+    frame["tp"] = tp[use].astype(object)
+    return frame.drop_duplicates().reset_index(drop=True)
+
+
+def cohort_subset(study_ids, *, plate_ids=(), thresholds: QcThresholds):
+    """The cohort rows of `study_ids` and what their QC reads, for an incremental
+    rebuild: the patients' own wells (withdrawn patients' left out, as in the full
+    build), every spike-in of their extraction batches (the spike-in rule's peers),
+    every well of `plate_ids`, and the NTCs of every plate any of those wells sit on.
+    Returns (table, normalisation or None, products, wells loaded)."""
+    study_ids = list(study_ids)
+    batches = (
+        ReverseTranscription.objects.filter(
+            rna__isolation__aliquot__draw__patient__study_id__in=study_ids
+        )
+        .values_list("rna__isolation__batch__code", flat=True)
+        .distinct()
+    )
+    products = rt_products_frame(batches=list(batches))
+    # By RT product, one indexed query each (an OR over the joins scans every well).
+    # The products are those of consenting patients, so withdrawn patients' wells stay out.
+    own = products.loc[products["patient_id"].isin(study_ids), "sample_id"].tolist()
+    parts = [
+        wells_frame(queryset=Well.objects.filter(sample_id__in=own)),
+        wells_frame(
+            queryset=Well.objects.filter(
+                sample_id__in=products["sample_id"].tolist(), assay__role=Assay.Role.SPIKE_IN
+            )
+        ),
+    ]
+    if plate_ids:
+        consenting = Well.objects.exclude(**{f"{DRAW}__patient__withdrawn_on__isnull": False})
+        parts.append(wells_frame(queryset=consenting.filter(plate_id__in=list(plate_ids))))
+    wells = pd.concat(parts, ignore_index=True).drop_duplicates("well_id")
+    controls = wells_frame(
+        queryset=Well.objects.filter(
+            kind=Well.Kind.NTC, plate_id__in=set(wells["plate_id"]) | set(plate_ids)
+        )
+    )
+    wells = (
+        pd.concat([wells, controls], ignore_index=True)
+        .drop_duplicates("well_id")
+        .sort_values(["plate_id", "row", "column"], kind="stable", ignore_index=True)
+    )
+    table, result = _table(study_ids, wells, products, thresholds)
+    return table, result, products, wells
 
 
 def cohort_table_chunks(chunk_size: int = 1000):

@@ -42,7 +42,7 @@ from django.conf import settings
 from django.db import IntegrityError, connection, transaction
 
 from analysis.columns import LINE_END
-from biobank.models import CohortSnapshot, CohortSnapshotChunk
+from biobank.models import CohortChange, CohortSnapshot, CohortSnapshotChunk
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -56,6 +56,7 @@ CHUNK_PATIENTS = 1000  # patients per stored CSV chunk (and Fingerprinter update
 KEEP_SNAPSHOTS = 2  # the newest and the one before: an export streaming it can finish
 PICKLE_PROTOCOL = 5
 MAX_MEMOISED = 256  # column subsets remembered per snapshot
+CANONICAL = "canonical"  # the parts' entry keeping each chunk's fingerprinted text
 
 # The options of settings.EXOTRACK the build reads (biobank.selectors.cohort).
 SETTINGS_READ = ("CQ_CUTOFF", "REPLICATE_MAX_DISTANCE", "QC", "POST_DRAW_WINDOW_DAYS")
@@ -73,6 +74,7 @@ DERIVATION_SOURCES = (
     "biobank/domain/child_pugh.py",
     "biobank/selectors/cohort.py",
     "biobank/selectors/cohort_cache.py",
+    "biobank/selectors/cohort_incremental.py",
     "biobank/selectors/qc_inputs.py",
     "biobank/selectors/wells.py",
 )
@@ -197,24 +199,124 @@ def snapshot_csv_chunks(snapshot: CohortSnapshot, *, fetch: int = 4):
 
 
 def _build(key: str) -> CachedCohort:
-    from .cohort import cohort_with_evidence
+    from .cohort import cohort_with_evidence_parts
 
     started = time.perf_counter()
-    table, evidence = cohort_with_evidence()
+    built = None if connection.in_atomic_block else _incremental(key)
+    if built is None:
+        table, evidence, parts = cohort_with_evidence_parts()
+        reuse = None
+    else:
+        table, evidence, parts, reuse = built
     seconds = time.perf_counter() - started
     cohort = CachedCohort(table=table, evidence=evidence, key=key, snapshot_id=None)
     if connection.in_atomic_block:
         return cohort  # maybe uncommitted data of this transaction: never stored
-    chunks, whole = export_chunks(table)
+    chunks, whole, canonical = _export(table, reuse=reuse)
+    if parts is not None:
+        parts = {**parts, CANONICAL: canonical}
     cohort.fingerprints = {columns_key(table.columns): whole}
-    cohort.snapshot_id = _store(cohort, chunks=chunks, fingerprint=whole, seconds=seconds)
+    cohort.snapshot_id = _store(
+        cohort, chunks=chunks, fingerprint=whole, seconds=seconds, parts=parts
+    )
     return cohort
 
 
-def export_chunks(table: pd.DataFrame, chunk_size: int | None = None):
+# Why the last read was built as it was (for the bench and the tests): "incremental",
+# or the reason a full build was needed.
+last_build: dict = {"how": None}
+
+
+def _incremental(key: str):
+    """(table, evidence, parts, what export_chunks may reuse) from the newest stored
+    snapshot of the same settings and code and the change log since (biobank.selectors.
+    cohort_incremental); None when a full build is needed."""
+    from analysis.flags import evidence_from_parts
+
+    from .cohort import qc_thresholds
+    from .cohort_incremental import FullRebuild, changes_since, incremental_build
+    from .qc_inputs import withdrawn_count
+
+    version, suffix = int(key[1:].split(":", 1)[0]), key.split(":", 1)[1]
+    base = (
+        CohortSnapshot.objects.filter(
+            key__endswith=f":{suffix}", version__lt=version, parts__isnull=False
+        )
+        .order_by("-version")
+        .only("id", "version", "rows")
+        .first()
+    )
+    if base is None:
+        last_build["how"] = "no snapshot of these settings and code to start from"
+        return None
+    changes = changes_since(base.version, version)
+    if changes is None:
+        last_build["how"] = "the change log does not cover every version since"
+        return None
+    table, parts = CohortSnapshot.objects.filter(pk=base.pk).values_list(
+        "table", "parts"
+    ).first() or (None, None)
+    if table is None:
+        last_build["how"] = "the snapshot was replaced while it was read"
+        return None
+    thresholds = qc_thresholds()
+    base_table, base_parts = pickle.loads(bytes(table)), pickle.loads(bytes(parts))
+    canonical = base_parts.pop(CANONICAL, None)
+    try:
+        table, parts, touched = incremental_build(base_table, base_parts, changes, thresholds)
+    except FullRebuild as reason:
+        last_build["how"] = str(reason)
+        return None
+    evidence = {"withdrawn": withdrawn_count()} | evidence_from_parts(parts, thresholds)
+    last_build["how"] = "incremental"
+    reuse = Reuse(base.pk, base_table["study_id"].tolist(), touched, canonical)
+    return table, evidence, parts, reuse
+
+
+@dataclass
+class Reuse:
+    """What export_chunks may copy from the snapshot an incremental build started from:
+    a chunk whose rows are the same study ids in the same places, none rebuilt (its
+    stored CSV, and its canonical text for the fingerprint, kept with the parts)."""
+
+    snapshot_id: int
+    study_ids: list
+    rebuilt: set
+    canonical: list | None
+
+    def stored_chunk(self, start: int, ids: list) -> tuple[str, str] | None:
+        index = start // CHUNK_PATIENTS
+        if (
+            self.canonical is None
+            or index >= len(self.canonical)
+            or self.canonical[index] is None
+            or self.study_ids[start : start + len(ids)] != ids
+            or self.rebuilt.intersection(ids)
+        ):
+            return None
+        found = (
+            CohortSnapshotChunk.objects.filter(
+                snapshot_id=self.snapshot_id, index=index, rows=len(ids)
+            )
+            .values_list("csv", flat=True)
+            .first()
+        )
+        return None if found is None else (found, self.canonical[index])
+
+
+def export_chunks(table: pd.DataFrame, chunk_size: int | None = None, reuse: Reuse | None = None):
     """One pass over the table: each run of `chunk_size` patients formatted once as the
     export's CSV body (the header row in the first) and fed to the Fingerprinter.
     Returns ([(rows, csv), ...], fingerprint of the whole table)."""
+    chunks, whole, _canonical = _export(table, chunk_size, reuse)
+    return chunks, whole
+
+
+def _export(table: pd.DataFrame, chunk_size: int | None = None, reuse: Reuse | None = None):
+    """export_chunks, and each chunk's canonical text as the Fingerprinter hashed it (None
+    when the fingerprint is taken of the whole table). With `reuse`, a chunk an
+    incremental build left as it was is copied from the snapshot it started from, its CSV
+    and its canonical text, instead of formatted again."""
     # The Fingerprinter hashes chunks in study_id order; the export keeps the table's
     # order. When the two differ (a collation other than code points), the chunks are
     # written in the table's order and the fingerprint is taken of the whole table.
@@ -224,20 +326,34 @@ def export_chunks(table: pd.DataFrame, chunk_size: int | None = None):
     from analysis.csv_safety import neutralise_frame
 
     fingerprinter = Fingerprinter()
-    chunks = []
+    columns = sorted(table.columns)
+    chunks, canonical = [], []
     for start in range(0, max(len(table), 1), chunk_size):
         chunk = table.iloc[start : start + chunk_size]
+        stored = None
+        if reuse is not None and in_order and chunk_size == CHUNK_PATIENTS:
+            stored = reuse.stored_chunk(start, chunk["study_id"].tolist())
+        if stored is not None:
+            text, hashed = stored
+        else:
+            buffer = io.StringIO()
+            neutralise_frame(chunk).to_csv(
+                buffer, index=False, header=start == 0, lineterminator=LINE_END
+            )
+            text = buffer.getvalue()
+            hashed = Fingerprinter.canonical_text(chunk) if in_order else None
         if in_order:
-            fingerprinter.update(chunk)
-        buffer = io.StringIO()
-        neutralise_frame(chunk).to_csv(
-            buffer, index=False, header=start == 0, lineterminator=LINE_END
-        )
-        chunks.append((len(chunk), buffer.getvalue()))
-    return chunks, fingerprinter.hexdigest() if in_order else fingerprint(table)
+            fingerprinter.feed(columns, hashed)
+        chunks.append((len(chunk), text))
+        canonical.append(hashed)
+    if not in_order:
+        return chunks, fingerprint(table), None
+    return chunks, fingerprinter.hexdigest(), canonical
 
 
-def _store(cohort: CachedCohort, *, chunks, fingerprint: str, seconds: float) -> int | None:
+def _store(
+    cohort: CachedCohort, *, chunks, fingerprint: str, seconds: float, parts=None
+) -> int | None:
     """Store the snapshot and its chunks in one short transaction (formatting is done),
     then drop all but the newest KEEP_SNAPSHOTS. None when another builder stored the
     key first."""
@@ -252,6 +368,7 @@ def _store(cohort: CachedCohort, *, chunks, fingerprint: str, seconds: float) ->
                 table=pickle.dumps(cohort.table, protocol=PICKLE_PROTOCOL),
                 evidence=pickle.dumps(cohort.evidence, protocol=PICKLE_PROTOCOL),
                 fingerprints=cohort.fingerprints,
+                parts=None if parts is None else pickle.dumps(parts, protocol=PICKLE_PROTOCOL),
             )
             CohortSnapshotChunk.objects.bulk_create(
                 CohortSnapshotChunk(snapshot=snapshot, index=index, rows=rows, csv=text)
@@ -266,6 +383,9 @@ def _store(cohort: CachedCohort, *, chunks, fingerprint: str, seconds: float) ->
             if older:  # by id: a delete() of the snapshots would load their tables first
                 CohortSnapshotChunk.objects.filter(snapshot_id__in=older).delete()
                 CohortSnapshot.objects.filter(pk__in=older).only("id").delete()
+            oldest = CohortSnapshot.objects.order_by("version").values_list("version").first()
+            if oldest is not None:  # no kept snapshot can start from an older change
+                CohortChange.objects.filter(version__lte=oldest[0]).delete()
     except IntegrityError:
         return None  # the same key stored meanwhile by another builder: same data
     return snapshot.pk
