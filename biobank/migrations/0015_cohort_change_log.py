@@ -126,7 +126,7 @@ def drop_triggers(apps, schema_editor):
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("biobank", "0011_position_reservation"),
+        ("biobank", "0013_retrieval_requests"),
     ]
 
     operations = [
