@@ -18,6 +18,7 @@ from biobank.forms.plates import PlatePlacementForm, PlateSetupForm
 from biobank.instruments import sample_sheets
 from biobank.labels.barcodes import svg
 from biobank.models import Well
+from biobank.selectors import rdml_export
 from biobank.selectors.plates import (
     layout_is_open,
     plate_map,
@@ -191,3 +192,22 @@ def plate_sample_sheet(request, pk: int, instrument: str):
     response = HttpResponse(data, content_type=f"{content_type}; charset=utf-8")
     response["Content-Disposition"] = f'attachment; filename="{plate.barcode}-{suffix}"'
     return response
+
+
+def _rdml(data: bytes, filename: str) -> HttpResponse:
+    response = HttpResponse(data, content_type="application/zip")
+    response["Content-Disposition"] = f'attachment; filename="{filename}"'
+    return response
+
+
+@needs("biobank.view_qpcrplate", "biobank.view_well")
+def plate_rdml(request, pk: int):
+    """The plate as RDML 1.3, for qbase+, LinRegPCR, RDML-Tools or a journal's reviewers."""
+    plate = plate_or_404(pk)
+    return _rdml(rdml_export.plate_rdml(plate), f"{plate.barcode}.rdml")
+
+
+@needs("biobank.view_qpcrplate", "biobank.view_well")
+def study_rdml(request):
+    """Every plate that holds wells in one RDML file, one run per plate."""
+    return _rdml(rdml_export.study_rdml(), "exotrack-plates.rdml")
