@@ -45,6 +45,7 @@ def bench_urls() -> list[str]:
         "/plates/new/",
         f"/plates/{plate.pk}/",
         f"/plates/{plate.pk}/import/",
+        f"/plates/{plate.pk}/miqe/",
         "/no/such/page/",
     ]
 
