@@ -24,7 +24,13 @@ from biobank.instruments.rdml_export import (
     rdml_xml,
 )
 from biobank.models import Well
-from biobank.selectors.rdml_export import plate_rdml, plates_rdml, sample_id, study_plates
+from biobank.selectors.rdml_export import (
+    plate_rdml,
+    plates_rdml,
+    rdml_unit,
+    sample_id,
+    study_plates,
+)
 from biobank.services.plates import plate_create, plate_layout, plate_place, well_exclude
 
 from .factories import ReverseTranscriptionFactory, study_assays
@@ -154,6 +160,45 @@ class TestWriterRefusals:
         document = Rdml()
         document.loadXMLString(rdml_xml(self.document()).decode())
         assert document.isvalid()
+
+    def test_standards_with_quantities_and_a_chosen_efficiency_are_valid(self):
+        """A dilution series (one RDML sample per level, its quantity) and an assay's
+        efficiency as RDML asks it (fold per cycle, 1.95 for 95 %)."""
+        samples = tuple(
+            RdmlSample(
+                id=f"Standard {q:g} copies", types=(("std", ""),), quantities=((q, "cop", ""),)
+            )
+            for q in (1e3, 1e4, 1e5)
+        )
+        target = RdmlTarget(
+            id="T1",
+            reference=False,
+            dye="FAM",
+            chemistry="hydrolysis probe",
+            efficiency=1.95,
+            efficiency_se=0.012,
+            efficiency_method="One run's standard curve",
+        )
+        readings = tuple(
+            RdmlReading(1, n + 1, sample.id, "T1", 30.0 - 3.3 * n)
+            for n, sample in enumerate(samples)
+        )
+        run = RdmlRun(id="r", rows=8, columns=12, readings=readings)
+        xml = rdml_xml(self.document(samples=samples, targets=(target,), runs=(run,)))
+        document = Rdml()
+        document.loadXMLString(xml.decode())
+        assert document.isvalid(), document.validate()
+        text = xml.decode()
+        assert "<amplificationEfficiency>1.95</amplificationEfficiency>" in text
+        assert "<value>100000.0</value>" in text and "<unit>cop</unit>" in text
+        parsed = parse_export(xml)
+        assert [w.cq for w in parsed.wells] == [30.0, 26.7, 23.4]
+
+    @pytest.mark.parametrize(
+        ("unit", "code"), [("copies", "cop"), ("Dilution", "dil"), ("ng", "ng"), ("IU", "other")]
+    )
+    def test_units_map_to_the_schema_list(self, unit, code):
+        assert rdml_unit(unit) == code
 
     @pytest.mark.parametrize(
         ("reading", "message"),

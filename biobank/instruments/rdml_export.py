@@ -40,7 +40,7 @@ class RdmlTarget:
     chemistry: str = ""  # one of the schema's dyeChemistryType values, or ""
     company: str = ""
     order_number: str = ""
-    efficiency: float | None = None  # percent, as RDML writes it (100 = doubling)
+    efficiency: float | None = None  # fold increase per cycle, as RDML asks (2.0 = 100 %)
     efficiency_se: float | None = None
     efficiency_method: str = ""
 

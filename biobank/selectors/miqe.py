@@ -261,7 +261,7 @@ def _efficiencies(assays: list[Assay]) -> dict[int, str]:
         if value is None:
             continue
         se = getattr(record, "se", None)
-        text = f"E = {value:.3g}" + (f" (SE {se:.2g})" if se is not None else "")
+        text = f"E = {value:.1%}" + (f" (SE {se:.1%})" if se is not None else "")
         method = getattr(record, "method", "")
         source = getattr(record, "source", "")
         chosen[record.assay_id] = " ".join(filter(None, [text, method, source]))

@@ -31,6 +31,13 @@ RDML_SAMPLE_TYPE = {
     Well.Kind.INTER_RUN_CALIBRATOR: "unkn",
     "standard": "std",
 }
+RDML_UNITS = {
+    "cop": {"cop", "copies", "copy", "copies/ul", "copies per ul"},
+    "fold": {"fold"},
+    "dil": {"dil", "dilution", "x"},
+    "ng": {"ng", "ng/ul"},
+    "nMol": {"nmol", "nmol/ul"},
+}
 DEFAULT_DYE = "FAM"  # TaqMan miRNA assays report in FAM unless an import said otherwise
 TAQMAN_CHEMISTRY = "hydrolysis probe"
 
@@ -75,9 +82,24 @@ def plates_rdml_document(
 
 
 def sample_id(well: Well) -> str:
+    """A standard's id carries its quantity: RDML states one quantity per sample, so each
+    level of a dilution series is its own sample ("Standard 10000 copies")."""
     from biobank.services.plate_import import expected_name
 
+    if well.kind == "standard":
+        quantity = getattr(well, "quantity", None)
+        unit = getattr(well, "quantity_unit", "")
+        return " ".join(filter(None, ["Standard", f"{quantity:g}" if quantity else "", unit]))
     return expected_name(kind=well.kind, sample_code=well.sample.code if well.sample_id else None)
+
+
+def rdml_unit(unit: str) -> str:
+    """ExoTrack's free-text quantity unit as RDML's quantityUnitType."""
+    text = unit.strip().casefold()
+    for code, words in RDML_UNITS.items():
+        if text in words:
+            return code
+    return "other"
 
 
 def _run(plate: QpcrPlate, wells: list[Well]) -> RdmlRun:
@@ -138,10 +160,22 @@ def _targets(plates: list[QpcrPlate], wells: list[Well]) -> tuple[RdmlTarget, ..
 
 
 def assay_efficiencies(assays: Iterable[Assay]) -> dict[int, tuple[float, float | None, str]]:
-    """Each assay's chosen efficiency as RDML writes it: (percent, SE in percent, method).
-    Empty until an efficiency has been chosen for the assay (none means 100 %, the
-    paper's assumption, which RDML readers also assume when the element is absent)."""
-    return {}
+    """Each assay's chosen efficiency as RDML writes it: (fold increase per cycle, its SE,
+    method and source). ExoTrack stores E as a fraction (1.0 = 100 %), RDML the base of
+    the exponential (2.0). Empty when no AssayEfficiency model exists (before issue 14's
+    efficiency choice lands) or none was chosen: RDML readers then assume doubling."""
+    from django.apps import apps
+
+    try:
+        model = apps.get_model("biobank", "AssayEfficiency")
+    except LookupError:
+        return {}
+    found = {}
+    for record in model.objects.filter(assay__in=list(assays)):
+        method = record.get_method_display() if hasattr(record, "get_method_display") else ""
+        label = "; ".join(filter(None, [method, getattr(record, "source", "")]))
+        found[record.assay_id] = (1.0 + record.value, getattr(record, "se", None), label)
+    return found
 
 
 def _samples(wells: list[Well]) -> tuple[RdmlSample, ...]:
@@ -161,18 +195,28 @@ def _sample(name: str, wells: list[Well]) -> RdmlSample:
     return RdmlSample(
         id=name,
         types=types,
-        description=_description(rt),
+        description=_description(rt, name),
         annotations=_annotations(rt),
         calibrator=any(well.kind == Well.Kind.CALIBRATOR for well in wells),
         inter_run_calibrator=any(well.kind == Well.Kind.INTER_RUN_CALIBRATOR for well in wells),
+        quantities=_quantities(wells),
         cdna_enzyme=rt.kit if rt else "",
         cdna_priming="target-specific" if rt else "",  # TaqMan miRNA RT: stem-loop primers
     )
 
 
-def _description(rt) -> str:
+def _quantities(wells: list[Well]) -> tuple[tuple[float, str, str], ...]:
+    """A standard's known quantity (the same for every target of the sample id)."""
+    for well in wells:
+        quantity = getattr(well, "quantity", None)
+        if well.kind == "standard" and quantity:
+            return ((quantity, rdml_unit(getattr(well, "quantity_unit", "")), ""),)
+    return ()
+
+
+def _description(rt, name: str) -> str:
     if rt is None:
-        return "No-template control"
+        return "No-template control" if name == "NTC" else "Standard (dilution series point)"
     return f"cDNA {rt.code} ({rt.kit}, lot {rt.kit_lot}, {rt.performed_on:%Y-%m-%d})"
 
 
