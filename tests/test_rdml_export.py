@@ -33,6 +33,7 @@ from biobank.selectors.rdml_export import (
     sample_id,
     study_plates,
 )
+from biobank.services.plate_import import plate_import_preview
 from biobank.services.plates import plate_create, plate_layout, plate_place, well_exclude
 
 from .factories import ReverseTranscriptionFactory, study_assays
@@ -262,3 +263,17 @@ class TestDownloads:
     def test_an_analyst_may_not_read_plates(self, plate, client, analyst):
         client.force_login(analyst)
         assert client.get(reverse("web:plate_rdml", args=[plate.pk])).status_code == 403
+
+
+class TestBackOntoThePlate:
+    def test_the_import_preview_finds_every_well_the_same_and_every_name_agreeing(self, plate):
+        """The export read back onto its own plate: nothing to change, no name mismatch."""
+        preview = plate_import_preview(plate=plate, data=plate_rdml(plate), filename="x.rdml")
+        wells = plate.wells.count()
+        assert preview.errors == [
+            f"Nothing to import: the file fills no empty well and changes no Cq "
+            f"({wells} unchanged, 0 not in the file)"
+        ]
+        assert preview.mismatched == 0
+        assert preview.unmapped_dyes == []
+        assert preview.counts()["same"] == len(preview.changes) == wells
