@@ -150,3 +150,10 @@ class TestDownloads:
     def test_an_analyst_may_not_open_a_plate_checklist(self, plate, client, analyst):
         client.force_login(analyst)
         assert client.get(reverse("web:plate_miqe", args=[plate.pk])).status_code == 403
+
+
+def test_an_empty_plate_fills_nothing_it_does_not_hold(db):
+    """No wells, no claims: only the plate's own instrument is filled; nothing says
+    'singleplex', '0 wells excluded' or that RDML data exist."""
+    items = plate_miqe(plate_create(barcode="PL-EMPTY"))
+    assert [item.item for item in items if item.status != USER] == ["Instrument"]

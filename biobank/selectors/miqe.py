@@ -66,7 +66,8 @@ def _wells(plates: list[QpcrPlate]) -> list[Well]:
 
 def plate_miqe(plate: QpcrPlate) -> list[MiqeItem]:
     """The checklist for one plate: sample to Cq, with its NTCs, replicates and import."""
-    return _wet_lab_items([plate], _wells([plate])) + _plate_analysis_items([plate])
+    wells = _wells([plate])
+    return _wet_lab_items([plate], wells) + _plate_analysis_items([plate], wells)
 
 
 def run_miqe(run) -> list[MiqeItem]:
@@ -90,7 +91,8 @@ def run_miqe(run) -> list[MiqeItem]:
     ]
     if run.dataset_id is None:
         plates = study_plates()
-        wet = _wet_lab_items(plates, _wells(plates)) + _plate_analysis_items(plates)
+        wells = _wells(plates)
+        wet = _wet_lab_items(plates, wells) + _plate_analysis_items(plates, wells)
     else:
         wet = [
             _user(
@@ -290,7 +292,9 @@ def _run_plate_items(plates: list[QpcrPlate], wells: list[Well]) -> list[MiqeIte
             "Plate format and layout",
             _listed(f"{p.barcode}: {p.plate_format} wells" for p in plates)
             + "; "
-            + ", ".join(f"{k} {n}" for k, n in sorted(kinds.items())),
+            + ", ".join(f"{k} {n}" for k, n in sorted(kinds.items()))
+            if wells
+            else "",
             "QpcrPlate.plate_format; Well.kind counts",
         ),
         _filled(
@@ -298,7 +302,7 @@ def _run_plate_items(plates: list[QpcrPlate], wells: list[Well]) -> list[MiqeIte
             "Multiplexing",
             f"{sum(1 for n in positions.values() if n > 1)} wells read more than one assay"
             if any(n > 1 for n in positions.values())
-            else "singleplex",
+            else ("singleplex" if wells else ""),
             "wells sharing a plate position",
         ),
         _user("qPCR protocol", "Master mix, reaction volume, primer/probe concentrations"),
@@ -327,7 +331,9 @@ def _run_plate_items(plates: list[QpcrPlate], wells: list[Well]) -> list[MiqeIte
             "Data analysis",
             "Outlier identification and disposition",
             f"{len(excluded)} wells excluded by a curator, with a reason each"
-            + (f" ({_listed(w.exclusion_reason for w in excluded)})" if excluded else ""),
+            + (f" ({_listed(w.exclusion_reason for w in excluded)})" if excluded else "")
+            if any(w.cq is not None for w in wells)
+            else "",
             "Well.excluded, exclusion_reason, excluded_by/at",
         ),
         _filled(
@@ -349,7 +355,7 @@ def _replicate_sd(wells: list[Well]) -> list[float]:
     return [statistics.stdev(cqs) for cqs in by_group.values() if len(cqs) > 1]
 
 
-def _plate_analysis_items(plates: list[QpcrPlate]) -> list[MiqeItem]:
+def _plate_analysis_items(plates: list[QpcrPlate], wells: list[Well]) -> list[MiqeItem]:
     imports = list(
         PlateImport.objects.filter(plate__in=plates, reverted_at__isnull=True).order_by("pk")
     )
@@ -368,7 +374,7 @@ def _plate_analysis_items(plates: list[QpcrPlate]) -> list[MiqeItem]:
         _filled(
             "Data analysis",
             "Data in RDML",
-            "RDML 1.3 export of every plate (plate page)" if plates else "",
+            "RDML 1.3 export of every plate (plate page)" if wells else "",
             "biobank.instruments.rdml_export",
         ),
         _filled(
