@@ -142,6 +142,8 @@ class TestDownloads:
         assert items["Number of patients in the analysis"].value == "2"
         assert items["Evidence that the reference is stable"].value.startswith("1 of 2")
         assert items["Statistical methods"].value == "Fig. 1"
+        corrected = items["Results as efficiency-corrected quantities with their uncertainty"]
+        assert corrected.status == USER and "2^-dCq" in corrected.source
         assert items["Software and versions"].value == "scipy 1.15"
         assert "PL-MIQE: 96 wells" in items["Plate format and layout"].value
         csv_text = client.get(reverse("analysis:run-miqe-csv", args=[run.pk])).content.decode()

@@ -418,6 +418,13 @@ def _run_items(run) -> list[MiqeItem]:
             else "",
             "AnalysisRun.qc",
         ),
+        _user(
+            "Data analysis",
+            "Results as efficiency-corrected quantities with their uncertainty",
+            "the report gives the paper's 2^-dCq (100 % efficiency assumed); efficiency-"
+            "corrected relative quantities with SEs (analysis/quantities.py) are not yet "
+            "in the report",
+        ),
         _filled(
             "Data analysis",
             "Statistical methods",
