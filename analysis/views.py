@@ -10,6 +10,7 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required, permission_required
 from django.http import Http404, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
 from django.views.decorators.http import require_POST
 
 from analysis.models import AnalysisPlan, AnalysisRun
@@ -120,6 +121,24 @@ def run_report_download(request, pk: int):
     response = render(request, "analysis/report.html", context)
     response["Content-Disposition"] = f'attachment; filename="exotrack-run-{pk}.html"'
     return response
+
+
+@login_required
+@permission_required(VIEW_RUNS, raise_exception=True)
+def run_miqe(request, pk: int):
+    """The run's MIQE 2.0 checklist (page, HTML file or CSV) beside its report."""
+    from biobank.selectors.miqe import run_miqe as checklist
+    from biobank.views.plates import miqe_response
+
+    run = _run(pk)
+    return miqe_response(
+        request,
+        checklist(run.same_as or run),  # an unchanged run: the run whose results stand
+        subject=f"{run.plan.title}, run #{run.pk}",
+        csv_url=reverse("analysis:run-miqe-csv", args=[run.pk]),
+        back_url=reverse("analysis:run", args=[run.pk]),
+        filename=f"exotrack-run-{run.pk}-miqe",
+    )
 
 
 def _download(body: str, *, content_type: str, filename: str) -> HttpResponse:

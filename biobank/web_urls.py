@@ -100,7 +100,11 @@ urlpatterns = [
     path("rt/<int:pk>/", rt_products.rt_product_detail, name="rt_product_detail"),
     path("plates/", plates.plate_list, name="plate_list"),
     path("plates/new/", plates.plate_setup, name="plate_setup"),
+    path("plates/rdml/", plates.study_rdml, name="study_rdml"),
     path("plates/<int:pk>/", plates.plate_detail, name="plate_detail"),
+    path("plates/<int:pk>/rdml/", plates.plate_rdml, name="plate_rdml"),
+    path("plates/<int:pk>/miqe/", plates.plate_miqe, name="plate_miqe"),
+    path("plates/<int:pk>/miqe.csv", plates.plate_miqe, name="plate_miqe_csv"),
     path("plates/<int:pk>/layout/", plates.plate_edit, name="plate_edit"),
     path(
         "plates/<int:pk>/sample-sheet/<slug:instrument>/",

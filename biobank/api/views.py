@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db.models import Prefetch
-from django.http import JsonResponse, StreamingHttpResponse
+from django.http import HttpResponse, JsonResponse, StreamingHttpResponse
 from django.views.decorators.csrf import csrf_exempt
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import (
@@ -46,6 +46,7 @@ from biobank.models import (
     StorageEvent,
     Treatment,
 )
+from biobank.selectors import rdml_export as rdml_selectors
 from biobank.selectors.boxes import boxes_listed
 from biobank.selectors.draws import draws_listed
 from biobank.selectors.patients import patients_listed
@@ -726,6 +727,33 @@ class PlateViewSet(ReadViewSet):
             status=status.HTTP_201_CREATED,
         )
 
+    def perform_content_negotiation(self, request, force=False):
+        # The RDML downloads are a zip whatever the client accepts; errors stay JSON.
+        if self.action in {"rdml", "study_rdml"}:
+            renderer = JSONRenderer()
+            return renderer, renderer.media_type
+        return super().perform_content_negotiation(request, force)
+
+    @extend_schema(
+        operation_id="plate_rdml",
+        responses={(200, "application/zip"): OpenApiTypes.BINARY},
+        description="The plate as RDML 1.3 (a zip holding rdml_data.xml): layout, "
+        "samples, targets, Cq and exclusions (docs/instruments.md, RDML export).",
+    )
+    @action(detail=True, methods=["get"], url_path="rdml", url_name="rdml")
+    def rdml(self, request, pk=None):
+        plate = self.get_object()
+        return rdml_response(rdml_selectors.plate_rdml(plate), f"{plate.barcode}.rdml")
+
+    @extend_schema(
+        operation_id="plates_rdml",
+        responses={(200, "application/zip"): OpenApiTypes.BINARY},
+        description="Every plate that holds wells, one RDML run per plate.",
+    )
+    @action(detail=False, methods=["get"], url_path="rdml", url_name="study-rdml")
+    def study_rdml(self, request):
+        return rdml_response(rdml_selectors.study_rdml(), "exotrack-plates.rdml")
+
     @extend_schema(responses={200: s.PlateImportSerializer(many=True)})
     @action(detail=True, methods=["get"], url_path="imports", url_name="imports")
     def imports(self, request, pk=None):
@@ -763,6 +791,12 @@ class PlateViewSet(ReadViewSet):
         )
         record = PlateImport.objects.select_related("imported_by", "reverted_by").get(pk=record.pk)
         return Response(s.PlateImportSerializer(record, context=self.get_serializer_context()).data)
+
+
+def rdml_response(data: bytes, filename: str) -> HttpResponse:
+    response = HttpResponse(data, content_type="application/zip")
+    response["Content-Disposition"] = f'attachment; filename="{filename}"'
+    return response
 
 
 WELL_ANSWER = {200: s.WellSerializer, 400: VALIDATION_ERROR}

@@ -18,6 +18,7 @@ from biobank.forms.plates import PlatePlacementForm, PlateSetupForm
 from biobank.instruments import sample_sheets
 from biobank.labels.barcodes import svg
 from biobank.models import Well
+from biobank.selectors import miqe, rdml_export
 from biobank.selectors.plates import (
     layout_is_open,
     plate_map,
@@ -191,3 +192,69 @@ def plate_sample_sheet(request, pk: int, instrument: str):
     response = HttpResponse(data, content_type=f"{content_type}; charset=utf-8")
     response["Content-Disposition"] = f'attachment; filename="{plate.barcode}-{suffix}"'
     return response
+
+
+def _rdml(data: bytes, filename: str) -> HttpResponse:
+    response = HttpResponse(data, content_type="application/zip")
+    response["Content-Disposition"] = f'attachment; filename="{filename}"'
+    return response
+
+
+@needs("biobank.view_qpcrplate", "biobank.view_well")
+def plate_rdml(request, pk: int):
+    """The plate as RDML 1.3, for qbase+, LinRegPCR, RDML-Tools or a journal's reviewers."""
+    plate = plate_or_404(pk)
+    return _rdml(rdml_export.plate_rdml(plate), f"{plate.barcode}.rdml")
+
+
+@needs("biobank.view_qpcrplate", "biobank.view_well")
+def study_rdml(request):
+    """Every plate that holds wells in one RDML file, one run per plate."""
+    return _rdml(rdml_export.study_rdml(), "exotrack-plates.rdml")
+
+
+def miqe_response(request, items, *, subject: str, csv_url: str, back_url: str, filename: str):
+    """The checklist as a page, as a standalone HTML file (?download=1) or as CSV."""
+    from django.utils import timezone
+
+    if request.path.endswith(".csv"):
+        response = HttpResponse(miqe.miqe_csv(items), content_type="text/csv; charset=utf-8")
+        response["Content-Disposition"] = f'attachment; filename="{filename}.csv"'
+        return response
+    standalone = request.GET.get("download") == "1"
+    counts = {
+        "filled": sum(i.status == miqe.FILLED for i in items),
+        "partly": sum(i.status == miqe.PARTLY for i in items),
+        "user": sum(i.status == miqe.USER for i in items),
+    }
+    response = render(
+        request,
+        "web/miqe.html",
+        {
+            "items": items,
+            "subject": subject,
+            "counts": counts,
+            "citation": miqe.CITATION,
+            "csv_url": csv_url,
+            "back_url": back_url,
+            "standalone": standalone,
+            "made_at": timezone.now(),
+        },
+    )
+    if standalone:
+        response["Content-Disposition"] = f'attachment; filename="{filename}.html"'
+    return response
+
+
+@needs("biobank.view_qpcrplate", "biobank.view_well")
+def plate_miqe(request, pk: int):
+    """The plate's MIQE 2.0 checklist, what ExoTrack cannot know marked for the user."""
+    plate = plate_or_404(pk)
+    return miqe_response(
+        request,
+        miqe.plate_miqe(plate),
+        subject=f"plate {plate.barcode}",
+        csv_url=reverse("web:plate_miqe_csv", args=[plate.pk]),
+        back_url=reverse("web:plate_detail", args=[plate.pk]),
+        filename=f"{plate.barcode}-miqe",
+    )

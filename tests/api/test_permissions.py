@@ -68,6 +68,8 @@ EXPECTED: dict[str, tuple[frozenset, dict[str, frozenset]]] = {
     "plate:import": (TC, {"POST": TC}),
     "plate:imports": (TC, {}),
     "plate:import-revert": (TC, {"POST": TC}),
+    "plate:rdml": (TC, {}),
+    "plate:study-rdml": (TC, {}),
     "well:list": (TC, {}),
     "well:detail": (TC, {}),
     "well:exclude": (TC, {"POST": TC}),

@@ -105,10 +105,34 @@ def test_the_report_holds_no_identity(users, world):
             reverse("analysis:plans"),
             reverse("analysis:run", args=[run.pk]),
             reverse("analysis:run-download", args=[run.pk]),
+            reverse("analysis:run-miqe", args=[run.pk]),
+            reverse("analysis:run-miqe-csv", args=[run.pk]),
         ):
             response = browser.get(url)
             assert response.status_code == 200, (role, url)
             assert not phi_found(response.content.decode()), (role, url)
+
+
+def test_the_rdml_and_miqe_files_hold_no_identity(users, world):
+    """RDML and the MIQE checklist go to reviewers and other labs: codes, never names."""
+    import io
+    import zipfile
+
+    browser = Client()
+    browser.force_login(users["technician"])
+    plate = world["plate"]
+    for url in (reverse("web:plate_rdml", args=[plate.pk]), reverse("web:study_rdml")):
+        response = browser.get(url)
+        assert response.status_code == 200, url
+        xml = zipfile.ZipFile(io.BytesIO(response.content)).read("rdml_data.xml").decode()
+        assert not phi_found(xml), url
+    for url in (
+        reverse("web:plate_miqe", args=[plate.pk]),
+        reverse("web:plate_miqe_csv", args=[plate.pk]),
+    ):
+        response = browser.get(url)
+        assert response.status_code == 200, url
+        assert not phi_found(response.content.decode()), url
 
 
 def test_the_schema_and_docs_hold_no_identity(clients, world):

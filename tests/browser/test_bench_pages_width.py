@@ -64,6 +64,7 @@ def bench_urls() -> list[str]:
         "/requests/new/",
         f"/requests/{retrieval.pk}/",
         f"/requests/{retrieval.pk}/pick-list/",
+        f"/plates/{plate.pk}/miqe/",
         "/no/such/page/",
     ]
 
