@@ -7,6 +7,8 @@ A patient is enrolled with a planted name, hospital number and birth date
 from __future__ import annotations
 
 import inspect
+import io
+import zipfile
 
 import pytest
 from django.core.management import call_command
@@ -28,8 +30,13 @@ IDENTITY_FIELDS = {"full_name", "hospital_number", "date_of_birth", "identity"}
 
 def body(response) -> str:
     if getattr(response, "streaming", False):
-        return b"".join(response.streaming_content).decode()
-    return response.content.decode()
+        content = b"".join(response.streaming_content)
+    else:
+        content = response.content
+    if content.startswith(b"PK\x03\x04"):  # a zipped file (RDML): search what it holds
+        with zipfile.ZipFile(io.BytesIO(content)) as archive:
+            return "".join(archive.read(name).decode() for name in archive.namelist())
+    return content.decode()
 
 
 def test_the_plant_is_visible_to_curators_on_the_identity_endpoint(clients, world):
