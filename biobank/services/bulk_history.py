@@ -151,7 +151,8 @@ def bulk_insert(*, objs: Sequence[models.Model], model: type[models.Model]) -> N
 
 # Field types whose prepared values are plain scalars an array of them carries as is
 # (not JSON, arrays or ranges, which psycopg wraps).
-UNNESTABLE = {"AutoField", "BigAutoField", "ForeignKey", "CharField", "TextField"}
+UNNESTABLE = {"AutoField", "BigAutoField", "ForeignKey", "OneToOneField", "CharField"}
+UNNESTABLE |= {"TextField"}
 UNNESTABLE |= {"FloatField", "IntegerField", "BigIntegerField", "PositiveIntegerField"}
 UNNESTABLE |= {"PositiveSmallIntegerField", "SmallIntegerField", "BooleanField"}
 UNNESTABLE |= {"DateTimeField", "DateField", "DecimalField"}

@@ -22,6 +22,8 @@ from django.utils import timezone
 from biobank.domain.custody import GENESIS, canonical_volume, event_hash
 from biobank.models import Aliquot, StorageEvent
 
+from .bulk_history import bulk_insert
+
 Kind = StorageEvent.Kind
 
 
@@ -72,12 +74,23 @@ def custody_chain(events: Sequence[StorageEvent], *, new_tubes: bool = False) ->
 
 
 def custody_events_record(
-    events: Sequence[StorageEvent], *, new_tubes: bool = False, batch_size: int | None = None
+    events: Sequence[StorageEvent],
+    *,
+    new_tubes: bool = False,
+    batch_size: int | None = None,
+    want_ids: bool = True,
 ) -> list[StorageEvent]:
-    """Chain and insert custody events (two queries whatever their number)."""
+    """Chain and insert custody events (two queries whatever their number).
+
+    `want_ids=False`: the caller does not need the new events' ids, so they go in through
+    bulk_history.bulk_insert, one statement however many (bulk_create on SQLite sends a
+    statement per 62 events: Django assumes 999 variables a statement)."""
     events = custody_chain(events, new_tubes=new_tubes)
     if not events:
         return []
+    if not want_ids:
+        bulk_insert(objs=events, model=StorageEvent)
+        return events
     return StorageEvent.objects.bulk_create(events, batch_size=batch_size)
 
 
