@@ -535,7 +535,10 @@ class TemperatureExcursionForm(ServiceForm):
         if self.instance.pk is None:
             return storage_services.temperature_excursion_record(**data, user=self.user)
         return storage_services.temperature_excursion_update(
-            excursion=self.stored(), ended_at=data.get("ended_at"), note=data.get("note", "")
+            excursion=self.stored(),
+            ended_at=data.get("ended_at"),
+            note=data.get("note", ""),
+            user=self.user,
         )
 
 
@@ -548,7 +551,16 @@ class TemperatureExcursionAdmin(ServiceAdmin):
 
     def get_readonly_fields(self, request, obj=None):
         fixed = ("freezer", "started_at", "peak_temperature_c") if obj else ()
-        return (*fixed, "recorded_by", "affected_aliquots")
+        return (*fixed, "recorded_by", "tubes_exposed")
+
+    @admin.display(description="Tubes inside during it")
+    def tubes_exposed(self, excursion):
+        """Each marked tube with its minutes inside (the service reads them from the
+        custody log; they are not edited here)."""
+        if excursion.pk is None:
+            return "Worked out from the custody log when saved"
+        exposures = excursion.exposures.select_related("aliquot").order_by("aliquot__barcode")
+        return ", ".join(f"{e.aliquot.barcode} ({e.minutes} min)" for e in exposures) or "none"
 
 
 class ExosomeIsolationInline(admin.TabularInline):

@@ -7,6 +7,7 @@ from .qpcr import Assay, PlateImport, QpcrPlate, Well, WellImportChange
 from .samples import Aliquot, SerumDraw
 from .storage import (
     Box,
+    ExcursionExposure,
     Freezer,
     PositionReservation,
     Rack,
@@ -20,6 +21,7 @@ __all__ = [
     "Assay",
     "Box",
     "ClinicalAssessment",
+    "ExcursionExposure",
     "CohortSnapshot",
     "CohortSnapshotChunk",
     "CohortVersion",

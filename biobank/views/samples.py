@@ -12,6 +12,7 @@ from biobank.forms.errors import add_service_errors
 from biobank.forms.samples import FindSampleForm
 from biobank.models import position_label
 from biobank.selectors.boxes import box_by_barcode, box_grid
+from biobank.selectors.excursions import aliquot_excursions
 from biobank.selectors.samples import aliquot_by_id, sample_record
 from biobank.services.aliquots import (
     Position,
@@ -53,7 +54,12 @@ def sample_detail(request, pk: int):
         request,
         "web/sample_detail.html",
         # Focus stays on the scan field: a stray scan must never become a check-out reason.
-        {"record": record, "aliquot": record.aliquot, "autofocus_scan": True},
+        {
+            "record": record,
+            "aliquot": record.aliquot,
+            "excursions": aliquot_excursions(record.aliquot),
+            "autofocus_scan": True,
+        },
     )
 
 
