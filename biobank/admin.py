@@ -563,6 +563,26 @@ class TemperatureExcursionAdmin(ServiceAdmin):
         return ", ".join(f"{e.aliquot.barcode} ({e.minutes} min)" for e in exposures) or "none"
 
 
+@admin.register(m.ExcursionExposure)
+class ExcursionExposureAdmin(CuratorWritesMixin, admin.ModelAdmin):
+    """Which tubes were in a freezer during an excursion and for how long: computed from
+    the custody log by biobank.services.storage, read-only here."""
+
+    list_display = ("aliquot", "excursion", "minutes", "peak_temperature_c")
+    list_filter = ("excursion__freezer",)
+    search_fields = ("aliquot__barcode",)
+    list_select_related = ("aliquot", "excursion__freezer")
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
 class ExosomeIsolationInline(admin.TabularInline):
     model = m.ExosomeIsolation
     extra = 0

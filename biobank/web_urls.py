@@ -15,6 +15,7 @@ from biobank.views import (
     rt_products,
     samples,
     search,
+    storage_moves,
 )
 
 app_name = "web"
@@ -28,12 +29,8 @@ urlpatterns = [
     path("samples/", samples.sample_find, name="sample_find"),
     path("samples/<int:pk>/", samples.sample_detail, name="sample_detail"),
     path("samples/<int:pk>/label/", labels.tube_label, name="tube_label"),
-    path(
-        "samples/<int:pk>/custody.csv", custody.custody_timeline_csv, name="sample_custody_csv"
-    ),
-    path(
-        "samples/<int:pk>/custody.pdf", custody.custody_timeline_pdf, name="sample_custody_pdf"
-    ),
+    path("samples/<int:pk>/custody.csv", custody.custody_timeline_csv, name="sample_custody_csv"),
+    path("samples/<int:pk>/custody.pdf", custody.custody_timeline_pdf, name="sample_custody_pdf"),
     path("custody-events/<int:pk>/void/", custody.custody_event_void, name="custody_event_void"),
     path(
         "samples/<int:pk>/check-out/",
@@ -67,6 +64,14 @@ urlpatterns = [
     ),
     path("boxes/", boxes.box_list, name="box_list"),
     path("boxes/<int:pk>/", boxes.box_detail, name="box_detail"),
+    path("boxes/<int:pk>/move/", storage_moves.storage_move, {"kind": "box"}, name="box_move"),
+    path("racks/<int:pk>/move/", storage_moves.storage_move, {"kind": "rack"}, name="rack_move"),
+    path(
+        "freezers/<int:pk>/evacuate/",
+        storage_moves.storage_move,
+        {"kind": "freezer"},
+        name="freezer_evacuate",
+    ),
     path("extractions/new/", extractions.isolation_batch_record, name="isolation_batch_record"),
     path(
         "extractions/<int:pk>/", extractions.isolation_batch_detail, name="isolation_batch_detail"

@@ -32,6 +32,8 @@ def bench_urls() -> list[str]:
         f"/samples/{tube.pk}/thaw/",
         "/boxes/?space=4",
         f"/boxes/{tube.box_id}/",
+        f"/boxes/{tube.box_id}/move/",
+        f"/freezers/{tube.box.rack.freezer_id}/evacuate/",
         "/draws/new/",
         f"/draws/{draw.pk}/aliquot/",
         f"/draws/{draw.pk}/labels/",
