@@ -156,6 +156,10 @@ def _plan(pairs: Sequence[tuple[Box, Box]], unmatched, *, lock: bool) -> MovePla
             .order_by("pk")
             .values_list("pk")
         )
+        # A tube placed in a source box between the two locks (its transaction held the
+        # box's share lock, ours waited for its commit) would be left behind: refuse.
+        if Aliquot.objects.filter(box_id__in=sorted(sources)).count() != len(tubes):
+            _refuse("tubes", "Tubes were placed in these boxes meanwhile; preview again")
     occupied = {
         (box_id, row, column): barcode
         for box_id, row, column, barcode in Aliquot.objects.filter(
