@@ -3,6 +3,7 @@ nothing, a MOVE custody event per tube, kept places following, constant queries.
 
 from __future__ import annotations
 
+import re
 from decimal import Decimal
 
 import pytest
@@ -181,3 +182,16 @@ def count_queries(n, technician, curator):
 
 def test_the_number_of_queries_does_not_grow_with_the_tubes(technician, curator):
     assert count_queries(10, technician, curator) == count_queries(200, technician, curator)
+
+
+@pytest.mark.postgres
+def test_tubes_then_boxes_are_locked_in_pk_order(technician, curator):
+    source, target = BoxFactory(), BoxFactory()
+    fill(source, 3, technician)
+    with CaptureQueriesContext(connection) as queries:
+        box_contents_move(source=source, target=target, user=curator, reason="tidy")
+    locks = [q["sql"] for q in queries.captured_queries if "FOR UPDATE" in q["sql"]]
+    assert len(locks) == 2
+    assert 'FROM "biobank_aliquot"' in locks[0] and 'FROM "biobank_box"' in locks[1]
+    # Ordered by the primary key (values_list names it by its place in the SELECT).
+    assert all(re.search(r'ORDER BY (1|"biobank_\w+"\."id") ASC', sql) for sql in locks)
