@@ -31,6 +31,7 @@ TECHNICIAN_WRITES = {
     "qpcrplate": {"add", "change"},  # set up; lay out and import (plate actions)
     "well": {"add", "change"},  # plate map; QC decisions (exclude, restore)
     "plateimport": {"add", "change"},  # import; revert
+    "rackscanimport": {"add"},  # confirm a rack-scanner file (moves and check-ins)
 }
 
 CURATOR_APPS = {"biobank", "analysis", "django_celery_beat"}

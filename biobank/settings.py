@@ -311,6 +311,19 @@ EXOTRACK = {
     "QC": json.loads(os.environ.get("EXOTRACK_QC", "{}")),
 }
 
+# Which tube operations need a reason in the custody log (the lab's policy; the bulk and
+# single-tube services refuse a missing one with field "reason"). Each can be overridden
+# by EXOTRACK_REASON_REQUIRED_<ACTION>, e.g. EXOTRACK_REASON_REQUIRED_CHECK_IN=1.
+EXOTRACK_REASON_REQUIRED = {
+    action: env_bool(f"EXOTRACK_REASON_REQUIRED_{action.upper()}", default)
+    for action, default in {
+        "check_out": True,
+        "check_in": False,
+        "move": True,
+        "discard": True,
+    }.items()
+}
+
 REST_FRAMEWORK = {
     "DEFAULT_SCHEMA_CLASS": "biobank.api.schema.AutoSchema",
     # Token first: an anonymous client gets 401 with WWW-Authenticate; the browser's

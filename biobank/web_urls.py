@@ -12,6 +12,7 @@ from biobank.views import (
     plate_import,
     plates,
     qc,
+    rack_scan,
     rt_products,
     samples,
     search,
@@ -72,6 +73,10 @@ urlpatterns = [
         {"kind": "freezer"},
         name="freezer_evacuate",
     ),
+    path("boxes/<int:pk>/scan/", rack_scan.rack_scan_upload, name="rack_scan_upload"),
+    path("boxes/<int:pk>/scan/preview/", rack_scan.rack_scan_review, name="rack_scan_preview"),
+    path("boxes/<int:pk>/scan/cancel/", rack_scan.rack_scan_cancel, name="rack_scan_cancel"),
+    path("rack-scans/", rack_scan.rack_scan_find, name="rack_scan_find"),
     path("extractions/new/", extractions.isolation_batch_record, name="isolation_batch_record"),
     path(
         "extractions/<int:pk>/", extractions.isolation_batch_detail, name="isolation_batch_detail"

@@ -437,6 +437,7 @@ def test_technicians_hold_only_the_write_permissions_the_bench_checks():
         "change_well",
         "add_plateimport",
         "change_plateimport",
+        "add_rackscanimport",
     }
 
 

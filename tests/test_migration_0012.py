@@ -11,7 +11,7 @@ from django.db.migrations.executor import MigrationExecutor
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
-BEFORE, AFTER = ("biobank", "0011_position_reservation"), ("biobank", "0012_excursion_exposure")
+BEFORE, AFTER = ("biobank", "0014_rack_scan_import"), ("biobank", "0012_excursion_exposure")
 
 
 def migrate(target):

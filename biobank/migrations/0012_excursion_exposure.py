@@ -87,7 +87,7 @@ def sync_roles(apps, schema_editor):
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("biobank", "0011_position_reservation"),
+        ("biobank", "0014_rack_scan_import"),
     ]
 
     operations = [

@@ -4,6 +4,7 @@ from .cohort_cache import CohortSnapshot, CohortSnapshotChunk, CohortVersion
 from .patients import ClinicalAssessment, FollowUp, Patient, PatientIdentity, Treatment
 from .processing import ExosomeIsolation, ExosomeIsolationBatch, ReverseTranscription, RnaIsolation
 from .qpcr import Assay, PlateImport, QpcrPlate, Well, WellImportChange
+from .rack_scans import RackScanImport
 from .samples import Aliquot, SerumDraw
 from .storage import (
     Box,
@@ -35,6 +36,7 @@ __all__ = [
     "PatientIdentity",
     "QpcrPlate",
     "Rack",
+    "RackScanImport",
     "ReverseTranscription",
     "RnaIsolation",
     "SerumDraw",

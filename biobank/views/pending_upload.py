@@ -3,7 +3,8 @@
 Nothing reaches the database before the technician confirms, so the bytes wait in
 a scratch directory under MEDIA_ROOT, named by their SHA-256, and the session
 remembers which file belongs to which plate (and the dye mapping chosen on the
-preview of a multiplex file). Confirming hands the same bytes and mapping to
+preview of a multiplex file). A rack-scanner file waits the same way for its rack:
+`scope` keeps the two kinds of upload apart in the session. Confirming hands the same bytes and mapping to
 plate_import_confirm; cancelling, or confirming, deletes the scratch file. Files
 older than a day are swept whenever a new one is kept.
 """
@@ -34,8 +35,11 @@ class PendingUpload:
     dye_assays: dict[str, str] | None = None  # None: the plate's remembered mapping
 
 
-def _session_key(plate_id: int) -> str:
-    return f"pending-import-{plate_id}"
+PLATE_IMPORT = "pending-import"
+
+
+def _session_key(plate_id: int, scope: str = PLATE_IMPORT) -> str:
+    return f"{scope}-{plate_id}"
 
 
 def _path(sha256: str) -> str:
@@ -44,14 +48,24 @@ def _path(sha256: str) -> str:
     return f"{SCRATCH_DIR}/{sha256}"
 
 
-def keep_upload(request, plate_id: int, *, data: bytes, filename: str, format: str, run):
-    """Store the bytes and remember them for this plate in the user's session."""
+def keep_upload(
+    request,
+    plate_id: int,
+    *,
+    data: bytes,
+    filename: str,
+    format: str,
+    run,
+    scope: str = PLATE_IMPORT,
+):
+    """Store the bytes and remember them for this plate (or the object of `scope`) in
+    the user's session."""
     _sweep_old_files()
     sha256 = hashlib.sha256(data).hexdigest()
     path = _path(sha256)
     if not default_storage.exists(path):
         default_storage.save(path, ContentFile(data))
-    request.session[_session_key(plate_id)] = {
+    request.session[_session_key(plate_id, scope)] = {
         "sha256": sha256,
         "filename": filename,
         "format": format,
@@ -59,9 +73,9 @@ def keep_upload(request, plate_id: int, *, data: bytes, filename: str, format: s
     }
 
 
-def pending_upload(request, plate_id: int) -> PendingUpload | None:
+def pending_upload(request, plate_id: int, scope: str = PLATE_IMPORT) -> PendingUpload | None:
     """The upload waiting for this plate, or None (none, or its file is gone)."""
-    kept = request.session.get(_session_key(plate_id))
+    kept = request.session.get(_session_key(plate_id, scope))
     if not kept or not _SHA256.fullmatch(str(kept.get("sha256"))):
         return None
     path = _path(kept["sha256"])
@@ -88,8 +102,8 @@ def keep_dye_mapping(request, plate_id: int, mapping: dict[str, str]) -> None:
         request.session[key] = {**kept, "dye_assays": dict(mapping)}
 
 
-def forget_upload(request, plate_id: int) -> None:
-    kept = request.session.pop(_session_key(plate_id), None)
+def forget_upload(request, plate_id: int, scope: str = PLATE_IMPORT) -> None:
+    kept = request.session.pop(_session_key(plate_id, scope), None)
     if kept and _SHA256.fullmatch(str(kept.get("sha256"))):
         default_storage.delete(_path(kept["sha256"]))
 

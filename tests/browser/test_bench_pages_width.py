@@ -34,6 +34,8 @@ def bench_urls() -> list[str]:
         f"/boxes/{tube.box_id}/",
         f"/boxes/{tube.box_id}/move/",
         f"/freezers/{tube.box.rack.freezer_id}/evacuate/",
+        f"/boxes/{tube.box_id}/scan/",
+        "/rack-scans/",
         "/draws/new/",
         f"/draws/{draw.pk}/aliquot/",
         f"/draws/{draw.pk}/labels/",
