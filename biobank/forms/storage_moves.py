@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from django import forms
 
+from biobank.services.bulk import reason_required
+
 from .base import BenchForm
 
 
@@ -22,3 +24,4 @@ class StorageMoveForm(BenchForm):
     def __init__(self, *args, targets, **kwargs):
         super().__init__(*args, **kwargs)
         self.fields["target"].queryset = targets
+        self.fields["reason"].required = reason_required("move")  # the lab's policy

@@ -41,6 +41,7 @@ from biobank.models import (
 )
 
 from .aliquots import Position, log_event
+from .bulk import reason_checked
 from .bulk_history import bulk_update_with_history_sql
 from .custody import custody_events_record
 from .reservations import reserved_refusals
@@ -94,13 +95,6 @@ class MovePlan:
 
 def _refuse(field_name: str, message: str):
     raise ValidationError({field_name: message})
-
-
-def _need_reason(reason: str) -> str:
-    reason = (reason or "").strip()
-    if not reason:
-        _refuse("reason", "Say why the tubes are moved (it goes into every tube's custody log)")
-    return reason
 
 
 def _pair_by_name(sources, targets):
@@ -278,7 +272,8 @@ def _apply(plan: MovePlan, *, user, reason: str) -> MovePlan:
 
 
 def _run(pairs, unmatched, *, user, reason: str, dry_run: bool) -> MovePlan:
-    reason = reason if dry_run else _need_reason(reason)
+    # The lab's policy on reasons for a move, as for the bulk moves (a dry run previews).
+    reason = reason if dry_run else reason_checked("move", reason)
     plan = _plan(pairs, unmatched, lock=not dry_run)
     if dry_run:
         return plan
