@@ -26,6 +26,7 @@ rule                   status  when
 ``centrifugation_delay`` warn  draw to centrifugation longer than the limit
 ``freezing_delay``     warn    centrifugation to the freezer longer than the limit
 ``excursion``          warn    the tube sat in a freezer during a temperature excursion
+                               (the message says its minutes inside and the peak)
 =====================  ======  =====================================================
 
 Findings about the spike-in of an RT product, its draw or its tube apply to every miRNA
@@ -353,7 +354,8 @@ def draw_findings(products: pd.DataFrame, haemolysis: pd.DataFrame, t: QcThresho
     if "excursions" in products:
         hot = products.loc[products["excursions"] > 0]
         add(hot, "excursion", WARN, "tube " + hot["aliquot"].astype(str)
-            + " was in a freezer temperature excursion", on="sample_id")  # fmt: skip
+            + " was in a freezer temperature excursion" + _exposure(hot),
+            on="sample_id")  # fmt: skip
     for rule, start, end, limit, what in (
         ("centrifugation_delay", "drawn_at", "centrifuged_at", t.centrifugation_delay_minutes,
          "draw to centrifugation"),
@@ -503,6 +505,20 @@ class QcResult:
     haemolysis: pd.DataFrame  # haemolysis index, A414 and grade per draw
 
 
+def _exposure(hot: pd.DataFrame) -> pd.Series | str:
+    """' (2 excursions, 95 min inside, peak -41 °C)' from the products' exposure columns
+    (biobank.selectors.qc_inputs), '' for a frame without them."""
+    if not len(hot) or "excursion_minutes" not in hot:
+        return ""
+    count = hot["excursions"].astype(int)
+    parts = count.map(lambda n: f"{n} excursions, " if n > 1 else "")
+    parts = parts + hot["excursion_minutes"].astype(int).astype(str) + " min inside"
+    if "excursion_peak_c" in hot:
+        peak = hot["excursion_peak_c"].astype(float)
+        parts = parts + peak.map(lambda c: "" if pd.isna(c) else f", peak {c:g} °C")
+    return " (" + parts + ")"
+
+
 def derive_qc(
     *,
     qc_wells: pd.DataFrame,
@@ -514,7 +530,7 @@ def derive_qc(
 ) -> QcResult:
     """Every rule over the normalisation's tables. ``products`` (one row per RT product:
     sample_id, draw_id, patient_id, timepoint, batch, aliquot, freeze_thaw_count,
-    excursions, haemolysis, a414, drawn_at, centrifuged_at, frozen_at) brings the
+    excursions [, excursion_minutes, excursion_peak_c], haemolysis, a414, drawn_at, centrifuged_at, frozen_at) brings the
     spike-in batch, haemolysis and pre-analytical rules; without it only the well-level
     rules apply."""
     t = thresholds or QcThresholds()

@@ -127,7 +127,10 @@ WATCHES = (
         {"freezer", "started_at", "ended_at", "peak_temperature_c"},
     ),
 )
-# m2m tables whose link changes feed the QC: model label -> field name.
+# m2m tables whose link changes feed the QC: model label -> field name. The excursion's
+# links are ExcursionExposure rows (with the minutes and peak the QC reads); the storage
+# services write them in bulk and schedule the run themselves, the m2m manager's
+# add/remove/clear arrive here.
 M2M_WATCHES = {"biobank.TemperatureExcursion": "affected_aliquots"}
 _BY_MODEL: dict[type, Watch] = {}
 

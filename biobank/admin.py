@@ -529,7 +529,10 @@ class TemperatureExcursionForm(ServiceForm):
         if self.instance.pk is None:
             return storage_services.temperature_excursion_record(**data, user=self.user)
         return storage_services.temperature_excursion_update(
-            excursion=self.stored(), ended_at=data.get("ended_at"), note=data.get("note", "")
+            excursion=self.stored(),
+            ended_at=data.get("ended_at"),
+            note=data.get("note", ""),
+            user=self.user,
         )
 
 
@@ -542,7 +545,36 @@ class TemperatureExcursionAdmin(ServiceAdmin):
 
     def get_readonly_fields(self, request, obj=None):
         fixed = ("freezer", "started_at", "peak_temperature_c") if obj else ()
-        return (*fixed, "recorded_by", "affected_aliquots")
+        return (*fixed, "recorded_by", "tubes_exposed")
+
+    @admin.display(description="Tubes inside during it")
+    def tubes_exposed(self, excursion):
+        """Each marked tube with its minutes inside (the service reads them from the
+        custody log; they are not edited here)."""
+        if excursion.pk is None:
+            return "Worked out from the custody log when saved"
+        exposures = excursion.exposures.select_related("aliquot").order_by("aliquot__barcode")
+        return ", ".join(f"{e.aliquot.barcode} ({e.minutes} min)" for e in exposures) or "none"
+
+
+@admin.register(m.ExcursionExposure)
+class ExcursionExposureAdmin(CuratorWritesMixin, admin.ModelAdmin):
+    """Which tubes were in a freezer during an excursion and for how long: computed from
+    the custody log by biobank.services.storage, read-only here."""
+
+    list_display = ("aliquot", "excursion", "minutes", "peak_temperature_c")
+    list_filter = ("excursion__freezer",)
+    search_fields = ("aliquot__barcode",)
+    list_select_related = ("aliquot", "excursion__freezer")
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
 
 
 class ExosomeIsolationInline(admin.TabularInline):

@@ -19,6 +19,7 @@ from biobank.views import (
     rt_products,
     samples,
     search,
+    storage_moves,
 )
 
 app_name = "web"
@@ -84,6 +85,14 @@ urlpatterns = [
     path("holds/<int:pk>/release/", retrieval.legal_hold_release, name="legal_hold_release"),
     path("boxes/", boxes.box_list, name="box_list"),
     path("boxes/<int:pk>/", boxes.box_detail, name="box_detail"),
+    path("boxes/<int:pk>/move/", storage_moves.storage_move, {"kind": "box"}, name="box_move"),
+    path("racks/<int:pk>/move/", storage_moves.storage_move, {"kind": "rack"}, name="rack_move"),
+    path(
+        "freezers/<int:pk>/evacuate/",
+        storage_moves.storage_move,
+        {"kind": "freezer"},
+        name="freezer_evacuate",
+    ),
     path("boxes/<int:pk>/scan/", rack_scan.rack_scan_upload, name="rack_scan_upload"),
     path("boxes/<int:pk>/scan/preview/", rack_scan.rack_scan_review, name="rack_scan_preview"),
     path("boxes/<int:pk>/scan/cancel/", rack_scan.rack_scan_cancel, name="rack_scan_cancel"),

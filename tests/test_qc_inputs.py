@@ -39,7 +39,8 @@ pytestmark = pytest.mark.django_db
 
 COLUMNS = [
     "sample_id", "rt_code", "draw_id", "patient_id", "timepoint", "batch", "aliquot",
-    "freeze_thaw_count", "excursions", "haemolysis", "a414",
+    "freeze_thaw_count", "excursions", "excursion_minutes", "excursion_peak_c", "haemolysis",
+    "a414",
     "drawn_at", "centrifuged_at", "frozen_at",
 ]  # fmt: skip
 
@@ -52,13 +53,15 @@ def product_of(draw, *, batch, barcode, freeze_thaws=0, code=None):
     return ReverseTranscriptionFactory(rna=rna, assays=study_assays(), **kwargs), aliquot
 
 
-def excursion(*aliquots, day=1):
+def excursion(*aliquots, day=1, minutes=30, peak=-40):
     record = TemperatureExcursion.objects.create(
         freezer=FreezerFactory(),
         started_at=timezone.make_aware(dt.datetime(2015, 3, day, 2, 0)),
-        peak_temperature_c=-40,
+        peak_temperature_c=peak,
     )
-    record.affected_aliquots.set(aliquots)
+    record.affected_aliquots.set(
+        aliquots, through_defaults={"minutes": minutes, "peak_temperature_c": peak}
+    )
     return record
 
 
@@ -88,7 +91,7 @@ def chain():
     post_product, post_aliquot = product_of(post, batch=batch_2, barcode="A-POST-01")
     spare = AliquotFactory(draw=post, barcode="A-POST-02", row=2)  # never isolated
     excursion(pre_aliquot, spare, day=1)
-    excursion(pre_aliquot, day=2)
+    excursion(pre_aliquot, day=2, minutes=65, peak=-35.5)
 
     gone = TreatmentFactory(
         patient=PatientFactory(
@@ -123,6 +126,9 @@ def test_one_row_per_rt_product_of_a_consenting_patient(chain, django_assert_num
     assert pre["freeze_thaw_count"] == 2 and post["freeze_thaw_count"] == 0
     # Two excursions for the PRE tube; the spare POST tube's excursion is not the product's.
     assert pre["excursions"] == 2 and post["excursions"] == 0
+    # Their exposure: minutes inside in all, and the warmest peak (NaN with none).
+    assert pre["excursion_minutes"] == 95 and post["excursion_minutes"] == 0
+    assert pre["excursion_peak_c"] == -35.5 and math.isnan(post["excursion_peak_c"])
     assert frame["excursions"].dtype == int and frame["freeze_thaw_count"].dtype == int
     assert pre["haemolysis"] == "slight" and post["haemolysis"] == "none"
     assert pre["a414"] == 0.25 and math.isnan(post["a414"])

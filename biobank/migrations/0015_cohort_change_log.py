@@ -17,7 +17,11 @@ from importlib import import_module
 from django.db import migrations, models
 
 triggers_0009 = import_module("biobank.migrations.0009_cohort_version_triggers")
-WATCHED, UPSERT = triggers_0009.WATCHED, triggers_0009.UPSERT
+exposure_0012 = import_module("biobank.migrations.0012_excursion_exposure")
+
+UPSERT = triggers_0009.UPSERT
+# 0009's tables, with the exposure columns 0012 added to the excursion links watched too.
+WATCHED = {**triggers_0009.WATCHED, exposure_0012.TABLE: exposure_0012.NEW_COLUMNS}
 
 LOG = 'INSERT INTO biobank_cohortchange (version, "table", old, new) VALUES '
 CURRENT = "(SELECT version FROM biobank_cohortversion WHERE id = 1)"
@@ -102,6 +106,7 @@ def _sqlite_reverse():
         'DROP TRIGGER IF EXISTS "cohort_log_reset"',
         *triggers_0009._sqlite_reverse(),
         *triggers_0009._sqlite_forward(),
+        *exposure_0012._statements("sqlite", exposure_0012.NEW_COLUMNS),
     ]
 
 
@@ -126,7 +131,7 @@ def drop_triggers(apps, schema_editor):
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("biobank", "0013_retrieval_requests"),
+        ("biobank", "0012_excursion_exposure"),
     ]
 
     operations = [

@@ -9,6 +9,7 @@ from .retrieval import LegalHold, RetrievalItem, RetrievalRequest
 from .samples import Aliquot, SerumDraw
 from .storage import (
     Box,
+    ExcursionExposure,
     Freezer,
     PositionReservation,
     Rack,
@@ -23,6 +24,7 @@ __all__ = [
     "Box",
     "ClinicalAssessment",
     "CohortChange",
+    "ExcursionExposure",
     "CohortSnapshot",
     "CohortSnapshotChunk",
     "CohortVersion",

@@ -237,7 +237,9 @@ class PositionReservation(models.Model):
 
 
 class TemperatureExcursion(models.Model):
-    """A freezer that left its set point; the aliquots inside at recording time are kept."""
+    """A freezer that left its set point, and the tubes that were inside during it, each
+    with its exposure (ExcursionExposure: read back from the custody log, not only the
+    tubes inside when it was recorded)."""
 
     freezer = models.ForeignKey(Freezer, on_delete=models.PROTECT, related_name="excursions")
     started_at = models.DateTimeField()
@@ -248,7 +250,7 @@ class TemperatureExcursion(models.Model):
         settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
     )
     affected_aliquots = models.ManyToManyField(
-        "biobank.Aliquot", blank=True, related_name="excursions"
+        "biobank.Aliquot", blank=True, related_name="excursions", through="ExcursionExposure"
     )
 
     history = HistoricalRecords(m2m_fields=[])
@@ -264,3 +266,37 @@ class TemperatureExcursion(models.Model):
 
     def __str__(self):
         return f"{self.freezer.name} {self.started_at:%Y-%m-%d} peak {self.peak_temperature_c:g} °C"
+
+
+class ExcursionExposure(models.Model):
+    """A tube that was in the freezer during an excursion: how long it was inside within
+    the excursion's window, and how warm the freezer got (the excursion's peak, copied
+    so that the QC reads one table).
+
+    The table is the m2m table TemperatureExcursion.affected_aliquots always had
+    (migration 0012 kept it and its rows). `minutes` is rounded up: a tube inside for
+    any part of a minute counts that minute; 0 when the window has no length yet (an
+    excursion recorded at its start). Written by biobank.services.storage, which
+    recomputes it when the excursion is closed."""
+
+    excursion = models.ForeignKey(
+        TemperatureExcursion,
+        on_delete=models.CASCADE,
+        db_column="temperatureexcursion_id",
+        related_name="exposures",
+    )
+    aliquot = models.ForeignKey(
+        "biobank.Aliquot", on_delete=models.CASCADE, related_name="excursion_exposures"
+    )
+    minutes = models.PositiveIntegerField(
+        default=0, help_text="Minutes the tube was inside the freezer during the excursion"
+    )
+    peak_temperature_c = models.FloatField(null=True, blank=True, help_text="°C")
+
+    class Meta:
+        db_table = "biobank_temperatureexcursion_affected_aliquots"
+        unique_together = [("excursion", "aliquot")]
+        ordering = ["excursion_id", "aliquot_id"]
+
+    def __str__(self):
+        return f"{self.aliquot} {self.minutes} min in {self.excursion}"

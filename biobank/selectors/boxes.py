@@ -141,6 +141,7 @@ class Utilisation:
     reserved: int = 0  # kept for tubes out on a retrieval: not free
     boxes: int = 0
     parts: list[Utilisation] = field(default_factory=list)  # a freezer's racks
+    pk: int | None = None  # the freezer's or rack's (its move page links to it)
 
     @property
     def free(self) -> int:
@@ -176,10 +177,10 @@ def storage_utilisation() -> StorageUtilisation:
     racks: dict[int, Utilisation] = {}
     for box in boxes:
         rack, freezer = box.rack, box.rack.freezer
-        freezer_line = freezers.setdefault(freezer.pk, Utilisation(freezer.name))
+        freezer_line = freezers.setdefault(freezer.pk, Utilisation(freezer.name, pk=freezer.pk))
         rack_line = racks.get(rack.pk)
         if rack_line is None:
-            rack_line = racks[rack.pk] = Utilisation(rack.name)
+            rack_line = racks[rack.pk] = Utilisation(rack.name, pk=rack.pk)
             freezer_line.parts.append(rack_line)
         for line in (freezer_line, rack_line):
             line.capacity += box.capacity

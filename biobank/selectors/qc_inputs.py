@@ -11,15 +11,26 @@ biobank.selectors.cohort; the flow diagram only needs how many there were
 from __future__ import annotations
 
 import pandas as pd
-from django.db.models import Count, Exists, F, IntegerField, OuterRef, Subquery, Value
+from django.db.models import (
+    Count,
+    Exists,
+    F,
+    FloatField,
+    IntegerField,
+    Max,
+    OuterRef,
+    Subquery,
+    Sum,
+    Value,
+)
 from django.db.models.functions import Coalesce
 
 from biobank.models import (
     ClinicalAssessment,
+    ExcursionExposure,
     Patient,
     ReverseTranscription,
     SerumDraw,
-    TemperatureExcursion,
     Treatment,
 )
 
@@ -28,14 +39,17 @@ DRAW = f"{ALIQUOT}__draw"
 DATETIME_COLUMNS = ("drawn_at", "centrifuged_at", "frozen_at")
 
 
-def _excursions_of_aliquot() -> Coalesce:
-    """How many temperature excursions the product's aliquot went through: a correlated
-    count over the m2m table (no join fan-out in the outer query, 0 when none)."""
-    links = TemperatureExcursion.affected_aliquots.through.objects.filter(
-        aliquot_id=OuterRef(f"{ALIQUOT}_id")
+def _excursions_of_aliquot(aggregate=None, output_field=None) -> Coalesce:
+    """Over the temperature excursions the product's aliquot went through (its
+    ExcursionExposure rows): how many, by default, or `aggregate` of them; a correlated
+    subquery (no join fan-out in the outer query), 0 when none."""
+    links = ExcursionExposure.objects.filter(aliquot_id=OuterRef(f"{ALIQUOT}_id"))
+    aggregate = aggregate if aggregate is not None else Count("pk")
+    counted = links.order_by().values("aliquot_id").annotate(n=aggregate).values("n")
+    output_field = output_field or IntegerField()
+    return Coalesce(
+        Subquery(counted, output_field=output_field), Value(0), output_field=output_field
     )
-    counted = links.order_by().values("aliquot_id").annotate(n=Count("pk")).values("n")
-    return Coalesce(Subquery(counted, output_field=IntegerField()), Value(0))
 
 
 # frame column -> ORM expression, in the frame's column order.
@@ -49,6 +63,16 @@ RT_PRODUCT_FIELDS = {
     "aliquot": F(f"{ALIQUOT}__barcode"),
     "freeze_thaw_count": F(f"{ALIQUOT}__freeze_thaw_count"),
     "excursions": _excursions_of_aliquot(),
+    # The exposure: minutes inside the freezer during them, and the warmest peak.
+    "excursion_minutes": _excursions_of_aliquot(Sum("minutes")),
+    "excursion_peak_c": Subquery(
+        ExcursionExposure.objects.filter(aliquot_id=OuterRef(f"{ALIQUOT}_id"))
+        .order_by()
+        .values("aliquot_id")
+        .annotate(peak=Max("peak_temperature_c"))
+        .values("peak"),
+        output_field=FloatField(),
+    ),
     "haemolysis": F(f"{DRAW}__haemolysis"),
     "a414": F(f"{DRAW}__a414"),
     "drawn_at": F(f"{DRAW}__drawn_at"),
@@ -61,7 +85,8 @@ def rt_products_frame(*, study_ids=None, batches=None) -> pd.DataFrame:
     """One row per RT product (the `sample_id` of biobank.selectors.wells.wells_frame)
     of a consenting patient, with what its QC reads: the draw's haemolysis grade and
     A414 and its processing times, the consumed aliquot's freeze-thaw count and the
-    temperature excursions it was in, and the extraction batch (the spike-in's peers).
+    temperature excursions it was in (how many, minutes inside during them in all,
+    the warmest peak, NaN when none), and the extraction batch (the spike-in's peers).
     `batches` (extraction batch codes) keeps the RT products of those batches: the
     peers a chunk of patients' spike-ins are judged against.
 
@@ -85,6 +110,8 @@ def rt_products_frame(*, study_ids=None, batches=None) -> pd.DataFrame:
     frame["draw_id"] = frame["draw_id"].astype("Int64")
     frame["freeze_thaw_count"] = frame["freeze_thaw_count"].astype(int)
     frame["excursions"] = frame["excursions"].astype(int)
+    frame["excursion_minutes"] = frame["excursion_minutes"].astype(int)
+    frame["excursion_peak_c"] = frame["excursion_peak_c"].astype(float)  # None -> NaN
     frame["a414"] = frame["a414"].astype(float)  # None -> NaN
     for name in ("rt_code", "patient_id", "timepoint", "batch", "aliquot", "haemolysis"):
         frame[name] = frame[name].astype(object)

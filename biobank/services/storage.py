@@ -9,7 +9,17 @@ from django.db import transaction
 from django.db.models import Max, Q
 from django.utils import timezone
 
-from biobank.models import Aliquot, Box, Freezer, Rack, StorageEvent, TemperatureExcursion
+from analysis.triggers import schedule_reanalysis
+from biobank.models import (
+    Aliquot,
+    Box,
+    ExcursionExposure,
+    Freezer,
+    Rack,
+    StorageEvent,
+    TemperatureExcursion,
+)
+from biobank.selectors.excursions import excursion_exposures
 
 from .aliquots import current_position, log_event
 from .common import save_validated
@@ -130,6 +140,91 @@ def box_delete(*, box: Box) -> None:
     box.delete()
 
 
+def _exposure_reason(excursion: TemperatureExcursion, minutes: int, *, closed: bool) -> str:
+    until = (
+        timezone.localtime(excursion.ended_at).strftime("%Y-%m-%d %H:%M")
+        if excursion.ended_at
+        else "still going on"
+    )
+    what = "closed" if closed else "recorded"
+    return (
+        f"excursion #{excursion.pk} {what}: freezer {excursion.freezer.name} reached "
+        f"{excursion.peak_temperature_c:g} °C from "
+        f"{timezone.localtime(excursion.started_at):%Y-%m-%d %H:%M} to {until}; "
+        f"the tube was inside {minutes} min of it"
+    )
+
+
+def _exposures_write(excursion: TemperatureExcursion, *, user, closed: bool) -> None:
+    """Mark the tubes that were in the freezer during the excursion (from the custody
+    log, biobank.selectors.excursions) with their minutes inside, replacing the marks
+    of an earlier computation. A tube newly marked, or whose minutes changed, gets an
+    EXCURSION custody event saying its exposure; a tube no longer marked (the
+    excursion was closed before it arrived) has its earlier line voided, with why.
+    A constant number of queries whatever the number of tubes."""
+    moment = timezone.now()
+    found = excursion_exposures(excursion, now=moment)
+    before = dict(excursion.exposures.values_list("aliquot_id", "minutes"))
+    changed = {pk for pk, exposure in found.items() if before.get(pk) != exposure.minutes}
+    dropped = set(before) - set(found)
+    # Locked in pk order (as every custody writer does) so no other event of these
+    # tubes can be chained between our read of their last hash and our insert.
+    tubes = {
+        tube.pk: tube
+        for tube in Aliquot.objects.filter(pk__in=sorted(changed | dropped))
+        .select_related("box")
+        .select_for_update(of=("self",))
+        .order_by("pk")
+    }
+    if changed or dropped:
+        excursion.exposures.filter(aliquot_id__in=sorted(changed | dropped)).delete()
+        ExcursionExposure.objects.bulk_create(
+            ExcursionExposure(
+                excursion=excursion,
+                aliquot_id=pk,
+                minutes=found[pk].minutes,
+                peak_temperature_c=excursion.peak_temperature_c,
+            )
+            for pk in sorted(changed)
+        )
+        # A bulk write sends no m2m_changed: say it (analysis.triggers).
+        schedule_reanalysis(
+            reason="temperature excursion aliquots linked", model=TemperatureExcursion
+        )
+    events = [
+        log_event(
+            tubes[pk],
+            StorageEvent.Kind.EXCURSION,
+            user=user,
+            reason=_exposure_reason(excursion, found[pk].minutes, closed=closed),
+            source=current_position(tubes[pk]),
+            at=moment,
+        )
+        for pk in sorted(changed)
+    ]
+    if dropped:
+        marker = f"excursion #{excursion.pk} "
+        earlier = StorageEvent.objects.filter(
+            aliquot_id__in=sorted(dropped),
+            kind=StorageEvent.Kind.EXCURSION,
+            reason__startswith=marker,
+            voided_by__isnull=True,
+        )
+        events += [
+            StorageEvent(
+                aliquot_id=event.aliquot_id,
+                kind=StorageEvent.Kind.VOID,
+                at=moment,
+                user=user if getattr(user, "is_authenticated", False) else None,
+                reason=f"excursion #{excursion.pk} closed: the tube was not in freezer "
+                f"{excursion.freezer.name} during it",
+                voids=event,
+            )
+            for event in earlier
+        ]
+    custody_events_record(events, want_ids=False)
+
+
 @transaction.atomic
 def temperature_excursion_record(
     *,
@@ -140,8 +235,11 @@ def temperature_excursion_record(
     ended_at: dt.datetime | None = None,
     note: str = "",
 ) -> TemperatureExcursion:
-    """Record an excursion against the freezer and every aliquot inside it now: each
-    gets a custody-log line, so its history shows what it went through."""
+    """Record an excursion and mark every tube that was in the freezer during it, with
+    its minutes inside (read back from the custody log: a tube moved out before it
+    began is not marked, one moved in during it or checked out for part of it has the
+    minutes it was inside). Each marked tube gets a custody-log line saying its
+    exposure. While the excursion goes on (no end), the window runs to now."""
     excursion = save_validated(
         TemperatureExcursion(
             freezer=freezer,
@@ -152,40 +250,25 @@ def temperature_excursion_record(
             recorded_by=user if getattr(user, "is_authenticated", False) else None,
         )
     )
-    # Locked in pk order (as every custody writer does) so no other event of these
-    # tubes can be chained between our read of their last hash and our insert.
-    inside = list(
-        Aliquot.objects.filter(box__rack__freezer=freezer, status=Aliquot.Status.STORED)
-        .select_related("box")
-        .select_for_update(of=("self",))
-        .order_by("pk")
-    )
-    excursion.affected_aliquots.set(inside)
-    reason = f"freezer {freezer.name} reached {peak_temperature_c:g} °C"
-    moment = timezone.now()
-    custody_events_record(
-        [
-            log_event(
-                aliquot,
-                StorageEvent.Kind.EXCURSION,
-                user=user,
-                reason=reason,
-                source=current_position(aliquot),
-                at=moment,
-            )
-            for aliquot in inside
-        ]
-    )
+    _exposures_write(excursion, user=user, closed=False)
     return excursion
 
 
 @transaction.atomic
 def temperature_excursion_update(
-    *, excursion: TemperatureExcursion, ended_at: dt.datetime | None, note: str
+    *, excursion: TemperatureExcursion, ended_at: dt.datetime | None, note: str, user=None
 ) -> TemperatureExcursion:
     """Close an excursion or annotate it. Which freezer, when it began and how warm it
-    got are fixed once recorded: the aliquots marked and their custody lines follow
-    from them."""
-    excursion = TemperatureExcursion.objects.select_for_update().get(pk=excursion.pk)
+    got are fixed once recorded; a new end re-reads which tubes were inside and for how
+    long (their marks and custody lines follow)."""
+    excursion = (
+        TemperatureExcursion.objects.select_for_update()
+        .select_related("freezer")
+        .get(pk=excursion.pk)
+    )
+    new_end = ended_at != excursion.ended_at
     excursion.ended_at, excursion.note = ended_at, note
-    return save_validated(excursion)
+    excursion = save_validated(excursion)
+    if new_end:
+        _exposures_write(excursion, user=user, closed=ended_at is not None)
+    return excursion

@@ -11,6 +11,7 @@ from biobank.forms.aliquots import PlaceForm, ReasonForm
 from biobank.forms.errors import add_service_errors
 from biobank.models import position_label
 from biobank.selectors.boxes import box_by_barcode, box_grid
+from biobank.selectors.excursions import aliquot_excursions
 from biobank.selectors.retrieval import legal_holds_of
 from biobank.selectors.samples import aliquot_by_id, sample_record
 from biobank.services.aliquots import (
@@ -48,6 +49,7 @@ def sample_detail(request, pk: int):
         {
             "record": record,
             "aliquot": record.aliquot,
+            "excursions": aliquot_excursions(record.aliquot),
             "autofocus_scan": True,
             "holds": list(legal_holds_of(record.aliquot)),
         },

@@ -19,7 +19,7 @@ def products(rows: list[dict]) -> pd.DataFrame:
     base = {
         "draw_id": None, "patient_id": "P01", "timepoint": "PRE", "batch": "B1",
         "aliquot": "T-1", "rt_code": "T-1-RT1", "freeze_thaw_count": 0, "excursions": 0,
-        "haemolysis": "none", "a414": np.nan,
+        "excursion_minutes": 0, "excursion_peak_c": np.nan, "haemolysis": "none", "a414": np.nan,
         "drawn_at": pd.Timestamp("2020-01-01 08:00"),
         "centrifuged_at": pd.Timestamp("2020-01-01 09:00"),
         "frozen_at": pd.Timestamp("2020-01-01 09:30"),
@@ -30,9 +30,7 @@ def products(rows: list[dict]) -> pd.DataFrame:
 
 
 def qc_of(wells: WellsBuilder, prods=None, **thresholds):
-    result = normalise_wells(
-        wells.frame(), products=prods, thresholds=QcThresholds(**thresholds)
-    )
+    result = normalise_wells(wells.frame(), products=prods, thresholds=QcThresholds(**thresholds))
     return result.qc.measurements.set_index(["sample_id", "target"])
 
 
@@ -77,14 +75,16 @@ def test_ntc_close_to_the_sample_fails_and_far_from_it_warns():
     )
     qc = qc_of(wells)
     assert qc.loc[(1, MIR122), "qc"] == "fail"
-    assert "NTC amplified on plate 1 (Cq 25.00, 5.00 cycles before the sample)" in (
-        qc.loc[(1, MIR122), "qc_reasons"]
+    assert (
+        "NTC amplified on plate 1 (Cq 25.00, 5.00 cycles before the sample)"
+        in (qc.loc[(1, MIR122), "qc_reasons"])
     )
     assert qc.loc[(2, MIR122), "qc"] == "warn"
     assert "(Cq 34.00, 6.00 cycles after the sample)" in qc.loc[(2, MIR122), "qc_reasons"]
     assert qc.loc[(3, MIR122), "qc"] == "fail"
-    assert f"{SPIKE}: NTC amplified on plate 3 (Cq 21.00, 0.90 cycles after" in (
-        qc.loc[(3, MIR122), "qc_reasons"]
+    assert (
+        f"{SPIKE}: NTC amplified on plate 3 (Cq 21.00, 0.90 cycles after"
+        in (qc.loc[(3, MIR122), "qc_reasons"])
     )
     assert qc.loc[(4, MIR122), "qc"] == "pass"
 
@@ -112,8 +112,9 @@ def test_spike_in_outlier_by_modified_z_within_its_batch():
     assert np.isnan(spike.loc[9, "z"])
     qc = result.qc.measurements.set_index(["sample_id", "target"])
     assert qc.loc[(6, MIR122), "qc"] == "fail"
-    assert "Cq 22.00 is 4.50 cycles above its extraction batch B1 (median 17.50" in (
-        qc.loc[(6, MIR122), "qc_reasons"]
+    assert (
+        "Cq 22.00 is 4.50 cycles above its extraction batch B1 (median 17.50"
+        in (qc.loc[(6, MIR122), "qc_reasons"])
     )
     assert (qc.drop(index=6, level=0)["qc"] == "pass").all()
 
@@ -137,8 +138,9 @@ def test_haemolysis_index_a414_and_grade_per_draw():
     assert list(table["status"]) == ["fail", "warn", "pass", "", ""]
     qc = result.qc.measurements.set_index(["sample_id", "target"])
     assert qc.loc[(1, MIR122), "qc"] == "fail"
-    assert "haemolysis index ΔCq(hsa-miR-23a-3p − hsa-miR-451a) 7.50 (above 7: high risk)" in (
-        qc.loc[(1, MIR122), "qc_reasons"]
+    assert (
+        "haemolysis index ΔCq(hsa-miR-23a-3p − hsa-miR-451a) 7.50 (above 7: high risk)"
+        in (qc.loc[(1, MIR122), "qc_reasons"])
     )
     assert qc.loc[(2, MIR122), "qc"] == "warn"
     assert "6.00 (5-7: borderline)" in qc.loc[(2, MIR122), "qc_reasons"]
@@ -159,7 +161,13 @@ def test_pre_analytical_rules_warn():
         [
             {"sample_id": 1, "freeze_thaw_count": 2, "aliquot": "T-1"},
             {"sample_id": 2, "centrifuged_at": late, "frozen_at": late + pd.Timedelta("3h")},
-            {"sample_id": 3, "excursions": 1, "aliquot": "T-3"},
+            {
+                "sample_id": 3,
+                "excursions": 1,
+                "aliquot": "T-3",
+                "excursion_minutes": 95,
+                "excursion_peak_c": -41.0,
+            },
             {"sample_id": 4, "freeze_thaw_count": 1},  # at the limit: fine
         ]
     )
@@ -170,6 +178,10 @@ def test_pre_analytical_rules_warn():
     assert "draw to centrifugation 300 min (limit 240)" in qc.loc[(2, MIR122), "qc_reasons"]
     assert "centrifugation to freezer 180 min (limit 120)" in qc.loc[(2, MIR122), "qc_reasons"]
     assert qc.loc[(3, MIR122), "qc_rules"] == "excursion"
+    assert (
+        "tube T-3 was in a freezer temperature excursion (95 min inside, peak -41 °C)"
+        in qc.loc[(3, MIR122), "qc_reasons"]
+    )
     assert qc.loc[(4, MIR122), "qc"] == "pass"
 
 

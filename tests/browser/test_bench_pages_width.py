@@ -45,6 +45,8 @@ def bench_urls() -> list[str]:
         f"/samples/{tube.pk}/thaw/",
         "/boxes/?space=4",
         f"/boxes/{tube.box_id}/",
+        f"/boxes/{tube.box_id}/move/",
+        f"/freezers/{tube.box.rack.freezer_id}/evacuate/",
         f"/boxes/{tube.box_id}/scan/",
         "/rack-scans/",
         "/draws/new/",
