@@ -3,7 +3,7 @@
 from .cohort_cache import CohortSnapshot, CohortSnapshotChunk, CohortVersion
 from .patients import ClinicalAssessment, FollowUp, Patient, PatientIdentity, Treatment
 from .processing import ExosomeIsolation, ExosomeIsolationBatch, ReverseTranscription, RnaIsolation
-from .qpcr import Assay, PlateImport, QpcrPlate, Well, WellImportChange
+from .qpcr import Assay, AssayEfficiency, PlateImport, QpcrPlate, Well, WellImportChange
 from .samples import Aliquot, SerumDraw
 from .storage import (
     Box,
@@ -18,6 +18,7 @@ from .storage import (
 __all__ = [
     "Aliquot",
     "Assay",
+    "AssayEfficiency",
     "Box",
     "ClinicalAssessment",
     "CohortSnapshot",

@@ -106,7 +106,11 @@ def wells_frame(*, plate_ids=None, queryset=None) -> pd.DataFrame:
     Curator decisions come as `manual_excluded` (True / False / NA) and
     `manual_reason`, which analysis.qc lets win over its automatic rules.
     """
-    wells = queryset if queryset is not None else Well.objects.all()
+    # Standard-curve wells hold no sample: they feed the efficiency
+    # (biobank.selectors.standard_curves), never the QC, the cohort or the paper's numbers.
+    wells = (queryset if queryset is not None else Well.objects.all()).exclude(
+        kind=Well.Kind.STANDARD
+    )
     if plate_ids is not None:
         wells = wells.filter(plate_id__in=plate_ids)
     rows = wells.order_by("plate_id", "row", "column").values_list(*WELL_FIELDS)
