@@ -6,6 +6,7 @@ from biobank.views import (
     boxes,
     custody,
     draws,
+    efficiency,
     extractions,
     labels,
     patients,
@@ -28,12 +29,8 @@ urlpatterns = [
     path("samples/", samples.sample_find, name="sample_find"),
     path("samples/<int:pk>/", samples.sample_detail, name="sample_detail"),
     path("samples/<int:pk>/label/", labels.tube_label, name="tube_label"),
-    path(
-        "samples/<int:pk>/custody.csv", custody.custody_timeline_csv, name="sample_custody_csv"
-    ),
-    path(
-        "samples/<int:pk>/custody.pdf", custody.custody_timeline_pdf, name="sample_custody_pdf"
-    ),
+    path("samples/<int:pk>/custody.csv", custody.custody_timeline_csv, name="sample_custody_csv"),
+    path("samples/<int:pk>/custody.pdf", custody.custody_timeline_pdf, name="sample_custody_pdf"),
     path("custody-events/<int:pk>/void/", custody.custody_event_void, name="custody_event_void"),
     path(
         "samples/<int:pk>/check-out/",
@@ -103,4 +100,11 @@ urlpatterns = [
         name="plate_import_revert",
     ),
     path("plates/<int:pk>/qc/", qc.plate_qc_page, name="plate_qc"),
+    path("assays/efficiency/", efficiency.assay_efficiency_list, name="assay_efficiency_list"),
+    path("assays/<int:pk>/efficiency/", efficiency.assay_efficiency_page, name="assay_efficiency"),
+    path(
+        "plates/<int:pk>/standard-curves.svg",
+        qc.plate_standard_curves_svg,
+        name="plate_standard_curves_svg",
+    ),
 ]

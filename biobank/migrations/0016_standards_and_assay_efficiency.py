@@ -5,141 +5,294 @@ import simple_history.models
 from django.conf import settings
 from django.db import migrations, models
 
+from biobank.roles import sync_role_groups
+
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('biobank', '0011_position_reservation'),
+        ("biobank", "0011_position_reservation"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='AssayEfficiency',
+            name="AssayEfficiency",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('method', models.CharField(choices=[('default', "Default 100 % (the paper's 2^-ΔCq)"), ('run', "One run's standard curve"), ('pooled', 'Pooled over runs (inverse-variance weighted)'), ('declared', 'Declared, with its source')], default='default', max_length=10)),
-                ('value', models.FloatField(help_text='Efficiency as a fraction: 1.0 = 100 %')),
-                ('se', models.FloatField(default=0.0, help_text='Its standard error (a fraction)')),
-                ('source', models.CharField(help_text='Where the value comes from, in words', max_length=300)),
-                ('evidence', models.JSONField(blank=True, default=dict, help_text='The curves (plates, slope, R², E, SE) it rests on')),
-                ('chosen_at', models.DateTimeField()),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "method",
+                    models.CharField(
+                        choices=[
+                            ("default", "Default 100 % (the paper's 2^-ΔCq)"),
+                            ("run", "One run's standard curve"),
+                            ("pooled", "Pooled over runs (inverse-variance weighted)"),
+                            ("declared", "Declared, with its source"),
+                        ],
+                        default="default",
+                        max_length=10,
+                    ),
+                ),
+                ("value", models.FloatField(help_text="Efficiency as a fraction: 1.0 = 100 %")),
+                ("se", models.FloatField(default=0.0, help_text="Its standard error (a fraction)")),
+                (
+                    "source",
+                    models.CharField(
+                        help_text="Where the value comes from, in words", max_length=300
+                    ),
+                ),
+                (
+                    "evidence",
+                    models.JSONField(
+                        blank=True,
+                        default=dict,
+                        help_text="The curves (plates, slope, R², E, SE) it rests on",
+                    ),
+                ),
+                ("chosen_at", models.DateTimeField()),
             ],
             options={
-                'verbose_name_plural': 'assay efficiencies',
-                'ordering': ['assay__role', 'assay__target'],
+                "verbose_name_plural": "assay efficiencies",
+                "ordering": ["assay__role", "assay__target"],
             },
         ),
         migrations.CreateModel(
-            name='HistoricalAssayEfficiency',
+            name="HistoricalAssayEfficiency",
             fields=[
-                ('id', models.BigIntegerField(auto_created=True, blank=True, db_index=True, verbose_name='ID')),
-                ('method', models.CharField(choices=[('default', "Default 100 % (the paper's 2^-ΔCq)"), ('run', "One run's standard curve"), ('pooled', 'Pooled over runs (inverse-variance weighted)'), ('declared', 'Declared, with its source')], default='default', max_length=10)),
-                ('value', models.FloatField(help_text='Efficiency as a fraction: 1.0 = 100 %')),
-                ('se', models.FloatField(default=0.0, help_text='Its standard error (a fraction)')),
-                ('source', models.CharField(help_text='Where the value comes from, in words', max_length=300)),
-                ('evidence', models.JSONField(blank=True, default=dict, help_text='The curves (plates, slope, R², E, SE) it rests on')),
-                ('chosen_at', models.DateTimeField()),
-                ('history_id', models.AutoField(primary_key=True, serialize=False)),
-                ('history_date', models.DateTimeField(db_index=True)),
-                ('history_change_reason', models.CharField(max_length=100, null=True)),
-                ('history_type', models.CharField(choices=[('+', 'Created'), ('~', 'Changed'), ('-', 'Deleted')], max_length=1)),
+                (
+                    "id",
+                    models.BigIntegerField(
+                        auto_created=True, blank=True, db_index=True, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "method",
+                    models.CharField(
+                        choices=[
+                            ("default", "Default 100 % (the paper's 2^-ΔCq)"),
+                            ("run", "One run's standard curve"),
+                            ("pooled", "Pooled over runs (inverse-variance weighted)"),
+                            ("declared", "Declared, with its source"),
+                        ],
+                        default="default",
+                        max_length=10,
+                    ),
+                ),
+                ("value", models.FloatField(help_text="Efficiency as a fraction: 1.0 = 100 %")),
+                ("se", models.FloatField(default=0.0, help_text="Its standard error (a fraction)")),
+                (
+                    "source",
+                    models.CharField(
+                        help_text="Where the value comes from, in words", max_length=300
+                    ),
+                ),
+                (
+                    "evidence",
+                    models.JSONField(
+                        blank=True,
+                        default=dict,
+                        help_text="The curves (plates, slope, R², E, SE) it rests on",
+                    ),
+                ),
+                ("chosen_at", models.DateTimeField()),
+                ("history_id", models.AutoField(primary_key=True, serialize=False)),
+                ("history_date", models.DateTimeField(db_index=True)),
+                ("history_change_reason", models.CharField(max_length=100, null=True)),
+                (
+                    "history_type",
+                    models.CharField(
+                        choices=[("+", "Created"), ("~", "Changed"), ("-", "Deleted")], max_length=1
+                    ),
+                ),
             ],
             options={
-                'verbose_name': 'historical assay efficiency',
-                'verbose_name_plural': 'historical assay efficiencies',
-                'ordering': ('-history_date', '-history_id'),
-                'get_latest_by': ('history_date', 'history_id'),
+                "verbose_name": "historical assay efficiency",
+                "verbose_name_plural": "historical assay efficiencies",
+                "ordering": ("-history_date", "-history_id"),
+                "get_latest_by": ("history_date", "history_id"),
             },
             bases=(simple_history.models.HistoricalChanges, models.Model),
         ),
         migrations.RemoveConstraint(
-            model_name='well',
-            name='well_sample_unless_ntc',
+            model_name="well",
+            name="well_sample_unless_ntc",
         ),
         migrations.AddField(
-            model_name='historicalwell',
-            name='quantity',
-            field=models.FloatField(blank=True, help_text="A standard's known quantity (copies, dilution, ng ...): its point on the standard curve; empty for every other kind", null=True),
+            model_name="historicalwell",
+            name="quantity",
+            field=models.FloatField(
+                blank=True,
+                help_text="A standard's known quantity (copies, dilution, ng ...): its point on the standard curve; empty for every other kind",
+                null=True,
+            ),
         ),
         migrations.AddField(
-            model_name='historicalwell',
-            name='quantity_unit',
-            field=models.CharField(blank=True, help_text="The quantity's unit as stated, e.g. 'copies'", max_length=16),
+            model_name="historicalwell",
+            name="quantity_unit",
+            field=models.CharField(
+                blank=True, help_text="The quantity's unit as stated, e.g. 'copies'", max_length=16
+            ),
         ),
         migrations.AddField(
-            model_name='well',
-            name='quantity',
-            field=models.FloatField(blank=True, help_text="A standard's known quantity (copies, dilution, ng ...): its point on the standard curve; empty for every other kind", null=True),
+            model_name="well",
+            name="quantity",
+            field=models.FloatField(
+                blank=True,
+                help_text="A standard's known quantity (copies, dilution, ng ...): its point on the standard curve; empty for every other kind",
+                null=True,
+            ),
         ),
         migrations.AddField(
-            model_name='well',
-            name='quantity_unit',
-            field=models.CharField(blank=True, help_text="The quantity's unit as stated, e.g. 'copies'", max_length=16),
+            model_name="well",
+            name="quantity_unit",
+            field=models.CharField(
+                blank=True, help_text="The quantity's unit as stated, e.g. 'copies'", max_length=16
+            ),
         ),
         migrations.AddField(
-            model_name='wellimportchange',
-            name='previous_quantity',
+            model_name="wellimportchange",
+            name="previous_quantity",
             field=models.FloatField(blank=True, null=True),
         ),
         migrations.AddField(
-            model_name='wellimportchange',
-            name='previous_quantity_unit',
+            model_name="wellimportchange",
+            name="previous_quantity_unit",
             field=models.CharField(blank=True, max_length=16),
         ),
         migrations.AlterField(
-            model_name='historicalwell',
-            name='kind',
-            field=models.CharField(choices=[('sample', 'Sample'), ('ntc', 'No-template control'), ('calibrator', 'Calibrator'), ('irc', 'Inter-run calibrator'), ('standard', 'Standard (dilution series)')], default='sample', max_length=10),
+            model_name="historicalwell",
+            name="kind",
+            field=models.CharField(
+                choices=[
+                    ("sample", "Sample"),
+                    ("ntc", "No-template control"),
+                    ("calibrator", "Calibrator"),
+                    ("irc", "Inter-run calibrator"),
+                    ("standard", "Standard (dilution series)"),
+                ],
+                default="sample",
+                max_length=10,
+            ),
         ),
         migrations.AlterField(
-            model_name='well',
-            name='kind',
-            field=models.CharField(choices=[('sample', 'Sample'), ('ntc', 'No-template control'), ('calibrator', 'Calibrator'), ('irc', 'Inter-run calibrator'), ('standard', 'Standard (dilution series)')], default='sample', max_length=10),
+            model_name="well",
+            name="kind",
+            field=models.CharField(
+                choices=[
+                    ("sample", "Sample"),
+                    ("ntc", "No-template control"),
+                    ("calibrator", "Calibrator"),
+                    ("irc", "Inter-run calibrator"),
+                    ("standard", "Standard (dilution series)"),
+                ],
+                default="sample",
+                max_length=10,
+            ),
         ),
         migrations.AddConstraint(
-            model_name='well',
-            constraint=models.CheckConstraint(condition=models.Q(models.Q(('kind', 'ntc'), ('sample__isnull', True)), ('kind', 'standard'), models.Q(models.Q(('kind__in', ['ntc', 'standard']), _negated=True), ('sample__isnull', False)), _connector='OR'), name='well_sample_unless_ntc'),
+            model_name="well",
+            constraint=models.CheckConstraint(
+                condition=models.Q(
+                    models.Q(("kind", "ntc"), ("sample__isnull", True)),
+                    ("kind", "standard"),
+                    models.Q(
+                        models.Q(("kind__in", ["ntc", "standard"]), _negated=True),
+                        ("sample__isnull", False),
+                    ),
+                    _connector="OR",
+                ),
+                name="well_sample_unless_ntc",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='well',
-            constraint=models.CheckConstraint(condition=models.Q(('quantity__isnull', True), models.Q(('kind', 'standard'), ('quantity__gt', 0)), _connector='OR'), name='well_quantity_of_a_standard'),
+            model_name="well",
+            constraint=models.CheckConstraint(
+                condition=models.Q(
+                    ("quantity__isnull", True),
+                    models.Q(("kind", "standard"), ("quantity__gt", 0)),
+                    _connector="OR",
+                ),
+                name="well_quantity_of_a_standard",
+            ),
         ),
         migrations.AddField(
-            model_name='assayefficiency',
-            name='assay',
-            field=models.OneToOneField(on_delete=django.db.models.deletion.CASCADE, related_name='efficiency', to='biobank.assay'),
+            model_name="assayefficiency",
+            name="assay",
+            field=models.OneToOneField(
+                on_delete=django.db.models.deletion.CASCADE,
+                related_name="efficiency",
+                to="biobank.assay",
+            ),
         ),
         migrations.AddField(
-            model_name='assayefficiency',
-            name='chosen_by',
-            field=models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL),
+            model_name="assayefficiency",
+            name="chosen_by",
+            field=models.ForeignKey(
+                blank=True,
+                null=True,
+                on_delete=django.db.models.deletion.SET_NULL,
+                related_name="+",
+                to=settings.AUTH_USER_MODEL,
+            ),
         ),
         migrations.AddField(
-            model_name='historicalassayefficiency',
-            name='assay',
-            field=models.ForeignKey(blank=True, db_constraint=False, null=True, on_delete=django.db.models.deletion.DO_NOTHING, related_name='+', to='biobank.assay'),
+            model_name="historicalassayefficiency",
+            name="assay",
+            field=models.ForeignKey(
+                blank=True,
+                db_constraint=False,
+                null=True,
+                on_delete=django.db.models.deletion.DO_NOTHING,
+                related_name="+",
+                to="biobank.assay",
+            ),
         ),
         migrations.AddField(
-            model_name='historicalassayefficiency',
-            name='chosen_by',
-            field=models.ForeignKey(blank=True, db_constraint=False, null=True, on_delete=django.db.models.deletion.DO_NOTHING, related_name='+', to=settings.AUTH_USER_MODEL),
+            model_name="historicalassayefficiency",
+            name="chosen_by",
+            field=models.ForeignKey(
+                blank=True,
+                db_constraint=False,
+                null=True,
+                on_delete=django.db.models.deletion.DO_NOTHING,
+                related_name="+",
+                to=settings.AUTH_USER_MODEL,
+            ),
         ),
         migrations.AddField(
-            model_name='historicalassayefficiency',
-            name='history_user',
-            field=models.ForeignKey(null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL),
+            model_name="historicalassayefficiency",
+            name="history_user",
+            field=models.ForeignKey(
+                null=True,
+                on_delete=django.db.models.deletion.SET_NULL,
+                related_name="+",
+                to=settings.AUTH_USER_MODEL,
+            ),
         ),
         migrations.AddConstraint(
-            model_name='assayefficiency',
-            constraint=models.CheckConstraint(condition=models.Q(('value__gt', 0), ('value__lte', 1.5)), name='efficiency_plausible'),
+            model_name="assayefficiency",
+            constraint=models.CheckConstraint(
+                condition=models.Q(("value__gt", 0), ("value__lte", 1.5)),
+                name="efficiency_plausible",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='assayefficiency',
-            constraint=models.CheckConstraint(condition=models.Q(('se__gte', 0)), name='efficiency_se_not_negative'),
+            model_name="assayefficiency",
+            constraint=models.CheckConstraint(
+                condition=models.Q(("se__gte", 0)), name="efficiency_se_not_negative"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='assayefficiency',
-            constraint=models.CheckConstraint(condition=models.Q(('method__in', ['default', 'run', 'pooled', 'declared'])), name='efficiency_method_known'),
+            model_name="assayefficiency",
+            constraint=models.CheckConstraint(
+                condition=models.Q(("method__in", ["default", "run", "pooled", "declared"])),
+                name="efficiency_method_known",
+            ),
         ),
+        # Curators choose an assay's efficiency (the new model's permissions).
+        migrations.RunPython(sync_role_groups, migrations.RunPython.noop),
     ]
