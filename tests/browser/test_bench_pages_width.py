@@ -21,6 +21,15 @@ def bench_urls() -> list[str]:
     assays = study_assays()
     plate = plate_create(barcode="PL-WIDTH-1", plate_format=QpcrPlate.Format.WELLS_96)
     plate_layout(plate=plate, samples=[product], assays=assays[:2])
+    # Issue 14: a run with the two dilution series imported, its curves on the QC page.
+    from biobank.services.plate_import import plate_import_confirm
+
+    from ..test_plate_standards import _place_reference_series
+
+    curves = plate_create(barcode="PL-WIDTH-STD", plate_format=QpcrPlate.Format.WELLS_96)
+    data, _ = _place_reference_series(curves, {a.target: a for a in assays}, with_quantities=True)
+    plate_import_confirm(plate=curves, data=data, filename="std.txt", user=None)
+    mir122 = next(a for a in assays if a.target == "hsa-miR-122-5p")
     return [
         "/",
         "/search/?q=demo",
@@ -45,6 +54,10 @@ def bench_urls() -> list[str]:
         "/plates/new/",
         f"/plates/{plate.pk}/",
         f"/plates/{plate.pk}/import/",
+        f"/plates/{curves.pk}/qc/",
+        f"/plates/{curves.pk}/",
+        "/assays/efficiency/",
+        f"/assays/{mir122.pk}/efficiency/",
         "/no/such/page/",
     ]
 
