@@ -210,8 +210,7 @@ def test_samples_storage_and_wells():
     assert consumes.count() == 150
     assert set(consumes.values_list("volume_change_ul", flat=True)) == {-250}
     assert ExosomeIsolation.objects.count() == 150
-    # One per draw, and the inter-run calibrator (RT2 of the first draw's RNA).
-    assert ReverseTranscription.objects.count() == 151
+    assert ReverseTranscription.objects.count() == 150
     assert all(product.assays.count() == 5 for product in ReverseTranscription.objects.all())
 
     wells = wells_frame()
@@ -479,12 +478,14 @@ def test_the_qc_cases_are_loaded_and_reset_removes_them():
     assert ntc.count() == 3 and ntc.values("plate").distinct().count() == 1
     footprint = demo_footprint()
     # Samples, NTCs of the miRNA and panel plates, the standard curves (2 runs x 5 assays x
-    # 5 levels x 3), the inter-run calibrator (15 plates x 3 assays).
-    assert footprint["wells"] == Well.objects.count() == (
-        150 * 5 * 3 + 15 * 3 + 10 * 2 + 2 * 5 * 5 * 3 + 15 * 3
+    # 5 levels x 3).
+    assert (
+        footprint["wells"]
+        == Well.objects.count()
+        == (150 * 5 * 3 + 15 * 3 + 10 * 2 + 2 * 5 * 5 * 3)
     )
     assert footprint["qPCR plates"] == QpcrPlate.objects.count() == 25 + 2
-    assert footprint["RT assays"] == 151 * 5
+    assert footprint["RT assays"] == 150 * 5
     assert footprint["assay efficiencies"] == 5
     seed("--reset")
     assert demo_footprint() == footprint  # the same objects again, nothing left over
@@ -532,22 +533,3 @@ def test_reset_removes_the_demo_efficiencies():
     delete_demo()
     assert not AssayEfficiency.objects.exists()
     assert not Well.objects.filter(kind="standard").exists()
-
-
-@pytest.mark.django_db
-def test_an_inter_run_calibrator_on_every_mirna_plate():
-    """Issue 14: the same RT product (RT2 of the first draw's RNA) once per assay on each
-    of the 15 miRNA plates, kind 'irc', so each run can be calibrated against the others;
-    it is not one of the 150 samples."""
-    seed()
-    ircs = Well.objects.filter(kind="irc").select_related("sample", "assay", "plate")
-    assert ircs.count() == 15 * 3
-    assert len({w.sample_id for w in ircs}) == 1
-    product = ircs[0].sample
-    assert product.code.endswith("RT2")
-    assert not product.wells.exclude(kind="irc").exists()
-    assert {w.plate.barcode for w in ircs} == set(
-        QpcrPlate.objects.filter(barcode__startswith="DEMO-QP-0").values_list("barcode", flat=True)
-    )
-    assert {w.position for w in ircs} == {"H10", "H11", "H12"}
-    assert all(w.cq is not None for w in ircs)

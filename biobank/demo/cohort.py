@@ -171,12 +171,6 @@ STANDARD_EFFICIENCY = {  # by target: the assay's true efficiency (1.0 = 100 %)
 }
 STANDARD_CQ_AT_ONE_COPY = 39.5  # the intercept: Cq of a single copy
 STANDARD_SD = 0.12  # replicate SD of a standard (cycles)
-# Inter-run calibrator (issue 14): a second RT product (RT2) of the first draw's RNA,
-# measured once per assay on every miRNA plate in the free wells H10-H12, so that each
-# run can be calibrated against the others. Its wells are kind "irc": the paper's
-# per-patient numbers read sample wells only (analysis.normalise.patient_expression).
-IRC_PRODUCT = -2  # the wells' `product` of the IRC (the loader creates its RT product)
-IRC_FIRST_INDEX = PRODUCTS_PER_PLATE * len(ASSAYS) * REPLICATES + len(ASSAYS)  # H10
 PANEL_PRODUCTS_PER_PLATE = 15  # 15 x 2 assays x 3 replicates = 90 wells, NTCs in H7-H8
 PANEL_PLATE_TAG = "H"  # panel plates: DEMO-QP-H0001, ...
 # Haemolysis index ΔCq(miR-23a-3p - miR-451a): most draws ~N(3, 1) kept below 5, a few
@@ -1071,37 +1065,6 @@ def _standards(rng: np.random.Generator, plates: pd.DataFrame) -> tuple[pd.DataF
     return standard_plates, wells
 
 
-def _inter_run_calibrators(
-    rng: np.random.Generator, draws: pd.DataFrame, plates: pd.DataFrame
-) -> pd.DataFrame:
-    """One IRC well per assay on each miRNA plate (H10-H12): the first draw's values
-    (spike-in Cq plus its ΔCq per assay) with replicate noise."""
-    mirna = np.flatnonzero(plates["panel"].to_numpy() == "mirna")
-    if not len(draws) or not len(mirna):
-        return pd.DataFrame(columns=["plate", "row", "column", "kind", "product", "assay"])
-    true = [
-        draws["spike_in_cq"].iat[0] + (draws["dcq122"].iat[0] if a == 0 else 0.0)
-        + (draws["dcq21"].iat[0] if a == 1 else 0.0)
-        for a in range(len(ASSAYS))
-    ]  # fmt: skip
-    plate = np.repeat(mirna, len(ASSAYS))
-    assay = np.tile(np.arange(len(ASSAYS)), len(mirna))
-    index = IRC_FIRST_INDEX + assay
-    cq = np.asarray(true)[assay] + REPLICATE_SD * rng.standard_normal(len(plate))
-    return pd.DataFrame(
-        {
-            "plate": plate,
-            "row": index // PLATE_COLUMNS + 1,
-            "column": index % PLATE_COLUMNS + 1,
-            "kind": "irc",
-            "product": IRC_PRODUCT,
-            "assay": assay,
-            "replicate": 1,
-            "cq": np.round(cq, 2),
-        }
-    )
-
-
 # --------------------------------------------------------------------------- entry point
 
 
@@ -1113,8 +1076,8 @@ def generate_cohort(n: int = DEFAULT_PATIENTS, seed: int = DEFAULT_SEED) -> Coho
     # stage does not reshuffle the others.
     # Streams 7-9 (the QC cases) were added later: spawning more children leaves the
     # first seven as they were, so the earlier stages' values did not change.
-    # Streams 10-11 (standard curves, inter-run calibrators) likewise came later still.
-    streams = [np.random.default_rng(child) for child in np.random.SeedSequence(seed).spawn(12)]
+    # Stream 10 (the standard curves) likewise came later still.
+    streams = [np.random.default_rng(child) for child in np.random.SeedSequence(seed).spawn(11)]
     patients = _baseline(streams[0], n)
     _identities_and_dates(streams[1], patients)
     _expression(streams[2], patients)
@@ -1131,8 +1094,7 @@ def generate_cohort(n: int = DEFAULT_PATIENTS, seed: int = DEFAULT_SEED) -> Coho
     standard_plates, standard_wells = _standards(streams[10], plates)
     standard_plates["ntc_contaminated"] = False
     plates = pd.concat([plates, standard_plates], ignore_index=True)
-    irc_wells = _inter_run_calibrators(streams[11], draws, plates)
-    wells = pd.concat([wells, standard_wells, irc_wells], ignore_index=True)
+    wells = pd.concat([wells, standard_wells], ignore_index=True)
     return Cohort(
         n=n,
         seed=seed,

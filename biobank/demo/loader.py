@@ -66,7 +66,6 @@ from .cohort import (
     BOX_PREFIX,
     BOX_ROWS,
     DEMO_LOCATION,
-    IRC_PRODUCT,
     PLATE_PREFIX,
     RACK_PREFIX,
     STUDY_ID_PREFIX,
@@ -436,21 +435,6 @@ def load_cohort(cohort: Cohort, *, progress: Progress | None = None) -> dict[str
             )
         ],
     )
-    if (cohort.wells["product"] == IRC_PRODUCT).any():
-        # The inter-run calibrator: a second RT product of the first draw's RNA.
-        first = products[0]
-        (irc,) = _create(
-            ReverseTranscription,
-            [
-                ReverseTranscription(
-                    code=first.code.removesuffix("1") + "2",  # rt_code(..., 2): its RT2
-                    rna=first.rna,
-                    kit_lot=first.kit_lot,
-                    performed_on=first.performed_on,
-                )
-            ],
-        )
-        products = [*products, irc]
     stage("reverse transcriptions", len(products))
     through = ReverseTranscription.assays.through
     links = through.objects.bulk_create(
@@ -481,10 +465,7 @@ def load_cohort(cohort: Cohort, *, progress: Progress | None = None) -> dict[str
     stage("qPCR plates", len(plates))
     w = cohort.wells
     plate_ids = [plates[i].pk for i in _ints(w["plate"])]
-    product_ids = [
-        products[i].pk if i >= 0 else products[-1].pk if i == IRC_PRODUCT else None
-        for i in _ints(w["product"])
-    ]
+    product_ids = [products[i].pk if i >= 0 else None for i in _ints(w["product"])]
     assay_ids = [assays[i].pk for i in _ints(w["assay"])]
     wells = _create(
         Well,
