@@ -88,3 +88,12 @@ def test_the_editor_refuses_a_quantity_on_a_sample_naming_the_field(tech_client,
     response = tech_client.post(reverse("web:plate_edit", args=[plate.pk]), body)
     assert "Only a standard well has a quantity" in response.content.decode()
     assert not plate.wells.exists()
+
+
+def test_the_heat_map_shows_the_standard_wells_outside_the_replicate_groups(tech_client, imported):
+    from biobank.selectors.plate_qc import plate_qc
+
+    qc = plate_qc(imported)
+    standards = [w for w in qc.wells if w.kind == "standard"]
+    assert len(standards) == 33 and {w.sample for w in standards} == {"Standard"}
+    assert not qc.groups  # a standard is no replicate group of a sample
