@@ -663,6 +663,18 @@ class AssayAdmin(ServiceAdmin):
         return False
 
 
+@admin.register(m.AssayEfficiency)
+class AssayEfficiencyAdmin(ReadOnlyAdmin):
+    """Read here with its history; chosen on the assay's efficiency page
+    (web:assay_efficiency), which fits the runs' curves and calls
+    biobank.services.efficiency.assay_efficiency_choose."""
+
+    list_display = ("assay", "method", "value", "se", "source", "chosen_by", "chosen_at")
+    list_filter = ("method",)
+    search_fields = ("assay__target", "source")
+    list_select_related = ("assay", "chosen_by")
+
+
 class QpcrPlateForm(ServiceForm):
     class Meta:
         model = m.QpcrPlate

@@ -7,6 +7,7 @@ from biobank.views import (
     bulk,
     custody,
     draws,
+    efficiency,
     extractions,
     labels,
     lists,
@@ -137,6 +138,13 @@ urlpatterns = [
         name="plate_import_revert",
     ),
     path("plates/<int:pk>/qc/", qc.plate_qc_page, name="plate_qc"),
+    path("assays/efficiency/", efficiency.assay_efficiency_list, name="assay_efficiency_list"),
+    path("assays/<int:pk>/efficiency/", efficiency.assay_efficiency_page, name="assay_efficiency"),
+    path(
+        "plates/<int:pk>/standard-curves.svg",
+        qc.plate_standard_curves_svg,
+        name="plate_standard_curves_svg",
+    ),
 ]
 
 # A request's decision buttons: /requests/<pk>/submit/, approve/, reject/, cancel/.

@@ -221,7 +221,9 @@ def test_samples_storage_and_wells():
     assert wells.cq.notna().mean() > 0.98
     assert ((wells.cq.dropna() > 0) & (wells.cq.dropna() < 60)).all()
     # 15 miRNA plates of 10 products (3 NTCs), 10 haemolysis-panel plates of 15 (2 NTCs).
-    mirna_plates = QpcrPlate.objects.exclude(barcode__startswith="DEMO-QP-H")
+    mirna_plates = QpcrPlate.objects.exclude(barcode__startswith="DEMO-QP-H").exclude(
+        barcode__startswith="DEMO-QP-S"
+    )
     panel_plates = QpcrPlate.objects.filter(barcode__startswith="DEMO-QP-H")
     assert mirna_plates.count() == 15 and panel_plates.count() == 10
     ntcs = Well.objects.filter(kind="ntc", sample__isnull=True)
@@ -475,8 +477,59 @@ def test_the_qc_cases_are_loaded_and_reset_removes_them():
     ntc = Well.objects.filter(kind="ntc", cq__gte=12.8, cq__lte=13.3)
     assert ntc.count() == 3 and ntc.values("plate").distinct().count() == 1
     footprint = demo_footprint()
-    assert footprint["wells"] == Well.objects.count() == 150 * 5 * 3 + 15 * 3 + 10 * 2
-    assert footprint["qPCR plates"] == QpcrPlate.objects.count() == 25
+    # Samples, NTCs of the miRNA and panel plates, the standard curves (2 runs x 5 assays x
+    # 5 levels x 3).
+    assert (
+        footprint["wells"]
+        == Well.objects.count()
+        == (150 * 5 * 3 + 15 * 3 + 10 * 2 + 2 * 5 * 5 * 3)
+    )
+    assert footprint["qPCR plates"] == QpcrPlate.objects.count() == 25 + 2
     assert footprint["RT assays"] == 150 * 5
+    assert footprint["assay efficiencies"] == 5
     seed("--reset")
     assert demo_footprint() == footprint  # the same objects again, nothing left over
+
+
+@pytest.mark.django_db
+def test_a_standard_curve_per_assay_and_run_and_the_efficiencies_chosen():
+    """Issue 14: two standard-curve runs with every assay's dilution series, kept out of
+    the samples; each assay's efficiency pooled over the two runs, as the assay page and
+    a report show it; the curves recover the synthetic true efficiencies."""
+    from biobank.demo.cohort import STANDARD_COPIES, STANDARD_EFFICIENCY
+    from biobank.models import AssayEfficiency
+    from biobank.selectors.standard_curves import standard_curves
+
+    seed()
+    runs = QpcrPlate.objects.filter(barcode__startswith="DEMO-QP-S").order_by("barcode")
+    assert [p.barcode for p in runs] == ["DEMO-QP-S0001", "DEMO-QP-S0002"]
+    standards = Well.objects.filter(kind="standard")
+    assert standards.count() == 2 * 5 * len(STANDARD_COPIES) * 3
+    assert not standards.filter(sample__isnull=False).exists()
+    assert set(standards.values_list("quantity", flat=True)) == set(STANDARD_COPIES)
+    curves = standard_curves(plate_ids=[p.pk for p in runs])
+    assert len(curves) == 10 and all(c.ok for c in curves)
+    for item in curves:
+        true = STANDARD_EFFICIENCY[item.target]
+        assert abs(item.curve.efficiency - true) < 4 * item.curve.efficiency_se + 0.01
+        assert item.curve.r_squared > 0.99
+    chosen = {c.assay.target: c for c in AssayEfficiency.objects.select_related("assay")}
+    assert set(chosen) == {MIR122, MIR21, SPIKE, MIR23A, MIR451A}
+    assert {c.method for c in chosen.values()} == {"pooled"}
+    assert all(len(c.evidence["curves"]) == 2 for c in chosen.values())
+    # Standards never enter the wells the analysis reads.
+    from biobank.selectors.wells import wells_frame as analysis_wells
+
+    assert "standard" not in set(analysis_wells().kind)
+
+
+@pytest.mark.django_db
+def test_reset_removes_the_demo_efficiencies():
+    from biobank.demo.loader import delete_demo
+    from biobank.models import AssayEfficiency
+
+    seed()
+    assert AssayEfficiency.objects.count() == 5
+    delete_demo()
+    assert not AssayEfficiency.objects.exists()
+    assert not Well.objects.filter(kind="standard").exists()

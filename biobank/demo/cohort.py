@@ -154,6 +154,23 @@ HAEMOLYSIS_ASSAYS = (
     ("hsa-miR-451a", "001141", "target"),
 )
 ALL_ASSAYS = ASSAYS + HAEMOLYSIS_ASSAYS  # the wells' `assay` indexes this
+# Standard curves (issue 14): one dilution series of each assay's synthetic template,
+# 10^7 down to 10^3 copies in triplicate, on plates of their own (the sample plates are
+# full), one such run at the start and one at the end of the study's qPCR work, so that
+# each assay has a curve per run and a pooled value. The true efficiencies differ from
+# 100 % as real miRNA assays do; the curves recover them within their SE.
+STANDARD_PLATE_TAG = "S"  # DEMO-QP-S0001, ...
+STANDARD_RUNS = 2
+STANDARD_COPIES = (1e7, 1e6, 1e5, 1e4, 1e3)
+STANDARD_EFFICIENCY = {  # by target: the assay's true efficiency (1.0 = 100 %)
+    "hsa-miR-122-5p": 0.94,
+    "hsa-miR-21-5p": 0.97,
+    "cel-miR-39-3p": 1.00,
+    "hsa-miR-23a-3p": 0.96,
+    "hsa-miR-451a": 0.92,
+}
+STANDARD_CQ_AT_ONE_COPY = 39.5  # the intercept: Cq of a single copy
+STANDARD_SD = 0.12  # replicate SD of a standard (cycles)
 PANEL_PRODUCTS_PER_PLATE = 15  # 15 x 2 assays x 3 replicates = 90 wells, NTCs in H7-H8
 PANEL_PLATE_TAG = "H"  # panel plates: DEMO-QP-H0001, ...
 # Haemolysis index ΔCq(miR-23a-3p - miR-451a): most draws ~N(3, 1) kept below 5, a few
@@ -999,6 +1016,55 @@ def _qc_faults(rng: np.random.Generator, draws, products, plates, wells) -> None
     products.loc[failed, "spike_in_failed"] = True
 
 
+def _standards(rng: np.random.Generator, plates: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The standard-curve plates and their wells: every assay's dilution series in
+    triplicate (assay by assay, row by row), Cq = intercept - log10(copies)/log10(1 + E)
+    plus replicate noise; run on the morning of the first and of the last sample run's
+    day. Their wells hold no RT product: they never reach the cohort or the paper's
+    numbers (biobank.selectors.wells.wells_frame leaves standards out)."""
+    runs = pd.to_datetime(plates["run_at"]).sort_values().to_numpy()
+    days = [runs[0], runs[-1]] if len(runs) else []
+    days = [np.datetime64(d, "D") for d in days][:STANDARD_RUNS]
+    width = 4
+    standard_plates = pd.DataFrame(
+        {
+            "barcode": [
+                f"{PLATE_PREFIX}{STANDARD_PLATE_TAG}{p + 1:0{width}d}" for p in range(len(days))
+            ],
+            "run_at": [d.astype("datetime64[m]") + np.timedelta64(8 * 60, "m") for d in days],
+            "panel": "standards",
+        }
+    )
+    rows = []
+    per_assay = len(STANDARD_COPIES) * REPLICATES
+    for p in range(len(days)):
+        for a, (target, _id, _role) in enumerate(ALL_ASSAYS):
+            slope = -1.0 / np.log10(1.0 + STANDARD_EFFICIENCY[target])
+            for level, copies in enumerate(STANDARD_COPIES):
+                for r in range(REPLICATES):
+                    index = a * per_assay + level * REPLICATES + r
+                    rows.append((len(plates) + p, index, a, r + 1, copies, slope))
+    frame = pd.DataFrame(
+        rows, columns=["plate", "index", "assay", "replicate", "quantity", "slope"]
+    )
+    noise = STANDARD_SD * rng.standard_normal(len(frame))
+    cq = STANDARD_CQ_AT_ONE_COPY + frame["slope"] * np.log10(frame["quantity"]) + noise
+    wells = pd.DataFrame(
+        {
+            "plate": frame["plate"].to_numpy(),
+            "row": frame["index"].to_numpy() // PLATE_COLUMNS + 1,
+            "column": frame["index"].to_numpy() % PLATE_COLUMNS + 1,
+            "kind": "standard",
+            "product": -1,
+            "assay": frame["assay"].to_numpy(),
+            "replicate": frame["replicate"].to_numpy(),
+            "cq": np.round(cq.to_numpy(), 2),
+            "quantity": frame["quantity"].to_numpy(),
+        }
+    )
+    return standard_plates, wells
+
+
 # --------------------------------------------------------------------------- entry point
 
 
@@ -1010,7 +1076,8 @@ def generate_cohort(n: int = DEFAULT_PATIENTS, seed: int = DEFAULT_SEED) -> Coho
     # stage does not reshuffle the others.
     # Streams 7-9 (the QC cases) were added later: spawning more children leaves the
     # first seven as they were, so the earlier stages' values did not change.
-    streams = [np.random.default_rng(child) for child in np.random.SeedSequence(seed).spawn(10)]
+    # Stream 10 (the standard curves) likewise came later still.
+    streams = [np.random.default_rng(child) for child in np.random.SeedSequence(seed).spawn(11)]
     patients = _baseline(streams[0], n)
     _identities_and_dates(streams[1], patients)
     _expression(streams[2], patients)
@@ -1024,6 +1091,10 @@ def generate_cohort(n: int = DEFAULT_PATIENTS, seed: int = DEFAULT_SEED) -> Coho
     plates = pd.concat([plates, panel_plates], ignore_index=True)
     wells = pd.concat([wells, panel_wells], ignore_index=True)
     _qc_faults(streams[9], draws, products, plates, wells)
+    standard_plates, standard_wells = _standards(streams[10], plates)
+    standard_plates["ntc_contaminated"] = False
+    plates = pd.concat([plates, standard_plates], ignore_index=True)
+    wells = pd.concat([wells, standard_wells], ignore_index=True)
     return Cohort(
         n=n,
         seed=seed,

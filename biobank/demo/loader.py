@@ -36,6 +36,7 @@ from biobank import roles
 from biobank.models import (
     Aliquot,
     Assay,
+    AssayEfficiency,
     Box,
     ClinicalAssessment,
     ExosomeIsolation,
@@ -478,8 +479,10 @@ def load_cohort(cohort: Cohort, *, progress: Progress | None = None) -> dict[str
                 assay_id=assay_id,
                 replicate=replicate,
                 cq=cq,
+                quantity=quantity,
+                quantity_unit="copies" if quantity is not None else "",
             )
-            for plate_id, row, column, kind, sample_id, assay_id, replicate, cq in zip(
+            for plate_id, row, column, kind, sample_id, assay_id, replicate, cq, quantity in zip(
                 plate_ids,
                 _ints(w["row"]),
                 _ints(w["column"]),
@@ -488,12 +491,39 @@ def load_cohort(cohort: Cohort, *, progress: Progress | None = None) -> dict[str
                 assay_ids,
                 _ints(w["replicate"]),
                 _floats(w["cq"]),
+                _floats(w["quantity"]) if "quantity" in w else [None] * len(w),
                 strict=True,
             )
         ],
     )
     stage("wells", len(wells))
+    stage("assay efficiencies", len(_choose_efficiencies(assays, plates, cohort)))
     return counts
+
+
+DEMO_EFFICIENCY_SOURCE = "seed_demo (synthetic)"
+
+
+def _choose_efficiencies(assays, plates, cohort: Cohort) -> list:
+    """Each assay's efficiency pooled over the demo's standard-curve runs, chosen through
+    the service as a curator would, so the assay pages and a report show efficiencies
+    from the first seed. The source names the demo (delete_demo removes exactly these)."""
+    from biobank.services.efficiency import assay_efficiency_choose
+
+    runs = [plates[i] for i in np.flatnonzero(cohort.plates["panel"].to_numpy() == "standards")]
+    if len(runs) < 2:
+        return []
+    names = ", ".join(plate.barcode for plate in runs)
+    return [
+        assay_efficiency_choose(
+            assay=assay,
+            method="pooled",
+            plates=runs,
+            user=None,
+            source=f"{DEMO_EFFICIENCY_SOURCE}: pooled over the standard curves of {names}",
+        )
+        for assay in assays
+    ]
 
 
 # --------------------------------------------------------------------------- inspect / delete
@@ -532,6 +562,10 @@ def _demo_querysets() -> list[tuple[str, object]]:
     rt_through = ReverseTranscription.assays.through
     excursion_through = TemperatureExcursion.affected_aliquots.through
     return [
+        (
+            "assay efficiencies",
+            AssayEfficiency.objects.filter(source__startswith=DEMO_EFFICIENCY_SOURCE),
+        ),
         (
             "wells",
             Well.objects.filter(

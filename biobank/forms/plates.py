@@ -162,6 +162,7 @@ class PlatePlacementForm(BenchForm):
             (Well.Kind.CALIBRATOR, "Calibrator (RT product)"),
             (Well.Kind.INTER_RUN_CALIBRATOR, "Inter-run calibrator (RT product)"),
             (Well.Kind.NTC, "No-template control (NTC)"),
+            (Well.Kind.STANDARD, "Standard (one dilution level, its quantity)"),
         ],
         initial=Well.Kind.SAMPLE,
         widget=forms.RadioSelect,
@@ -175,6 +176,12 @@ class PlatePlacementForm(BenchForm):
         widget=forms.TextInput(
             attrs={"autocomplete": "off", "spellcheck": "false", "list": "recent-rt-products"}
         ),
+    )
+    quantity = forms.FloatField(
+        label="Standard's quantity",
+        required=False,
+        help_text="Only for a standard: its known quantity (e.g. 1e6 copies); empty if the "
+        "instrument file will state it.",
     )
     assays = forms.ModelMultipleChoiceField(
         queryset=study_assays(),
@@ -200,6 +207,8 @@ class PlatePlacementForm(BenchForm):
             cleaned["sample"] = None
             if code and cleaned["kind"] == Well.Kind.NTC:
                 self.add_error("sample", "A no-template control holds no sample: leave it empty")
+            elif code and cleaned["kind"] == Well.Kind.STANDARD:
+                self.add_error("sample", "A standard holds no RT product: leave it empty")
             elif code:
                 found, missing = rt_products_by_codes([code])
                 if missing:

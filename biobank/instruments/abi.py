@@ -114,6 +114,7 @@ def _read_table(
     quantities = [header.index(name) for name in _QUANTITY_COLUMNS]
     style = number_style(rows, columns.cq, quantities)
     omit, flag = header.index("Omit"), header.index("Flag")
+    task = header.index("Task")
     return [
         well_from_row(
             row,
@@ -123,6 +124,7 @@ def _read_table(
             plate_size=plate_size,
             run=run,
             flags=_row_flags(row, omit, flag),
+            standard=row.cell(task).casefold() == "standard",
         )
         for row in rows
     ]
@@ -146,6 +148,7 @@ def _well_columns(header: Header) -> WellColumns:
         target=header.index(*_TARGET_COLUMNS),
         dye=header.index(*_DYE_COLUMNS),
         run=header.index(*_RUN_COLUMNS),
+        quantity=header.index("Quantity", "Qty"),
     )
 
 

@@ -54,6 +54,12 @@ class ParsedWell:
     run: str = ""  # run / plate name when a file holds several runs
     dye: str = ""
     flags: tuple[str, ...] = ()
+    # A standard-curve well (dilution series) as the file marks it: LC480 'Standard',
+    # ABI Task STANDARD, CFX Content 'Std-..', RDML sample type 'std'; with the known
+    # quantity the file states (None when it states none) and its unit ('' = unstated).
+    standard: bool = False
+    quantity: float | None = None
+    quantity_unit: str = ""
 
     @property
     def undetermined(self) -> bool:

@@ -8,6 +8,8 @@ is 'N/A' (Manager) or 'NaN' (Maestro). European locales write ';' and decimal co
 
 from __future__ import annotations
 
+import re
+
 from .base import ExportParseError, ParsedExport
 from .decoding import decode_export
 from .positions import infer_plate_size
@@ -27,6 +29,8 @@ FORMAT = "biorad_cfx"
 INSTRUMENT = "Bio-Rad CFX"
 
 _DELIMITERS = (",", ";", "\t")
+# Content of a standard well: 'Std', 'Std-01', 'Std-101' (CFX numbers the series).
+_STANDARD = re.compile(r"std\b", re.IGNORECASE)
 _HEADER_SEARCH_LINES = 30
 
 
@@ -59,10 +63,17 @@ def parse(data: bytes) -> ParsedExport:
         sample=header.index("Sample"),
         target=header.index("Target"),
         dye=header.index("Fluor"),
+        quantity=header.index("Starting Quantity (SQ)", "SQ"),
     )
-    quantities = [header.index("Cq Mean"), header.index("Starting Quantity (SQ)")]
+    quantities = [header.index("Cq Mean"), columns.quantity]
     style = number_style(rows, columns.cq, quantities)
-    wells = tuple(well_from_row(row, header, columns, style) for row in rows)
+    content = header.index("Content")
+    wells = tuple(
+        well_from_row(
+            row, header, columns, style, standard=_STANDARD.match(row.cell(content)) is not None
+        )
+        for row in rows
+    )
     warnings = []
     if unread := lines_after(text, rows, header):
         warnings.append(f"{unread} non-blank lines after the table were not read")

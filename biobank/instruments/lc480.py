@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 
 from .base import EXCLUDED_IN_FILE, ExportParseError, ParsedExport
-from .decoding import decode_export, decode_head
+from .decoding import NumberStyle, decode_export, decode_head
 from .positions import infer_plate_size
 from .tables import (
     Header,
@@ -45,6 +45,18 @@ def sniff(data: bytes | str) -> bool:
     return head_has_header(data, _is_cp_header, lines=_HEADER_SEARCH_LINES)
 
 
+def _is_standard(cell: str, style: NumberStyle) -> bool:
+    """The 'Standard' column holds a standard's known concentration and 0 for every
+    other well; text that is not a number is a standard whose quantity the reader then
+    refuses with its line."""
+    if not cell:
+        return False
+    try:
+        return style.parse(cell) != 0
+    except ValueError:
+        return True
+
+
 def parse(data: bytes) -> ParsedExport:
     text = decode_export(data)
     header = find_header(text, _is_cp_header, delimiters=("\t",), stop=_HEADER_SEARCH_LINES)
@@ -67,8 +79,9 @@ def parse(data: bytes) -> ParsedExport:
         position=header.require("Pos"),
         cq=header.require("Cp", "Cq"),
         sample=header.index("Name", "Sample Name"),
+        quantity=header.index("Standard"),
     )
-    style = number_style(rows, columns.cq, [header.index("Concentration")])
+    style = number_style(rows, columns.cq, [header.index("Concentration"), columns.quantity])
     include = header.index("Include")
     wells = tuple(
         well_from_row(
@@ -78,6 +91,7 @@ def parse(data: bytes) -> ParsedExport:
             style,
             dye=selected_filter,
             flags=(EXCLUDED_IN_FILE,) if row.cell(include).casefold() == "false" else (),
+            standard=_is_standard(row.cell(columns.quantity), style),
         )
         for row in rows
     )

@@ -12,6 +12,7 @@ any DOCTYPE: RDML never needs one.
 from __future__ import annotations
 
 import io
+import math
 import re
 import xml.etree.ElementTree as ET
 import zipfile
@@ -79,6 +80,7 @@ def parse(data: bytes) -> ParsedExport:
         raise ExportParseError(f"the XML root element is <{root.tag}>, not <rdml>", line=1)
     version = root.get("version", "")
     dyes = {target.get("id", ""): _dye_of(target) for target in root.iter("target")}
+    standards = _standards(root, document)
     warnings: list[str] = []
     wells: list[ParsedWell] = []
     plate_sizes: list[int] = []
@@ -89,7 +91,7 @@ def parse(data: bytes) -> ParsedExport:
         plate_size, geometry = _run_format(run, document, warnings, run_name)
         if plate_size:
             plate_sizes.append(plate_size)
-        wells += _run_wells(run, run_name, geometry, plate_size, dyes, document)
+        wells += _run_wells(run, run_name, geometry, plate_size, dyes, document, standards)
     nondetects = sum(1 for well in wells if RDML_NONDETECT_40 in well.flags)
     if nondetects:
         warnings.append(
@@ -240,12 +242,14 @@ def _run_wells(
     plate_size: int | None,
     dyes: dict[str, str],
     document: _XmlDocument,
+    standards: dict[str, tuple[float | None, str]],
 ) -> list[ParsedWell]:
     wells = []
     for react in run.findall("react"):
         position = _react_position(react, geometry, plate_size, document)
         sample = react.find("sample")
         sample_name = sample.get("id", "") if sample is not None else ""
+        standard = standards.get(sample_name) if sample_name in standards else None
         for data in react.findall("data"):
             tar = data.find("tar")
             target = tar.get("id", "") if tar is not None else ""
@@ -264,9 +268,39 @@ def _run_wells(
                     run=run_name,
                     dye=dyes.get(target, ""),
                     flags=flags,
+                    standard=standard is not None,
+                    quantity=standard[0] if standard else None,
+                    quantity_unit=standard[1] if standard else "",
                 )
             )
     return wells
+
+
+def _standards(root: ET.Element, document: _XmlDocument) -> dict[str, tuple[float | None, str]]:
+    """Sample id -> (quantity, unit) of every <sample> of type 'std' (a dilution-series
+    point); quantity None when the sample states none. A quantity that is not a positive
+    number is refused with its line."""
+    found = {}
+    for sample in root.findall("sample"):
+        if (sample.findtext("type") or "").strip().casefold() != "std":
+            continue
+        value = sample.find("quantity/value")
+        quantity = None
+        if value is not None and (value.text or "").strip():
+            text = value.text.strip()
+            try:
+                quantity = _XML_STYLE.parse(text)
+            except ValueError:
+                quantity = math.nan
+            if not (math.isfinite(quantity) and quantity > 0):
+                raise ExportParseError(
+                    f"sample {sample.get('id', '')!r}: standard quantity {text!r} is not a "
+                    "positive number",
+                    line=document.line(value) or None,
+                )
+        unit = (sample.findtext("quantity/unit") or "").strip()
+        found[sample.get("id", "")] = (quantity, unit)
+    return found
 
 
 def _react_position(

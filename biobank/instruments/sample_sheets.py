@@ -139,9 +139,16 @@ LC480_SAMPLE_TYPES = {
     "ntc": "Negative",
     "calibrator": "PosCalibrator",
     "irc": "PosCalibrator",
+    "standard": "Standard",
 }
 # Delphi colour constants, as the LightCycler writes them: one per kind of well.
-_LC480_COLOURS = {"sample": "clBlue", "ntc": "clGray", "calibrator": "clRed", "irc": "clFuchsia"}
+_LC480_COLOURS = {
+    "sample": "clBlue",
+    "ntc": "clGray",
+    "calibrator": "clRed",
+    "irc": "clFuchsia",
+    "standard": "clGreen",
+}
 
 
 def lc480_sample_type(well: SheetWell) -> str:
@@ -229,7 +236,7 @@ def abi_plate_setup(wells: Iterable[SheetWell], *, plate_size: int, experiment_n
             "",
             well.target,
             _rgb(targets.index(well.target) + 3),
-            "NTC" if well.kind == "ntc" else "UNKNOWN",
+            {"ntc": "NTC", "standard": "STANDARD"}.get(well.kind, "UNKNOWN"),
             ABI_DYES[well.dye_slot],
             "NFQ-MGB",
             "",

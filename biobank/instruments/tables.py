@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import csv
 import itertools
+import math
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
@@ -184,6 +185,27 @@ class WellColumns:
     target: int | None = None
     dye: int | None = None
     run: int | None = None
+    quantity: int | None = None  # the standard's known quantity, read on standard rows only
+
+
+def read_quantity(row: Row, index: int | None, style: NumberStyle, header: Header) -> float | None:
+    """A standard's known quantity: None when the file states none (the layout may), a
+    positive finite number, else ExportParseError naming the row and column."""
+    text = row.cell(index)
+    if index is None or not text:
+        return None
+    label = header.names[index].strip() or "quantity"
+    try:
+        value = style.parse(text)
+    except ValueError as error:
+        raise ExportParseError(f"{label} {error}", line=row.line, column=index + 1) from None
+    if not (math.isfinite(value) and value > 0):
+        raise ExportParseError(
+            f"{label} {text!r}: a standard's quantity must be a positive number",
+            line=row.line,
+            column=index + 1,
+        )
+    return value
 
 
 def number_style(
@@ -207,8 +229,10 @@ def well_from_row(
     run: str = "",
     dye: str = "",
     flags: tuple[str, ...] = (),
+    standard: bool = False,
 ) -> ParsedWell:
-    """Build a well from a data row; errors name the row's line and the column."""
+    """Build a well from a data row; errors name the row's line and the column. A
+    ``standard`` row also reads its known quantity from ``columns.quantity``."""
     position_text = _required_cell(row, header, columns.position)
     if not position_text:
         raise _located("the well position is empty", row, columns.position)
@@ -225,6 +249,7 @@ def well_from_row(
             raise error.located(line=row.line, column=columns.cq + 1) from None
         if cq is None:
             flags = (UNDETERMINED, *flags)
+    quantity = read_quantity(row, columns.quantity, style, header) if standard else None
     return ParsedWell(
         position=position,
         sample_name=row.cell(columns.sample),
@@ -234,6 +259,8 @@ def well_from_row(
         run=row.cell(columns.run) or run,
         dye=row.cell(columns.dye) or dye,
         flags=flags,
+        standard=standard,
+        quantity=quantity,
     )
 
 

@@ -3,7 +3,7 @@
 from .cohort_cache import CohortChange, CohortSnapshot, CohortSnapshotChunk, CohortVersion
 from .patients import ClinicalAssessment, FollowUp, Patient, PatientIdentity, Treatment
 from .processing import ExosomeIsolation, ExosomeIsolationBatch, ReverseTranscription, RnaIsolation
-from .qpcr import Assay, PlateImport, QpcrPlate, Well, WellImportChange
+from .qpcr import Assay, AssayEfficiency, PlateImport, QpcrPlate, Well, WellImportChange
 from .rack_scans import RackScanImport
 from .retrieval import LegalHold, RetrievalItem, RetrievalRequest
 from .samples import Aliquot, SerumDraw
@@ -21,6 +21,7 @@ from .storage import (
 __all__ = [
     "Aliquot",
     "Assay",
+    "AssayEfficiency",
     "Box",
     "ClinicalAssessment",
     "CohortChange",

@@ -84,6 +84,11 @@ class Well(models.Model):
         NTC = "ntc", "No-template control"
         CALIBRATOR = "calibrator", "Calibrator"
         INTER_RUN_CALIBRATOR = "irc", "Inter-run calibrator"
+        STANDARD = "standard", "Standard (dilution series)"
+
+    # Kinds that hold no RT product: an NTC holds water; a standard holds a dilution of
+    # a synthetic template (or of a pool) whose known quantity is what counts.
+    WITHOUT_SAMPLE = ("ntc", "standard")
 
     plate = models.ForeignKey(QpcrPlate, on_delete=models.CASCADE, related_name="wells")
     row = models.PositiveSmallIntegerField()
@@ -103,6 +108,15 @@ class Well(models.Model):
         settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
     )
     excluded_at = models.DateTimeField(null=True, blank=True)
+    quantity = models.FloatField(
+        null=True,
+        blank=True,
+        help_text="A standard's known quantity (copies, dilution, ng ...): its point on the "
+        "standard curve; empty for every other kind",
+    )
+    quantity_unit = models.CharField(
+        max_length=16, blank=True, help_text="The quantity's unit as stated, e.g. 'copies'"
+    )
     imported_from = models.ForeignKey(
         "biobank.PlateImport",
         on_delete=models.PROTECT,
@@ -123,8 +137,13 @@ class Well(models.Model):
             ),
             models.CheckConstraint(
                 condition=Q(kind="ntc", sample__isnull=True)
-                | (~Q(kind="ntc") & Q(sample__isnull=False)),
+                | Q(kind="standard")
+                | (~Q(kind__in=["ntc", "standard"]) & Q(sample__isnull=False)),
                 name="well_sample_unless_ntc",
+            ),
+            models.CheckConstraint(
+                condition=Q(quantity__isnull=True) | Q(kind="standard", quantity__gt=0),
+                name="well_quantity_of_a_standard",
             ),
             models.CheckConstraint(
                 # The one Cq range (biobank.instruments.values), checked at import preview.
@@ -147,6 +166,51 @@ class Well(models.Model):
     @property
     def position(self) -> str:
         return position_label(self.row, self.column)
+
+
+class AssayEfficiency(models.Model):
+    """The amplification efficiency an assay is quantified with, chosen by a person with
+    its evidence (analysis.efficiency: this run's curve, a pooled value over runs, a
+    declared value with its source, or the 100 % default that reproduces the paper).
+    One per assay; the history keeps every earlier choice."""
+
+    class Method(models.TextChoices):
+        DEFAULT = "default", "Default 100 % (the paper's 2^-ΔCq)"
+        RUN = "run", "One run's standard curve"
+        POOLED = "pooled", "Pooled over runs (inverse-variance weighted)"
+        DECLARED = "declared", "Declared, with its source"
+
+    assay = models.OneToOneField(Assay, on_delete=models.CASCADE, related_name="efficiency")
+    method = models.CharField(max_length=10, choices=Method.choices, default=Method.DEFAULT)
+    value = models.FloatField(help_text="Efficiency as a fraction: 1.0 = 100 %")
+    se = models.FloatField(default=0.0, help_text="Its standard error (a fraction)")
+    source = models.CharField(max_length=300, help_text="Where the value comes from, in words")
+    evidence = models.JSONField(
+        default=dict, blank=True, help_text="The curves (plates, slope, R², E, SE) it rests on"
+    )
+    chosen_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    chosen_at = models.DateTimeField()
+
+    history = HistoricalRecords()
+
+    class Meta:
+        ordering = ["assay__role", "assay__target"]
+        verbose_name_plural = "assay efficiencies"
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(value__gt=0, value__lte=1.5), name="efficiency_plausible"
+            ),
+            models.CheckConstraint(condition=Q(se__gte=0), name="efficiency_se_not_negative"),
+            models.CheckConstraint(
+                condition=Q(method__in=["default", "run", "pooled", "declared"]),
+                name="efficiency_method_known",
+            ),
+        ]
+
+    def __str__(self):
+        return f"{self.assay.target}: {self.value:.1%} ({self.method})"
 
 
 def raw_export_path(instance: PlateImport, filename: str) -> str:
@@ -251,6 +315,8 @@ class WellImportChange(models.Model):
         settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
     )
     previous_excluded_at = models.DateTimeField(null=True, blank=True)
+    previous_quantity = models.FloatField(null=True, blank=True)
+    previous_quantity_unit = models.CharField(max_length=16, blank=True)
 
     class Meta:
         ordering = ["plate_import_id", "well_id"]

@@ -109,6 +109,9 @@ class PlateQc:
         return [group for group in self.groups if group.flag]
 
 
+_CONTROL_NAMES = {"ntc": "NTC", "standard": "Standard"}  # wells that hold no RT product
+
+
 def _sample_codes(sample_ids: Iterable) -> dict[int, str]:
     ids = {int(i) for i in sample_ids if i is not pd.NA and not pd.isna(i)}
     return dict(ReverseTranscription.objects.filter(pk__in=ids).values_list("pk", "code"))
@@ -117,7 +120,7 @@ def _sample_codes(sample_ids: Iterable) -> dict[int, str]:
 def plate_qc(plate: QpcrPlate) -> PlateQc:
     """QC of one plate in two queries (its wells, their RT codes), whatever its size."""
     options = qc_settings()
-    frame = apply_replicate_qc(wells_frame(plate_ids=[plate.pk]), **options)
+    frame = apply_replicate_qc(wells_frame(plate_ids=[plate.pk], standards=True), **options)
     codes = _sample_codes(frame["sample_id"])
     usable = frame["cq"].where(~frame["undetermined"].astype(bool))
     low, high = _number(usable.min()), _number(usable.max())
@@ -138,7 +141,7 @@ def plate_qc(plate: QpcrPlate) -> PlateQc:
             well_id=int(record["well_id"]),
             position=record["position"],
             kind=record["kind"],
-            sample="NTC" if record["kind"] == "ntc" else codes.get(int(sample_id), "?"),
+            sample=_CONTROL_NAMES.get(record["kind"]) or codes.get(int(sample_id), "?"),
             target=record["target"],
             replicate=int(record["replicate"]),
             cq=cq,
@@ -182,7 +185,10 @@ def _groups(frame: pd.DataFrame, wells: dict[int, QcWell], codes: dict[int, str]
         return []
     summary = summarise_replicates(frame)
     members: dict[tuple[int, str], list[QcWell]] = {}
-    for record in frame.loc[frame["kind"].ne("ntc")].to_dict("records"):
+    # Replicate groups are RT products': NTCs and standards hold none.
+    for record in frame.loc[frame["kind"].ne("ntc") & frame["sample_id"].notna()].to_dict(
+        "records"
+    ):
         key = (int(record["sample_id"]), record["target"])
         members.setdefault(key, []).append(wells[int(record["well_id"])])
     groups = []

@@ -100,13 +100,18 @@ def _positions(row: pd.Series, column: pd.Series) -> pd.Series:
     return pd.Series(labels[codes], index=row.index, dtype=object)
 
 
-def wells_frame(*, plate_ids=None, queryset=None) -> pd.DataFrame:
+def wells_frame(*, plate_ids=None, queryset=None, standards: bool = False) -> pd.DataFrame:
     """Every well (or those of `plate_ids`) with its patient, timepoint and assay role.
 
     Curator decisions come as `manual_excluded` (True / False / NA) and
     `manual_reason`, which analysis.qc lets win over its automatic rules.
     """
+    # Standard-curve wells hold no sample: they feed the efficiency
+    # (biobank.selectors.standard_curves), never the cohort or the paper's numbers; only a
+    # plate's own QC page asks for them (`standards=True`), to show them on its heat map.
     wells = queryset if queryset is not None else Well.objects.all()
+    if not standards:
+        wells = wells.exclude(kind=Well.Kind.STANDARD)
     if plate_ids is not None:
         wells = wells.filter(plate_id__in=plate_ids)
     rows = wells.order_by("plate_id", "row", "column").values_list(*WELL_FIELDS)

@@ -57,7 +57,14 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "excursion_ends_after_start": ("ended_at", "The excursion cannot end before it starts"),
     "plate_format_known": ("plate_format", "A plate has 96 or 384 wells"),
     "one_assay_per_well_position": ("position", "That well already reads this assay"),
-    "well_sample_unless_ntc": ("sample", "A well holds a sample unless it is an NTC"),
+    "well_sample_unless_ntc": (
+        "sample",
+        "A well holds a sample unless it is an NTC or a standard",
+    ),
+    "well_quantity_of_a_standard": (
+        "quantity",
+        "Only a standard well has a quantity, and it must be above 0",
+    ),
     "well_cq_plausible": ("cq", "A Cq must be above 0 and below 60"),
     "well_position_on_a_plate": ("position", "That position is not on the plate"),
     "well_decision_has_reason": ("exclusion_reason", "Give the reason for the decision"),
@@ -67,6 +74,9 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "one_change_per_well": ("well", "A well changes once per import"),
     "aliquot_once_per_batch": ("aliquots", "An aliquot is in this batch twice"),
     "isolation_volume_positive": ("serum_volume_ul", "The serum volume must be above 0"),
+    "efficiency_plausible": ("value", "An efficiency is a fraction above 0 and at most 1.5"),
+    "efficiency_se_not_negative": ("se", "A standard error cannot be negative"),
+    "efficiency_method_known": ("method", "Choose default, run, pooled or declared"),
 }
 
 GENERIC = "The change conflicts with data saved meanwhile; reload and try again"

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import functools
 import hashlib
+import math
 import re
 from dataclasses import dataclass, field
 
@@ -58,7 +59,13 @@ WRITTEN_FIELDS = [
     "exclusion_reason",
     "excluded_by",
     "excluded_at",
+    "quantity",
+    "quantity_unit",
 ]
+
+# Two quantities of one standard agree within this relative difference (a file may
+# write 1e6 as 1000000 or 1.00E+06).
+QUANTITY_TOLERANCE = 1e-6
 
 DRAW = "sample__rna__isolation__aliquot__draw"
 
@@ -82,6 +89,10 @@ class WellChange:
     study_id: str = ""  # the patient's study id (never an identity); '' for NTCs
     dye: str = ""
     decided: bool = False  # the well has an exclusion decision, which a write clears
+    # A standard well: the quantity it will hold after the write (the layout's, else the
+    # file's) and its unit.
+    new_quantity: float | None = None
+    new_quantity_unit: str = ""
 
 
 @dataclass(frozen=True)
@@ -213,6 +224,8 @@ def expected_name(*, kind: str, sample_code: str | None) -> str:
     the RT product `sample_code` (the sample sheets write it, the import reads it)."""
     if kind == Well.Kind.NTC:
         return "NTC"
+    if kind == Well.Kind.STANDARD:
+        return "Standard"
     return sample_code or ""
 
 
@@ -519,8 +532,11 @@ def _classify(preview, position, well, reading, problem) -> WellChange:
             note=problem.removeprefix(UNRESOLVED) or "not in the file",
         )
     note = ""
-    disagrees = not _names_agree(expected, reading.sample_name)
-    if reading.sample_name:
+    standard = well.kind == Well.Kind.STANDARD
+    # A standard's name in the file is the series' own ('Standard 3', 'STD_RNase P_625'):
+    # its quantity, not its name, is checked against the layout.
+    disagrees = not standard and not _names_agree(expected, reading.sample_name)
+    if reading.sample_name and not standard:
         preview.named_wells += 1
     if disagrees:
         note = f"file names the sample {reading.sample_name!r}, the layout {expected!r}"
@@ -533,6 +549,16 @@ def _classify(preview, position, well, reading, problem) -> WellChange:
         action = "change"
     if action in {"fill", "change"} and well.excluded is not None:
         note = "; ".join(filter(None, [note, "its exclusion decision is cleared"]))
+    quantity, unit = well.quantity, well.quantity_unit
+    if standard:
+        quantity, unit = _standard_quantity(preview, position, well, reading)
+        if action == "same" and well.quantity is None and quantity is not None:
+            action = "fill"  # an undetermined standard: the file still gives its quantity
+    elif reading.standard:
+        preview.warnings.append(
+            f"{position} ({well.assay.target}): the file marks a standard where the layout has "
+            f"a {well.get_kind_display().lower()} well; its quantity is not kept"
+        )
     return WellChange(
         **common,
         file_sample=reading.sample_name,
@@ -541,7 +567,31 @@ def _classify(preview, position, well, reading, problem) -> WellChange:
         note=note,
         name_disagrees=disagrees,
         dye=reading.dye,
+        new_quantity=quantity,
+        new_quantity_unit=unit,
     )
+
+
+def _standard_quantity(preview, position, well, reading) -> tuple[float | None, str]:
+    """The quantity a standard well holds after the write: the layout's when it has one
+    (a file stating another is refused, naming the well: one of the two is wrong and
+    the curve would be too), else the file's."""
+    where = f"{position} ({well.assay.target})"
+    if well.quantity is None:
+        if reading.quantity is None:
+            preview.warnings.append(
+                f"{where}: a standard well without a quantity in the layout or the file; it "
+                "gives no point on the standard curve"
+            )
+        return reading.quantity, reading.quantity_unit[:16] if reading.quantity else ""
+    if reading.quantity is not None and not math.isclose(
+        reading.quantity, well.quantity, rel_tol=QUANTITY_TOLERANCE
+    ):
+        preview.errors.append(
+            f"{where}: the file gives the standard quantity {reading.quantity:g}, the layout "
+            f"{well.quantity:g}; correct the layout or the file"
+        )
+    return well.quantity, well.quantity_unit
 
 
 def _summarise(preview: ImportPreview) -> None:
@@ -744,6 +794,8 @@ def _confirm(
                 previous_exclusion_reason=well.exclusion_reason,
                 previous_excluded_by_id=well.excluded_by_id,
                 previous_excluded_at=well.excluded_at,
+                previous_quantity=well.quantity,
+                previous_quantity_unit=well.quantity_unit,
             )
         )
         # The ids, not the objects: a related descriptor's __set__ costs ~10 µs a well.
@@ -754,6 +806,7 @@ def _confirm(
             None,
             None,
         )
+        well.quantity, well.quantity_unit = change.new_quantity, change.new_quantity_unit
         wells.append(well)
     bulk_insert(objs=rows, model=WellImportChange)
     why = f"import #{record.pk} of {filename}"

@@ -96,6 +96,8 @@ def plate_import_revert(*, plate_import: PlateImport, user, reason: str) -> Plat
         well.exclusion_reason = change.previous_exclusion_reason
         well.excluded_by_id = change.previous_excluded_by_id
         well.excluded_at = change.previous_excluded_at
+        well.quantity = change.previous_quantity
+        well.quantity_unit = change.previous_quantity_unit
         wells.append(well)
     bulk_update_with_history_sql(
         objs=wells,

@@ -14,6 +14,7 @@ plate has live results, every sample primed for its assays.
 from __future__ import annotations
 
 import datetime as dt
+import math
 import re
 from collections.abc import Iterable, Sequence
 from itertools import product
@@ -221,11 +222,15 @@ def plate_place(
     assays: Sequence[Assay],
     kind: str = Well.Kind.SAMPLE,
     sample: ReverseTranscription | None = None,
+    quantity: float | None = None,
+    quantity_unit: str = "",
 ) -> list[Well]:
-    """Put one RT product (as a sample, calibrator or inter-run calibrator) or a
-    no-template control into each of `positions`, one well per assay: several assays
-    at one position make a multiplex well. Replicates are numbered on from those
-    already on the plate for the same sample, kind and assay, in the order given.
+    """Put one RT product (as a sample, calibrator or inter-run calibrator), a
+    no-template control or one level of a standard dilution series (`quantity`, its
+    known amount; no RT product needed) into each of `positions`, one well per assay:
+    several assays at one position make a multiplex well. Replicates are numbered on
+    from those already on the plate for the same sample, kind, quantity and assay, in
+    the order given.
 
     Refused as a whole, naming the position, when the plate has live results, a
     position is off the plate, an assay is already at a position, a position holds
@@ -235,10 +240,16 @@ def plate_place(
         raise ValidationError({"kind": f"Unknown well kind {kind!r}"})
     if kind == Well.Kind.NTC and sample is not None:
         raise ValidationError({"sample": "A no-template control holds no sample"})
-    if kind != Well.Kind.NTC and sample is None:
+    if kind not in Well.WITHOUT_SAMPLE and sample is None:
         raise ValidationError(
             {"sample": f"{Well.Kind(kind).label} wells need an RT product (its code)"}
         )
+    quantity_unit = (quantity_unit or "").strip()
+    if kind == Well.Kind.STANDARD:
+        # None: the instrument file will state it (the import writes it).
+        quantity = None if quantity is None else _standard_quantity(quantity)
+    elif quantity is not None or quantity_unit:
+        raise ValidationError({"quantity": "Only a standard well has a quantity"})
     assays = list(dict.fromkeys(assays))
     if not assays:
         raise ValidationError({"assays": "Choose at least one assay"})
@@ -247,7 +258,7 @@ def plate_place(
         _refuse_unprimed([sample], assays, field="sample")
 
     occupied = _wells_at(plate, wanted)
-    what = "NTC" if sample is None else sample.code
+    what = _content(kind, sample, quantity)
     for row, column in wanted:
         label = position_label(row, column)
         for well in occupied.get((row, column), []):
@@ -255,8 +266,12 @@ def plate_place(
                 raise ValidationError(
                     {"positions": f"{label} already has a {well.assay.target} well"}
                 )
-            if well.kind != kind or well.sample_id != (sample.pk if sample else None):
-                held = "an NTC" if well.sample_id is None else well.sample.code
+            if (
+                well.kind != kind
+                or well.sample_id != (sample.pk if sample else None)
+                or well.quantity != quantity
+            ):
+                held = _content(well.kind, well.sample, well.quantity, held=True)
                 raise ValidationError(
                     {"positions": f"{label} holds {held}; {what} cannot share its well"}
                 )
@@ -264,7 +279,7 @@ def plate_place(
     last = {
         assay_id: replicate or 0
         for assay_id, replicate in Well.objects.filter(
-            plate=plate, kind=kind, sample=sample, assay__in=assays
+            plate=plate, kind=kind, sample=sample, quantity=quantity, assay__in=assays
         )
         .values("assay_id")
         .annotate(last=models.Max("replicate"))
@@ -283,9 +298,85 @@ def plate_place(
                     sample=sample,
                     assay=assay,
                     replicate=last[assay.pk],
+                    quantity=quantity,
+                    quantity_unit=quantity_unit[:16] if kind == Well.Kind.STANDARD else "",
                 )
             )
     return bulk_create_with_history(wells, Well, default_change_reason="placed by hand")
+
+
+def _standard_quantity(quantity) -> float:
+    try:
+        value = float(quantity)
+    except (TypeError, ValueError):
+        raise ValidationError(
+            {"quantity": "A standard well needs its known quantity (a number above 0)"}
+        ) from None
+    if not (math.isfinite(value) and value > 0):
+        raise ValidationError({"quantity": f"The quantity {quantity!r} must be a number above 0"})
+    return value
+
+
+def _content(kind: str, sample, quantity, *, held: bool = False) -> str:
+    """What a position holds (or what would go there), in words, for the refusals."""
+    if kind == Well.Kind.STANDARD:
+        return f"standard {quantity:g}" if quantity is not None else "a standard"
+    if sample is None:
+        return "an NTC" if held else "NTC"
+    return sample.code
+
+
+@transaction.atomic
+def plate_place_dilution_series(
+    *,
+    plate: QpcrPlate,
+    positions: Sequence[str],
+    assays: Sequence[Assay],
+    top_quantity: float,
+    dilution_factor: float = 10.0,
+    replicates: int = 3,
+    quantity_unit: str = "copies",
+) -> list[Well]:
+    """A standard curve in one step: `positions` in pipetting order hold the levels,
+    most concentrated first, each level's `replicates` side by side; level k holds
+    `top_quantity / dilution_factor**k`. Refused as a whole (see plate_place), and when
+    the positions are not a whole number of levels or fewer than three levels (no line
+    to judge: analysis.efficiency needs three)."""
+    positions = list(positions)
+    if not 1 <= replicates <= 6:
+        raise ValidationError({"replicates": "Replicates must be between 1 and 6"})
+    if len(positions) % replicates:
+        raise ValidationError(
+            {
+                "positions": f"{len(positions)} positions are not whole levels of "
+                f"{replicates} replicates"
+            }
+        )
+    levels = len(positions) // replicates
+    if levels < 3:
+        raise ValidationError(
+            {"positions": f"A standard curve needs at least 3 levels; {levels} given"}
+        )
+    top = _standard_quantity(top_quantity)
+    try:
+        factor = float(dilution_factor)
+    except (TypeError, ValueError):
+        factor = math.nan
+    if not (math.isfinite(factor) and factor > 1):
+        raise ValidationError(
+            {"dilution_factor": f"The dilution factor {dilution_factor!r} must be above 1"}
+        )
+    wells = []
+    for level in range(levels):
+        wells += plate_place(
+            plate=plate,
+            positions=positions[level * replicates : (level + 1) * replicates],
+            assays=assays,
+            kind=Well.Kind.STANDARD,
+            quantity=top / factor**level,
+            quantity_unit=quantity_unit,
+        )
+    return wells
 
 
 @transaction.atomic

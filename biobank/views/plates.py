@@ -128,8 +128,12 @@ def plate_edit(request, pk: int):
                 assays=list(data["assays"]),
                 kind=data["kind"],
                 sample=data["sample"],
+                quantity=data.get("quantity"),
+                quantity_unit="copies" if data.get("quantity") is not None else "",
             )
             what = data["sample"].code if data["sample"] else "NTC"
+            if data["kind"] == Well.Kind.STANDARD:
+                what = f"standard {data['quantity']:g}" if data.get("quantity") else "a standard"
             done = f"Placed {what} in {len(data['positions'])} positions ({len(wells)} wells)."
     except ValidationError as error:
         if "plate" in getattr(error, "error_dict", {}):

@@ -8,6 +8,7 @@ from urllib.parse import quote
 
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied, ValidationError
+from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 
@@ -89,13 +90,37 @@ def plate_qc_page(request, pk: int):
                     if form.cleaned_data.get("assay"):
                         query += f"&assay={quote(well.assay.target)}"
                     return redirect(f"{reverse('web:plate_qc', args=[plate.pk])}?{query}")
+    from biobank.selectors.standard_curves import standard_curves
+
+    curves = standard_curves(plate_ids=[plate.pk])
     return render(
         request,
         "web/plate_qc.html",
         {
             "plate": plate,
             "qc": qc,
+            "standard_curves": curves,
+            "standard_curves_fitted": any(curve.ok for curve in curves),
             "form": form,
             "selected": (request.POST.get("position") or request.GET.get("well", "")).upper(),
         },
     )
+
+
+@needs("biobank.view_qpcrplate", "biobank.view_well")
+def plate_standard_curves_svg(request, pk: int):
+    """The plate's standard curves as one SVG picture (drawn on request with
+    matplotlib, imported here and not at start-up); 404 when no assay has a curve."""
+    from analysis.efficiency_figures import standard_curves_svg
+    from biobank.selectors.standard_curves import standard_curves
+
+    plate = plate_or_404(pk)
+    fitted = [(c.target, c.curve) for c in standard_curves(plate_ids=[plate.pk]) if c.ok]
+    if not fitted:
+        raise Http404("This plate has no standard curve")
+    response = HttpResponse(
+        standard_curves_svg(fitted, title=f"Standard curves of {plate.barcode}"),
+        content_type="image/svg+xml",
+    )
+    response["Cache-Control"] = "private, no-cache"  # a well decision changes the curve
+    return response

@@ -30,6 +30,15 @@ def bench_urls() -> list[str]:
     request_approve(
         request=retrieval, user=UserFactory(username="cur-width-requests", groups=["curator"])
     )
+    # Issue 14: a run with the two dilution series imported, its curves on the QC page.
+    from biobank.services.plate_import import plate_import_confirm
+
+    from ..test_plate_standards import _place_reference_series
+
+    curves = plate_create(barcode="PL-WIDTH-STD", plate_format=QpcrPlate.Format.WELLS_96)
+    data, _ = _place_reference_series(curves, {a.target: a for a in assays}, with_quantities=True)
+    plate_import_confirm(plate=curves, data=data, filename="std.txt", user=None)
+    mir122 = next(a for a in assays if a.target == "hsa-miR-122-5p")
     return [
         "/",
         "/search/?q=demo",
@@ -67,6 +76,10 @@ def bench_urls() -> list[str]:
         f"/requests/{retrieval.pk}/",
         f"/requests/{retrieval.pk}/pick-list/",
         f"/plates/{plate.pk}/miqe/",
+        f"/plates/{curves.pk}/qc/",
+        f"/plates/{curves.pk}/",
+        "/assays/efficiency/",
+        f"/assays/{mir122.pk}/efficiency/",
         "/no/such/page/",
     ]
 
