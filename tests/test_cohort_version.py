@@ -79,7 +79,10 @@ UNWATCHED = {
         "plate_format", "instrument", "dye_assays", "run_at", "operator_id", "status",
         "created_at",
     },
-    "biobank_well": {"excluded_at", "excluded_by_id", "imported_from_id"},
+    "biobank_well": {"excluded_at", "excluded_by_id", "imported_from_id",
+                     # a standard's known quantity: standards never reach the cohort
+                     # (its kind is watched); the efficiency they give is chosen apart
+                     "quantity", "quantity_unit"},
 }  # fmt: skip
 
 

@@ -98,7 +98,8 @@ def _sqlite_forward():
                 f'ON "{table}" FOR EACH ROW{when} BEGIN {UPSERT}; '
                 f"{LOG} ({CURRENT}, '{table}', {old}, {new}); END"
             )
-    return [*statements, SQLITE_RESET]
+    # Idempotent: a later migration that rebuilds a watched table runs it again.
+    return [*statements, 'DROP TRIGGER IF EXISTS "cohort_log_reset"', SQLITE_RESET]
 
 
 def _sqlite_reverse():
