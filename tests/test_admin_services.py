@@ -438,6 +438,7 @@ def test_technicians_hold_only_the_write_permissions_the_bench_checks():
         "add_plateimport",
         "change_plateimport",
         "add_rackscanimport",
+        "add_retrievalrequest",
     }
 
 
