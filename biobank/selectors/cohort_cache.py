@@ -166,13 +166,13 @@ def cohort_snapshot() -> CohortSnapshot | None:
     building and storing it on a miss; None inside a transaction when none is stored
     (nothing may be stored there)."""
     key = cohort_cache_key()
-    found = CohortSnapshot.objects.defer("table", "evidence").filter(key=key).first()
+    found = CohortSnapshot.objects.defer("table", "evidence", "parts").filter(key=key).first()
     if found is not None or connection.in_atomic_block:
         return found
     cohort = _build(key)
     if cohort.snapshot_id is None:  # another builder's IntegrityError: theirs is stored
-        return CohortSnapshot.objects.defer("table", "evidence").filter(key=key).first()
-    return CohortSnapshot.objects.defer("table", "evidence").get(pk=cohort.snapshot_id)
+        return CohortSnapshot.objects.defer("table", "evidence", "parts").filter(key=key).first()
+    return CohortSnapshot.objects.defer("table", "evidence", "parts").get(pk=cohort.snapshot_id)
 
 
 def snapshot_csv_chunks(snapshot: CohortSnapshot, *, fetch: int = 4):
