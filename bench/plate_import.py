@@ -61,7 +61,8 @@ def raw_two_statements(wells, user_id, reason, when) -> None:
     ids = [w.pk for w in wells]
     cqs = [20.0 + i / 100 for i in range(len(wells))]
     columns = 'id, plate_id, row, "column", kind, sample_id, assay_id, replicate, cq, '
-    columns += "excluded, exclusion_reason, excluded_by_id, excluded_at, imported_from_id"
+    columns += "excluded, exclusion_reason, excluded_by_id, excluded_at, imported_from_id, "
+    columns += "quantity, quantity_unit"
     copied = ", ".join(f"t.{c.strip()}" for c in columns.split(","))
     insert = (
         f"INSERT INTO biobank_historicalwell ({columns}, history_date, history_change_reason, "
