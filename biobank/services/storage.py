@@ -155,6 +155,19 @@ def _exposure_reason(excursion: TemperatureExcursion, minutes: int, *, closed: b
     )
 
 
+def _tubes_locked(ids) -> dict:
+    """The tubes `ids`, row-locked in pk order (none: no query)."""
+    if not ids:
+        return {}
+    return {
+        tube.pk: tube
+        for tube in Aliquot.objects.filter(pk__in=sorted(ids))
+        .select_related("box")
+        .select_for_update(of=("self",))
+        .order_by("pk")
+    }
+
+
 def _exposures_write(excursion: TemperatureExcursion, *, user, closed: bool) -> None:
     """Mark the tubes that were in the freezer during the excursion (from the custody
     log, biobank.selectors.excursions) with their minutes inside, replacing the marks
@@ -162,20 +175,18 @@ def _exposures_write(excursion: TemperatureExcursion, *, user, closed: bool) -> 
     EXCURSION custody event saying its exposure; a tube no longer marked (the
     excursion was closed before it arrived) has its earlier line voided, with why.
     A constant number of queries whatever the number of tubes."""
+    before = dict(excursion.exposures.values_list("aliquot_id", "minutes"))
+    # Locked in pk order (as every custody writer does) so no other event of these
+    # tubes can be chained between our read of their last hash and our insert; the log
+    # is read again once they are ours, and our events dated after that, so a writer
+    # that held one of them (a thaw, a move) is counted and comes first in the chain.
+    candidates = set(excursion_exposures(excursion, now=timezone.now())) | set(before)
+    tubes = _tubes_locked(candidates)
     moment = timezone.now()
     found = excursion_exposures(excursion, now=moment)
-    before = dict(excursion.exposures.values_list("aliquot_id", "minutes"))
+    tubes |= _tubes_locked(set(found) - set(tubes))  # moved in while we waited
     changed = {pk for pk, exposure in found.items() if before.get(pk) != exposure.minutes}
     dropped = set(before) - set(found)
-    # Locked in pk order (as every custody writer does) so no other event of these
-    # tubes can be chained between our read of their last hash and our insert.
-    tubes = {
-        tube.pk: tube
-        for tube in Aliquot.objects.filter(pk__in=sorted(changed | dropped))
-        .select_related("box")
-        .select_for_update(of=("self",))
-        .order_by("pk")
-    }
     if changed or dropped:
         excursion.exposures.filter(aliquot_id__in=sorted(changed | dropped)).delete()
         ExcursionExposure.objects.bulk_create(
