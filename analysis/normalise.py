@@ -30,6 +30,8 @@ import re
 import numpy as np
 import pandas as pd
 
+from .thresholds import DEFAULT_SPIKE_IN
+
 __all__ = [
     "DEFAULT_SPIKE_IN",
     "TIMEPOINTS",
@@ -38,7 +40,6 @@ __all__ = [
     "target_prefix",
 ]
 
-DEFAULT_SPIKE_IN = "cel-miR-39-3p"
 TIMEPOINTS = ("PRE", "POST")
 _LOG10_2 = math.log10(2.0)
 

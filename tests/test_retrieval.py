@@ -14,7 +14,7 @@ from django.test.utils import CaptureQueriesContext
 
 from biobank.models import Aliquot, PositionReservation, RetrievalItem, RetrievalRequest
 from biobank.selectors.boxes import box_grid, boxes_with_occupancy, storage_utilisation
-from biobank.selectors.retrieval import QC_DEFAULTS, pick_list, tubes_eligibility
+from biobank.selectors.retrieval import pick_list, tubes_eligibility
 from biobank.services.aliquots import aliquot_check_out
 from biobank.services.retrieval import (
     legal_hold_place,
@@ -45,14 +45,16 @@ def reasons_of(tube, **kwargs):
     return tubes_eligibility([tube.pk], **kwargs)[tube.pk].reasons
 
 
-def test_the_qc_thresholds_are_the_qcs_own():
-    from analysis.flags import QcThresholds
+def test_the_qc_thresholds_are_the_qcs_own(settings):
+    """Eligibility reads the thresholds the cohort's QC reads, overrides included."""
+    from biobank.selectors.cohort import qc_thresholds as cohort_thresholds
 
-    defaults = QcThresholds()
-    assert {
-        "a414_limit": defaults.a414_limit,
-        "freeze_thaw_limit": defaults.freeze_thaw_limit,
-    } == QC_DEFAULTS
+    settings.EXOTRACK = {**settings.EXOTRACK, "QC": {"a414_limit": 0.3}}
+    tube = AliquotFactory(draw=SerumDrawFactory(a414=0.25))
+    assert cohort_thresholds().a414_limit == 0.3
+    assert not [r for r in reasons_of(tube) if "A414" in r]
+    settings.EXOTRACK = {**settings.EXOTRACK, "QC": {}}
+    assert [r for r in reasons_of(tube) if "A414" in r]
 
 
 def test_each_reason_is_given(technician, curator, settings):

@@ -20,6 +20,7 @@ from biobank.domain.child_pugh import grade_for_score
 from biobank.models import Assay, FollowUp, Patient, ReverseTranscription, Well
 
 from .qc_inputs import draw_status_frame, rt_products_frame, withdrawn_count
+from .qc_thresholds import qc_thresholds
 from .wells import DRAW, wells_frame
 
 BASELINE = "treatments__baseline"
@@ -85,11 +86,6 @@ def active_wells_frame() -> pd.DataFrame:
     return wells_frame(
         queryset=Well.objects.exclude(**{f"{DRAW}__patient__withdrawn_on__isnull": False})
     )
-
-
-def qc_thresholds() -> QcThresholds:
-    options = settings.EXOTRACK
-    return QcThresholds.from_settings({"cq_cutoff": options["CQ_CUTOFF"], **options.get("QC", {})})
 
 
 def normalisation(

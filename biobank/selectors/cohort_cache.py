@@ -71,11 +71,13 @@ DERIVATION_SOURCES = (
     "analysis/normalise.py",
     "analysis/pipeline.py",
     "analysis/qc.py",
+    "analysis/thresholds.py",
     "biobank/domain/child_pugh.py",
     "biobank/selectors/cohort.py",
     "biobank/selectors/cohort_cache.py",
     "biobank/selectors/cohort_incremental.py",
     "biobank/selectors/qc_inputs.py",
+    "biobank/selectors/qc_thresholds.py",
     "biobank/selectors/wells.py",
 )
 
@@ -233,9 +235,9 @@ def _incremental(key: str):
     cohort_incremental); None when a full build is needed."""
     from analysis.flags import evidence_from_parts
 
-    from .cohort import qc_thresholds
     from .cohort_incremental import FullRebuild, changes_since, incremental_build
     from .qc_inputs import withdrawn_count
+    from .qc_thresholds import qc_thresholds
 
     version, suffix = int(key[1:].split(":", 1)[0]), key.split(":", 1)[1]
     base = (

@@ -5,7 +5,7 @@ the number of tubes (`tubes_eligibility`):
 
 - not stored: checked out, used up or discarded;
 - consent withdrawn: its patient's `withdrawn_on` is set;
-- QC fail, with the QC's own thresholds (analysis.flags.QcThresholds, overridden by
+- QC fail, with the QC's own thresholds (analysis.thresholds.QcThresholds, overridden by
   settings.EXOTRACK["QC"] as the QC reads them): the draw graded moderate or gross
   haemolysis (rule haemolysis_grade, fail), its A414 above `a414_limit` (0.2, rule
   haemolysis_a414, fail), or the tube thawed more than `freeze_thaw_limit` times (rule
@@ -15,8 +15,8 @@ the number of tubes (`tubes_eligibility`):
 - not enough volume: less than the request's minimum left;
 - legal hold: an unreleased hold on the tube or on its patient.
 
-The thresholds are copied here, not imported: analysis.flags imports pandas, which a
-page must not load; tests/test_retrieval.py checks the copies equal QcThresholds'.
+The thresholds are read by biobank.selectors.qc_thresholds, as the cohort's QC reads
+them (no pandas: a page must not load it).
 """
 
 from __future__ import annotations
@@ -25,7 +25,6 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from decimal import Decimal
 
-from django.conf import settings
 from django.db.models import Exists, OuterRef, Q, Subquery
 
 from biobank.models import (
@@ -37,18 +36,11 @@ from biobank.models import (
     SerumDraw,
     position_label,
 )
+from biobank.selectors.qc_thresholds import qc_thresholds
 
-# analysis.flags.QcThresholds defaults (test_retrieval checks they agree)
-QC_DEFAULTS = {"a414_limit": 0.2, "freeze_thaw_limit": 1}
 QC_FAIL_GRADES = (SerumDraw.Haemolysis.MODERATE, SerumDraw.Haemolysis.GROSS)
 
 HOLDING = (RetrievalItem.Status.APPROVED, RetrievalItem.Status.OUT)
-
-
-def qc_limits() -> dict:
-    """The QC thresholds eligibility reads: the defaults, overridden as the QC is."""
-    options = getattr(settings, "EXOTRACK", {}).get("QC", {}) or {}
-    return {name: options.get(name, default) for name, default in QC_DEFAULTS.items()}
 
 
 @dataclass(frozen=True)
@@ -98,7 +90,7 @@ def tubes_eligibility(
     ids = sorted(set(aliquot_ids))
     if not ids:
         return {}
-    limits = qc_limits()
+    limits = qc_thresholds()
     minimum = Decimal(str(min_volume_ul or 0))
     held = _held_by_other_requests(ids, request.pk if request else None)
     verdicts = {}
@@ -112,14 +104,14 @@ def tubes_eligibility(
             )
         if draw.haemolysis in QC_FAIL_GRADES:
             reasons.append(f"QC fail: the draw was graded {draw.haemolysis} haemolysis")
-        if draw.a414 is not None and draw.a414 > limits["a414_limit"]:
+        if draw.a414 is not None and draw.a414 > limits.a414_limit:
             reasons.append(
-                f"QC fail: the draw's A414 {draw.a414:.3f} is above {limits['a414_limit']:g}"
+                f"QC fail: the draw's A414 {draw.a414:.3f} is above {limits.a414_limit:g}"
             )
-        if tube.freeze_thaw_count > limits["freeze_thaw_limit"]:
+        if tube.freeze_thaw_count > limits.freeze_thaw_limit:
             reasons.append(
                 f"QC fail: thawed {tube.freeze_thaw_count} times, more than "
-                f"{limits['freeze_thaw_limit']}"
+                f"{limits.freeze_thaw_limit}"
             )
         if tube.kept:
             reasons.append("already reserved: it is out on a retrieval, its position kept")
